@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Run Vercel's own clients against a live keyturn on SQLite: `make test-compat`.
+# npm packages are installed in $COMPAT_DIR (outside the repository) from package.json and its
+# lock; the scripts are copied next to them so that Node resolves the packages.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+python=${KEYTURN_PYTHON:-python3}
+: "${COMPAT_DIR:?COMPAT_DIR must name a folder outside the repository}"
+
+export VERCEL_TELEMETRY_DISABLED=1 NO_UPDATE_NOTIFIER=1
+mkdir -p "$COMPAT_DIR"
+cp "$here/package.json" "$here/.npmrc" "$COMPAT_DIR/"
+if [ -f "$here/package-lock.json" ]; then cp "$here/package-lock.json" "$COMPAT_DIR/"; fi
+(cd "$COMPAT_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+cp "$here"/*.mjs "$COMPAT_DIR/"
+
+work=$(mktemp -d)
+port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export KEYTURN_DATA_DIR="$work/data" KEYTURN_PORT="$port" KEYTURN_HOST=127.0.0.1
+export KEYTURN_ADMIN_TOKEN="kt_admin_compat_$RANDOM$RANDOM"
+"$python" -m keyturn.cli db upgrade >/dev/null
+"$python" -m keyturn.cli serve >"$work/server.log" 2>&1 &
+server=$!
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+for _ in $(seq 1 100); do
+  if "$python" -c "import httpx,sys; sys.exit(httpx.get('http://127.0.0.1:$port/healthz').status_code != 200)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.1
+done
+
+export KEYTURN_URL="http://127.0.0.1:$port"
+status=0
+for script in "$COMPAT_DIR"/*.mjs; do
+  echo "== $(basename "$script")"
+  (cd "$COMPAT_DIR" && node "$script") || status=1
+done
+if [ "$status" -ne 0 ]; then
+  echo "== server log"; tail -n 50 "$work/server.log"
+fi
+exit "$status"

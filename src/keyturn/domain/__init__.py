@@ -1,0 +1,1 @@
+"""Pure rules of keyturn: no I/O, no frameworks, only the standard library."""

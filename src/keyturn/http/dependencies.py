@@ -1,0 +1,25 @@
+"""What routes need from the composition root: the services' context and the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from keyturn.domain.accounts import Principal
+from keyturn.services.context import ServiceContext
+
+
+def service_context(request: Request) -> ServiceContext:
+    """The context `keyturn.app.create_app` put on `app.state`."""
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+def principal(request: Request) -> Principal:
+    """The caller, from `Authorization: Bearer`; 401 when there is no usable token."""
+    return service_context(request).authenticator.authenticate(request.headers.get("authorization"))
+
+
+Context = Annotated[ServiceContext, Depends(service_context)]
+Caller = Annotated[Principal, Depends(principal)]

@@ -1,0 +1,89 @@
+"""The one table from domain errors to HTTP statuses, and the handlers that answer with it.
+
+Every error body is `{"error": {"code", "message", ...}}`; an unexpected exception answers a
+generic 500 whose body carries no detail of the failure (and so no secret).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from keyturn.domain.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Forbidden,
+    KeyturnError,
+    NotFound,
+    RuleViolation,
+    ServiceUnavailable,
+    Unauthorized,
+)
+
+logger = logging.getLogger("keyturn.http")
+
+STATUS_OF: dict[type[KeyturnError], int] = {
+    BadRequest: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    RuleViolation: 422,
+    ServiceUnavailable: 503,
+}
+
+STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def _fields(fields: tuple[FieldError, ...]) -> list[dict[str, str]]:
+    return [{"key": field.key, "message": field.message} for field in fields]
+
+
+async def _keyturn_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, KeyturnError)
+    status = next(s for kind, s in STATUS_OF.items() if isinstance(exc, kind))
+    extra: dict[str, object] = {}
+    if isinstance(exc, Unauthorized):
+        extra["missingToken" if exc.missing else "invalidToken"] = True
+    if isinstance(exc, BadRequest) and exc.fields:
+        extra["fields"] = _fields(exc.fields)
+    return error_response(status, exc.code, exc.message, **extra)
+
+
+async def _starlette_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = STARLETTE_CODES.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    # Only path and query parameters reach FastAPI's validation; bodies are parsed in the routes.
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        {"key": ".".join(str(part) for part in error["loc"][1:]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    first = fields[0] if fields else {"key": "request", "message": "is invalid"}
+    return error_response(400, "bad_request", f"{first['key']}: {first['message']}", fields=fields)
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The type only: an exception's message may quote a value, and values may be secrets.
+    logger.error("unexpected %s while handling a request", type(exc).__name__)
+    return error_response(500, "internal_error", "internal error; this is a bug in keyturn")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(KeyturnError, _keyturn_error)
+    app.add_exception_handler(StarletteHTTPException, _starlette_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)

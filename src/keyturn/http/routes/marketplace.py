@@ -1,0 +1,178 @@
+"""Marketplace API (CONTRACT.md 2): what a partner calls with its installation token.
+
+Each route keeps the contract's check order: the token (401/403), then the resource (404),
+then the body's shape (400), then the rules (422) inside the service, which commits or changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from keyturn.http.body import parse_body, raw_body
+from keyturn.http.dependencies import Caller, Context
+from keyturn.http.openapi import json_body
+from keyturn.http.wire import ResourceImportIn, ResourcePatchIn, SecretsUpdateIn
+from keyturn.services import resources, secrets
+from keyturn.services.auth import require_installation
+from keyturn.services.resources import ResourceView
+
+router = APIRouter(prefix="/v1/installations/{integrationConfigurationId}", tags=["marketplace"])
+Body = Annotated[bytes, Depends(raw_body)]
+
+
+@router.put(
+    "/resources/{resourceId}/secrets", status_code=201, openapi_extra=json_body(SecretsUpdateIn)
+)
+def update_resource_secrets(
+    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
+    resourceId: str,  # noqa: N803
+    context: Context,
+    caller: Caller,
+    body: Body,
+) -> dict[str, Any]:
+    """Push a resource's secrets: full replace, or `partial` to replace only those sent."""
+    return _update_secrets(context, caller, integrationConfigurationId, resourceId, body, None)
+
+
+@router.put(
+    "/products/{integrationProductIdOrSlug}/resources/{resourceId}/secrets",
+    status_code=201,
+    openapi_extra=json_body(SecretsUpdateIn),
+    deprecated=True,
+)
+def update_resource_secrets_by_product(
+    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
+    integrationProductIdOrSlug: str,  # noqa: N803
+    resourceId: str,  # noqa: N803
+    context: Context,
+    caller: Caller,
+    body: Body,
+) -> dict[str, Any]:
+    """The deprecated alias; 404 unless the product is the resource's."""
+    return _update_secrets(
+        context, caller, integrationConfigurationId, resourceId, body, integrationProductIdOrSlug
+    )
+
+
+def _update_secrets(
+    context: Context,
+    caller: Caller,
+    installation_id: str,
+    partner_id: str,
+    body: bytes,
+    product_ref: str | None,
+) -> dict[str, Any]:
+    require_installation(caller, installation_id)
+    secrets.ensure_resource_exists(context.store, installation_id, partner_id, product_ref)
+    update = parse_body(SecretsUpdateIn, body).to_domain()
+    secrets.update_resource_secrets(
+        context.store, installation_id, partner_id, update, product_ref=product_ref
+    )
+    return {}
+
+
+@router.put("/resources/{resourceId}", openapi_extra=json_body(ResourceImportIn))
+def import_resource(
+    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
+    resourceId: str,  # noqa: N803
+    context: Context,
+    caller: Caller,
+    body: Body,
+) -> dict[str, Any]:
+    """Create or update a resource (an upsert); `secrets` replaces its whole set."""
+    require_installation(caller, integrationConfigurationId)
+    request = parse_body(ResourceImportIn, body)
+    resource = resources.import_resource(
+        context.store,
+        integrationConfigurationId,
+        resourceId,
+        request.fields(),
+        request.secrets_update(),
+    )
+    return {"name": resource.name}
+
+
+@router.patch("/resources/{resourceId}", openapi_extra=json_body(ResourcePatchIn))
+def patch_resource(
+    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
+    resourceId: str,  # noqa: N803
+    context: Context,
+    caller: Caller,
+    body: Body,
+) -> dict[str, Any]:
+    require_installation(caller, integrationConfigurationId)
+    secrets.ensure_resource_exists(context.store, integrationConfigurationId, resourceId)
+    request = parse_body(ResourcePatchIn, body)
+    resource = resources.patch_resource(
+        context.store,
+        integrationConfigurationId,
+        resourceId,
+        request.fields(),
+        request.secrets_update(),
+    )
+    return {"name": resource.name}
+
+
+@router.get("/resources/{resourceId}")
+def get_resource(
+    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
+    resourceId: str,  # noqa: N803
+    context: Context,
+    caller: Caller,
+) -> dict[str, Any]:
+    """A resource with the names of its secrets, never their values."""
+    require_installation(caller, integrationConfigurationId)
+    view = resources.get_resource(context.store, integrationConfigurationId, resourceId)
+    return _resource_body(view)
+
+
+@router.get("/resources")
+def list_resources(
+    integrationConfigurationId: str,  # noqa: N803  # path name is the contract's
+    context: Context,
+    caller: Caller,
+) -> dict[str, Any]:
+    require_installation(caller, integrationConfigurationId)
+    views = resources.list_resources(context.store, integrationConfigurationId)
+    return {
+        "resources": [
+            {"partnerId": view.resource.partner_id, **_resource_body(view)} for view in views
+        ]
+    }
+
+
+@router.delete("/resources/{resourceId}", status_code=204, response_class=Response)
+def delete_resource(
+    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
+    resourceId: str,  # noqa: N803
+    context: Context,
+    caller: Caller,
+) -> Response:
+    require_installation(caller, integrationConfigurationId)
+    resources.delete_resource(context.store, integrationConfigurationId, resourceId)
+    return Response(status_code=204)
+
+
+def _resource_body(view: ResourceView) -> dict[str, Any]:
+    resource = view.resource
+    body: dict[str, Any] = {
+        "id": resource.partner_id,
+        "internalId": resource.internal_id,
+        "name": resource.name,
+        "status": resource.status,
+        "productId": resource.product_id,
+        "secretsVersion": resource.secrets_version,
+        "secretNames": list(view.secret_names),
+    }
+    optional = {
+        "ownership": resource.ownership,
+        "metadata": resource.metadata,
+        "billingPlan": resource.billing_plan,
+        "notification": resource.notification,
+        "extras": resource.extras,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    return body

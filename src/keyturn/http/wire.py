@@ -1,0 +1,155 @@
+"""Wire models of request bodies: strict (no coercion), closed (unknown keys refused).
+
+They describe shape only; the rules on names, prefixes and sizes are the domain's
+(`domain/secrets.py`), checked after, so that shape errors answer 400 and rule errors 422.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from keyturn.domain.resources import ResourceFields
+from keyturn.domain.secrets import Secret
+from keyturn.services.secrets import SecretsUpdate
+
+EnvironmentName = Literal["production", "preview", "development"]
+ResourceStatus = Literal[
+    "ready", "pending", "onboarding", "suspended", "resumed", "uninstalled", "error"
+]
+Ownership = Literal["owned", "linked", "sandbox"]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_explicit_null(cls, value: Any) -> Any:
+        # An optional field may be left out, but `null` is not a string, object or boolean.
+        if value is None:
+            raise ValueError("must not be null; leave the field out instead")
+        return value
+
+
+class SecretIn(WireModel):
+    name: str
+    value: str
+    prefix: str | None = None
+    environmentOverrides: dict[EnvironmentName, str] | None = None  # noqa: N815  # wire name
+
+    def to_domain(self) -> Secret:
+        return Secret(
+            name=self.name,
+            value=self.value,
+            prefix=self.prefix,
+            environment_overrides={
+                str(env): override for env, override in (self.environmentOverrides or {}).items()
+            },
+        )
+
+    def __repr__(self) -> str:
+        return f"SecretIn(name={self.name!r})"
+
+
+class SecretsUpdateIn(WireModel):
+    """Body of `PUT .../resources/{resourceId}/secrets`."""
+
+    secrets: list[SecretIn]
+    partial: bool | None = None
+
+    def to_domain(self) -> SecretsUpdate:
+        return SecretsUpdate(
+            secrets=tuple(secret.to_domain() for secret in self.secrets),
+            partial=bool(self.partial),
+        )
+
+
+class ResourceImportIn(WireModel):
+    """Body of `PUT /v1/installations/{icfg}/resources/{resourceId}` (import, an upsert)."""
+
+    productId: str  # noqa: N815  # wire name
+    name: str = Field(min_length=1, max_length=256)
+    status: ResourceStatus
+    ownership: Ownership | None = None
+    metadata: dict[str, Any] | None = None
+    billingPlan: dict[str, Any] | None = None  # noqa: N815  # wire name
+    notification: dict[str, Any] | None = None
+    extras: dict[str, Any] | None = None
+    secrets: list[SecretIn] | None = None
+
+    def fields(self) -> ResourceFields:
+        return ResourceFields(
+            product_id=self.productId,
+            name=self.name,
+            status=self.status,
+            ownership=self.ownership,
+            metadata=self.metadata,
+            billing_plan=self.billingPlan,
+            notification=self.notification,
+            extras=self.extras,
+        )
+
+    def secrets_update(self) -> SecretsUpdate | None:
+        if self.secrets is None:
+            return None
+        return SecretsUpdate(secrets=tuple(s.to_domain() for s in self.secrets), partial=False)
+
+
+class ResourcePatchIn(WireModel):
+    """Body of `PATCH /v1/installations/{icfg}/resources/{resourceId}`: every field optional."""
+
+    productId: str | None = None  # noqa: N815  # wire name
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    status: ResourceStatus | None = None
+    ownership: Ownership | None = None
+    metadata: dict[str, Any] | None = None
+    billingPlan: dict[str, Any] | None = None  # noqa: N815  # wire name
+    notification: dict[str, Any] | None = None
+    extras: dict[str, Any] | None = None
+    secrets: list[SecretIn] | SecretsUpdateIn | None = None
+
+    def fields(self) -> ResourceFields:
+        return ResourceFields(
+            product_id=self.productId,
+            name=self.name,
+            status=self.status,
+            ownership=self.ownership,
+            metadata=self.metadata,
+            billing_plan=self.billingPlan,
+            notification=self.notification,
+            extras=self.extras,
+        )
+
+    def secrets_update(self) -> SecretsUpdate | None:
+        if self.secrets is None:
+            return None
+        if isinstance(self.secrets, SecretsUpdateIn):
+            return self.secrets.to_domain()
+        return SecretsUpdate(secrets=tuple(s.to_domain() for s in self.secrets), partial=False)
+
+
+class TeamIn(WireModel):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class TokenIn(WireModel):
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class ProductIn(WireModel):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class IntegrationIn(WireModel):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    products: list[ProductIn] = Field(min_length=1)
+
+
+class InstallationIn(WireModel):
+    teamId: str  # noqa: N815  # wire name
+    integration: str = Field(min_length=1)

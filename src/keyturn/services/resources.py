@@ -1,0 +1,106 @@
+"""Resource use cases (CONTRACT.md 2.2): import, patch, read, list and delete.
+
+Secrets sent with an import or a patch go through the same path as the seed endpoint
+(`secrets.apply_secrets`), under the same lock, in the same transaction as the other fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from keyturn.domain.errors import NotFound
+from keyturn.domain.resources import Resource, ResourceFields
+from keyturn.domain.secrets import validate_secrets
+from keyturn.services.secrets import SecretsUpdate, apply_secrets, find_live_resource
+from keyturn.storage.unit_of_work import Store, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceView:
+    """A resource as its partner may read it: names of secrets, never their values."""
+
+    resource: Resource
+    secret_names: tuple[str, ...]
+
+
+def import_resource(
+    store: Store,
+    installation_id: str,
+    partner_id: str,
+    fields: ResourceFields,
+    secrets: SecretsUpdate | None,
+) -> Resource:
+    """Create or update the resource; `secrets`, if given, replaces its whole secret set."""
+    if secrets is not None:
+        validate_secrets(secrets.secrets)
+    with store.write() as uow:
+        fields = _with_product_id(uow, installation_id, fields)
+        resource = uow.resources.live(installation_id, partner_id, for_update=True)
+        if resource is None:
+            resource = uow.resources.add(installation_id, partner_id, fields)
+        else:
+            resource = uow.resources.change(resource, fields)
+        if secrets is not None:
+            apply_secrets(uow, resource, secrets.secrets, partial=False)
+        uow.commit()
+    return resource
+
+
+def patch_resource(
+    store: Store,
+    installation_id: str,
+    partner_id: str,
+    fields: ResourceFields,
+    secrets: SecretsUpdate | None,
+) -> Resource:
+    if secrets is not None:
+        validate_secrets(secrets.secrets)
+    with store.write() as uow:
+        resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
+        fields = _with_product_id(uow, installation_id, fields)
+        resource = uow.resources.change(resource, fields)
+        if secrets is not None:
+            apply_secrets(uow, resource, secrets.secrets, partial=secrets.partial)
+        uow.commit()
+    return resource
+
+
+def get_resource(store: Store, installation_id: str, partner_id: str) -> ResourceView:
+    with store.read() as uow:
+        resource = find_live_resource(uow, installation_id, partner_id)
+        return _view(uow, resource)
+
+
+def list_resources(store: Store, installation_id: str) -> list[ResourceView]:
+    with store.read() as uow:
+        return [_view(uow, resource) for resource in uow.resources.list_live(installation_id)]
+
+
+def delete_resource(store: Store, installation_id: str, partner_id: str) -> None:
+    """Delete the resource: its env vars leave every project; deployments keep theirs."""
+    with store.write() as uow:
+        resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
+        uow.resources.mark_deleted(resource)
+        uow.commit()
+
+
+def _with_product_id(
+    uow: UnitOfWork, installation_id: str, fields: ResourceFields
+) -> ResourceFields:
+    """Resolve `fields.product_id` (an id or a slug) to the product's id, or 404."""
+    if fields.product_id is None:
+        return fields
+    installation = uow.accounts.installation(installation_id)
+    if installation is None:
+        raise NotFound(f"integrationConfigurationId: no installation {installation_id!r}")
+    product = uow.accounts.product_of_integration(installation.integration_id, fields.product_id)
+    if product is None:
+        raise NotFound(f"productId: no product {fields.product_id!r} in this integration")
+    return replace(fields, product_id=product.id)
+
+
+def _view(uow: UnitOfWork, resource: Resource) -> ResourceView:
+    return ResourceView(
+        resource=resource,
+        secret_names=tuple(uow.secrets.current_names(resource)),
+    )

@@ -1,0 +1,76 @@
+"""Settings, read from `KEYTURN_*` environment variables and validated before anything starts.
+
+Every field here is documented in docs/configuration.md; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from keyturn.domain.ids import TOKEN_SHAPE
+from keyturn.storage.encryption import decode_master_key
+from keyturn.storage.engine import normalize_database_url
+
+DEFAULT_DATA_DIR = Path(".keyturn")
+DATABASE_FILE_NAME = "keyturn.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEYTURN_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Folder for the SQLite database, the master key file and the admin token "
+        "digest.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path/to.db or postgresql://user:pass@host:5432/db; "
+        "default: SQLite in the data directory.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the server listens on.")
+    port: int = Field(default=3000, ge=1, le=65535, description="Port the server listens on.")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bootstrap token; generated on first start and printed once when unset.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 of 32 random bytes, the AES-256-GCM key; default: a key file "
+        "created in the data directory.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_usable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                normalize_database_url(value)
+            except ValueError as exc:
+                raise ValueError(f"KEYTURN_DATABASE_URL {exc}") from exc
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not TOKEN_SHAPE.fullmatch(value.get_secret_value()):
+            raise ValueError(
+                "KEYTURN_ADMIN_TOKEN must be 1 to 256 letters, digits or underscores "
+                "(the vercel CLI refuses any other character)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _master_key_is_usable(self) -> Settings:
+        if self.master_key is not None:
+            decode_master_key(self.master_key.get_secret_value())
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / DATABASE_FILE_NAME).resolve()}"

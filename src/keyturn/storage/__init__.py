@@ -1,0 +1,5 @@
+"""Persistence: the only package that imports SQLAlchemy.
+
+Repositories add and flush, never commit; `UnitOfWork` owns the transaction and the services
+decide when it commits.
+"""

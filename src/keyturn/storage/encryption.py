@@ -1,0 +1,112 @@
+"""Encryption at rest: AES-256-GCM with associated data and a key id in every ciphertext.
+
+Layout of a sealed value::
+
+    b"\\x01" | key id (8 bytes) | nonce (12 bytes) | ciphertext and GCM tag
+
+The associated data names the row a ciphertext belongs to (installation, resource, secret name,
+version, field), so a ciphertext copied into another row fails to open instead of leaking there.
+The key id lets a later key rotation tell old ciphertexts from new ones; `KeyRing` opens with
+any key it holds and seals with the newest.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+FORMAT_VERSION = b"\x01"
+KEY_ID_BYTES = 8
+NONCE_BYTES = 12
+KEY_BYTES = 32
+KEY_FILE_NAME = "master.key"
+
+
+class InvalidMasterKey(ValueError):
+    """The configured master key is not 32 bytes of base64."""
+
+
+class CiphertextError(ValueError):
+    """A ciphertext that does not open: wrong key, tampered, or moved to another row."""
+
+
+def key_id_of(key: bytes) -> bytes:
+    """A stable, non-secret name for a key: the first bytes of its SHA-256."""
+    return hashlib.sha256(b"keyturn-key-id:" + key).digest()[:KEY_ID_BYTES]
+
+
+class KeyRing:
+    """Seals with the primary key; opens with whichever held key a ciphertext names."""
+
+    def __init__(self, primary: bytes, *older: bytes) -> None:
+        for key in (primary, *older):
+            if len(key) != KEY_BYTES:
+                raise InvalidMasterKey(f"an AES-256 key is {KEY_BYTES} bytes, not {len(key)}")
+        self._primary_id = key_id_of(primary)
+        self._keys = {key_id_of(key): AESGCM(key) for key in (primary, *older)}
+
+    def __repr__(self) -> str:
+        return f"KeyRing(primary={self._primary_id.hex()}, keys={len(self._keys)})"
+
+    def seal(self, plaintext: str, *, associated_data: str) -> bytes:
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        sealed = self._keys[self._primary_id].encrypt(
+            nonce, plaintext.encode(), associated_data.encode()
+        )
+        return FORMAT_VERSION + self._primary_id + nonce + sealed
+
+    def open(self, blob: bytes, *, associated_data: str) -> str:
+        header = len(FORMAT_VERSION) + KEY_ID_BYTES
+        if len(blob) < header + NONCE_BYTES or blob[:1] != FORMAT_VERSION:
+            raise CiphertextError("not a keyturn ciphertext")
+        cipher = self._keys.get(bytes(blob[1:header]))
+        if cipher is None:
+            raise CiphertextError("sealed with a key this server does not hold")
+        nonce = bytes(blob[header : header + NONCE_BYTES])
+        try:
+            plaintext = cipher.decrypt(
+                nonce, bytes(blob[header + NONCE_BYTES :]), associated_data.encode()
+            )
+        except InvalidTag as exc:
+            raise CiphertextError("ciphertext does not open for this row") from exc
+        return plaintext.decode()
+
+
+def decode_master_key(encoded: str) -> bytes:
+    try:
+        key = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidMasterKey("KEYTURN_MASTER_KEY is not valid base64") from exc
+    if len(key) != KEY_BYTES:
+        raise InvalidMasterKey(
+            f"KEYTURN_MASTER_KEY must decode to {KEY_BYTES} bytes, not {len(key)}; "
+            "make one with: openssl rand -base64 32"
+        )
+    return key
+
+
+def load_or_create_key_file(data_dir: Path) -> tuple[bytes, bool]:
+    """The key in `data_dir/master.key`, created (mode 0600) when absent; and whether it was."""
+    path = data_dir / KEY_FILE_NAME
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return decode_key_file(path), False
+    encoded = base64.b64encode(secrets.token_bytes(KEY_BYTES))
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(encoded + b"\n")
+    return decode_key_file(path), True
+
+
+def decode_key_file(path: Path) -> bytes:
+    try:
+        return decode_master_key(path.read_text())
+    except InvalidMasterKey as exc:
+        raise InvalidMasterKey(f"{path.name} in the data directory: {exc}") from exc

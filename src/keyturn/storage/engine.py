@@ -1,0 +1,103 @@
+"""Engines for the two supported databases: SQLite embedded (default) and PostgreSQL.
+
+Dialect differences live here and nowhere else: SQLite gets its PRAGMAs per connection and
+`BEGIN IMMEDIATE` for write transactions; PostgreSQL gets a pool and relies on row locks
+(`SELECT ... FOR UPDATE`, in the repositories) to serialize writes to one resource across
+processes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+# Execution option a write unit of work sets; the SQLite `begin` hook reads it.
+WRITE_TRANSACTION = "keyturn_write"
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class UnsupportedDatabaseURL(ValueError):
+    """A database URL keyturn cannot use; the message says why and what to write instead."""
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Accept the URLs people write and pin the driver keyturn ships with.
+
+    `sqlite:///path.db` → pysqlite; `postgresql://` or `postgres://` → psycopg 3.
+    """
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise UnsupportedDatabaseURL(
+            "is not a database URL; write sqlite:///path/to/keyturn.db or "
+            "postgresql://user:password@host:5432/dbname"
+        ) from exc
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "sqlite":
+        if driver not in ("", "pysqlite"):
+            raise UnsupportedDatabaseURL(f"uses SQLite driver {driver!r}; keyturn uses pysqlite")
+        if not url.database or url.database == ":memory:":
+            raise UnsupportedDatabaseURL(
+                "names no SQLite file; an in-memory database would vanish with each "
+                "connection. Write sqlite:///path/to/keyturn.db"
+            )
+        return url.set(drivername="sqlite+pysqlite")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise UnsupportedDatabaseURL(
+                f"uses PostgreSQL driver {driver!r}; keyturn uses psycopg 3 "
+                "(write postgresql://...)"
+            )
+        if not url.database:
+            raise UnsupportedDatabaseURL("names no PostgreSQL database (postgresql://.../dbname)")
+        return url.set(drivername="postgresql+psycopg")
+    raise UnsupportedDatabaseURL(
+        f"uses {backend!r}; keyturn supports sqlite:///path and postgresql://... only"
+    )
+
+
+def create_database_engine(raw_url: str) -> Engine:
+    """An engine for `raw_url`, set up for keyturn's concurrency model on its dialect."""
+    url = normalize_database_url(raw_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(
+        url,
+        # Threads of the ASGI server share the pool; each connection is used by one at a time.
+        connect_args={"check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy's `begin` hook below: pysqlite's own implicit
+        # BEGIN is always DEFERRED, which lets two writers deadlock on the upgrade to a write lock.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer and the writer never blocks readers.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # SQLite ignores foreign keys unless asked, per connection.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Wait for the write lock instead of failing at once with "database is locked".
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # In WAL mode NORMAL is durable across application crashes and much faster than FULL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A write transaction takes the database's write lock at BEGIN, so its reads (the
+        # current secrets version) cannot go stale before it writes: SQLite's row lock.
+        if connection.get_execution_options().get(WRITE_TRANSACTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine

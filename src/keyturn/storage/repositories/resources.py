@@ -1,0 +1,130 @@
+"""Resources and their secrets versions.
+
+`live(..., for_update=True)` is the per-resource write lock: `SELECT ... FOR UPDATE` on
+PostgreSQL, so writers in several keyturn processes queue on the resource's row; SQLite has no
+row locks and ignores it, its write transactions being serialized by `BEGIN IMMEDIATE`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from keyturn.domain.ids import new_id, now_ms
+from keyturn.domain.resources import Resource, ResourceFields
+from keyturn.storage.tables import resources, secrets_versions
+
+
+class ResourceRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def live(
+        self, installation_id: str, partner_id: str, *, for_update: bool = False
+    ) -> Resource | None:
+        """The installation's undeleted resource with the partner's id `partner_id`."""
+        query = select(resources).where(
+            resources.c.installation_id == installation_id,
+            resources.c.partner_id == partner_id,
+            resources.c.deleted_at.is_(None),
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = self._connection.execute(query).first()
+        return _resource(row) if row else None
+
+    def list_live(self, installation_id: str) -> list[Resource]:
+        rows = self._connection.execute(
+            select(resources)
+            .where(resources.c.installation_id == installation_id, resources.c.deleted_at.is_(None))
+            .order_by(resources.c.created_at, resources.c.partner_id)
+        ).all()
+        return [_resource(row) for row in rows]
+
+    def add(self, installation_id: str, partner_id: str, fields: ResourceFields) -> Resource:
+        now = now_ms()
+        internal_id = new_id("res")
+        self._connection.execute(
+            insert(resources).values(
+                internal_id=internal_id,
+                installation_id=installation_id,
+                partner_id=partner_id,
+                secrets_version=0,
+                created_at=now,
+                updated_at=now,
+                **_field_values(fields),
+            )
+        )
+        return self._by_internal_id(internal_id)
+
+    def change(self, resource: Resource, fields: ResourceFields) -> Resource:
+        values = _field_values(fields)
+        if values:
+            self._connection.execute(
+                update(resources)
+                .where(resources.c.internal_id == resource.internal_id)
+                .values(updated_at=now_ms(), **values)
+            )
+        return self._by_internal_id(resource.internal_id)
+
+    def mark_deleted(self, resource: Resource) -> None:
+        now = now_ms()
+        self._connection.execute(
+            update(resources)
+            .where(resources.c.internal_id == resource.internal_id)
+            .values(deleted_at=now, updated_at=now)
+        )
+
+    def record_secrets_version(self, resource: Resource, version: int) -> None:
+        """Make `version` the resource's current secrets version."""
+        now = now_ms()
+        self._connection.execute(
+            insert(secrets_versions).values(
+                resource_id=resource.internal_id, version=version, created_at=now
+            )
+        )
+        self._connection.execute(
+            update(resources)
+            .where(resources.c.internal_id == resource.internal_id)
+            .values(secrets_version=version, updated_at=now)
+        )
+
+    def _by_internal_id(self, internal_id: str) -> Resource:
+        row = self._connection.execute(
+            select(resources).where(resources.c.internal_id == internal_id)
+        ).one()
+        return _resource(row)
+
+
+def _field_values(fields: ResourceFields) -> dict[str, Any]:
+    values = {
+        "product_id": fields.product_id,
+        "name": fields.name,
+        "status": fields.status,
+        "ownership": fields.ownership,
+        "metadata": fields.metadata,
+        "billing_plan": fields.billing_plan,
+        "notification": fields.notification,
+        "extras": fields.extras,
+    }
+    return {column: value for column, value in values.items() if value is not None}
+
+
+def _resource(row: Row[Any]) -> Resource:
+    return Resource(
+        internal_id=row.internal_id,
+        installation_id=row.installation_id,
+        partner_id=row.partner_id,
+        product_id=row.product_id,
+        name=row.name,
+        status=row.status,
+        ownership=row.ownership,
+        metadata=row.metadata,
+        billing_plan=row.billing_plan,
+        notification=row.notification,
+        extras=row.extras,
+        secrets_version=row.secrets_version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

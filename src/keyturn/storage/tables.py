@@ -1,0 +1,155 @@
+"""The schema, as SQLAlchemy Core tables (the migrations create exactly this).
+
+Integration env vars are not stored per project: they are derived when read from connections
+and `resource_secrets`, whose rows carry the version range in which they hold
+(`valid_from` inclusive, `valid_to` exclusive, NULL while current). A partial update therefore
+writes one row per changed secret and history costs nothing extra.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
+
+# Named constraints, so that migrations (and SQLite batch mode) can refer to them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+ID = 64  # Vercel-shaped ids: a short prefix and random base62 characters.
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("integration_id", String(ID), ForeignKey("integrations.id"), nullable=False),
+    Column("slug", String(100), nullable=False),
+    Column("name", String(256), nullable=False),
+    UniqueConstraint("integration_id", "slug"),
+)
+
+installations = Table(
+    "installations",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("team_id", String(ID), ForeignKey("teams.id"), nullable=False),
+    Column("integration_id", String(ID), ForeignKey("integrations.id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Bearer tokens, stored as SHA-256 digests: a leaked database does not leak a usable token.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "user" or "integration"
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("team_id", String(ID), ForeignKey("teams.id"), nullable=False),
+    Column("installation_id", String(ID), ForeignKey("installations.id"), nullable=True),
+    Column("name", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("team_id", String(ID), ForeignKey("teams.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("team_id", "name"),
+)
+
+resources = Table(
+    "resources",
+    metadata,
+    Column("internal_id", String(ID), primary_key=True),
+    Column("installation_id", String(ID), ForeignKey("installations.id"), nullable=False),
+    Column("partner_id", String(256), nullable=False),  # the partner's own resourceId
+    Column("product_id", String(ID), ForeignKey("products.id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("ownership", String(32), nullable=True),
+    Column("metadata", JSON, nullable=True),
+    Column("billing_plan", JSON, nullable=True),
+    Column("notification", JSON, nullable=True),
+    Column("extras", JSON, nullable=True),
+    # The current secrets version; 0 until the first secrets are written.
+    Column("secrets_version", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # Deleted resources stay, so that deployments keep pointing at the versions they used.
+    Column("deleted_at", BigInteger, nullable=True),
+    # One live resource per partner id and installation; a deleted one may be imported again.
+    Index(
+        "uq_resources_live_partner_id",
+        "installation_id",
+        "partner_id",
+        unique=True,
+        sqlite_where=text("deleted_at IS NULL"),
+        postgresql_where=text("deleted_at IS NULL"),
+    ),
+)
+
+secrets_versions = Table(
+    "secrets_versions",
+    metadata,
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("resource_id", "version"),
+)
+
+resource_secrets = Table(
+    "resource_secrets",
+    metadata,
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("valid_from", Integer, nullable=False),
+    Column("valid_to", Integer, nullable=True),
+    Column("prefix", String(256), nullable=True),
+    # AES-256-GCM ciphertexts (see encryption.py); overrides as one sealed JSON object.
+    Column("value_ciphertext", LargeBinary, nullable=False),
+    Column("overrides_ciphertext", LargeBinary, nullable=True),
+    PrimaryKeyConstraint("resource_id", "name", "valid_from"),
+    Index("ix_resource_secrets_current", "resource_id", "valid_to"),
+)

@@ -1,0 +1,90 @@
+"""One transaction, and the repositories that work inside it.
+
+Services open a `UnitOfWork`, call repositories, and commit; leaving the block without a commit
+rolls back, so a refusal halfway through changes nothing. A write unit begins with
+`BEGIN IMMEDIATE` on SQLite (see engine.py); on PostgreSQL the repositories lock the rows they
+are about to change.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from keyturn.storage.encryption import KeyRing
+from keyturn.storage.engine import WRITE_TRANSACTION
+from keyturn.storage.repositories.accounts import AccountRepository
+from keyturn.storage.repositories.resources import ResourceRepository
+from keyturn.storage.repositories.secrets import SecretRepository
+
+
+class Store:
+    """What the services need of storage: an engine and the key ring; hands out units of work."""
+
+    def __init__(self, engine: Engine, keys: KeyRing) -> None:
+        self.engine = engine
+        self.keys = keys
+
+    def __repr__(self) -> str:
+        return f"Store(dialect={self.engine.dialect.name})"
+
+    def read(self) -> UnitOfWork:
+        return UnitOfWork(self, write=False)
+
+    def write(self) -> UnitOfWork:
+        return UnitOfWork(self, write=True)
+
+    def ping(self) -> bool:
+        """Whether the database answers a trivial query."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+
+class UnitOfWork:
+    accounts: AccountRepository
+    resources: ResourceRepository
+    secrets: SecretRepository
+
+    def __init__(self, store: Store, *, write: bool) -> None:
+        self._store = store
+        self._write = write
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        connection = self._store.engine.connect()
+        if self._write:
+            connection = connection.execution_options(**{WRITE_TRANSACTION: True})
+        connection.begin()
+        self._connection = connection
+        self.accounts = AccountRepository(connection)
+        self.resources = ResourceRepository(connection)
+        self.secrets = SecretRepository(connection, self._store.keys)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        connection = self._require_connection()
+        try:
+            if connection.in_transaction():
+                connection.rollback()
+        finally:
+            connection.close()
+            self._connection = None
+
+    def commit(self) -> None:
+        self._require_connection().commit()
+
+    def _require_connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._connection

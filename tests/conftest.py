@@ -1,0 +1,189 @@
+"""Fixtures: every database test runs on SQLite and on a real, throwaway PostgreSQL.
+
+Databases are built by running the migrations: once per session into a template (a SQLite file
+copied per test; a PostgreSQL database each test's database is created from), so each test
+starts from an empty, migrated schema. The HTTP tests go through the real ASGI app.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from keyturn.app import Runtime, build_runtime, create_app
+from keyturn.settings import Settings
+from keyturn.storage.engine import create_database_engine
+from keyturn.storage.migrate import upgrade
+from tests.postgres_cluster import SKIP_ENV_VAR, PostgresBinariesMissing, PostgresCluster
+
+ADMIN_TOKEN = "kt_admin_test_token"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def master_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = create_database_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster of our own, with a migrated template database `keyturn_template`."""
+    if os.environ.get(SKIP_ENV_VAR) == "1":
+        pytest.skip(f"{SKIP_ENV_VAR}=1: PostgreSQL tests skipped (CI never sets it)")
+    try:
+        cluster = PostgresCluster()
+    except PostgresBinariesMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    cluster.start()
+    try:
+        cluster.create_database("keyturn_template")
+        engine = create_database_engine(cluster.url("keyturn_template"))
+        upgrade(engine)
+        engine.dispose()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, sqlite_template: Path
+) -> Iterator[str]:
+    """An empty, migrated database of the test's backend."""
+    if backend == "sqlite":
+        path = tmp_path / "keyturn.db"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    name = f"t_{secrets.token_hex(8)}"
+    cluster.create_database(name, template="keyturn_template")
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name, missing_ok=True)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, master_key: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        master_key=SecretStr(master_key),
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    runtime = build_runtime(settings)
+    yield runtime
+    runtime.store.engine.dispose()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A seeded world: a team with a user token, an integration with two products, installed."""
+
+    client: TestClient
+    team_id: str
+    user_token: str
+    integration_id: str
+    product_id: str
+    product_slug: str
+    other_product_id: str
+    installation_id: str
+    token: str
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    def resource_path(self, resource_id: str = "db1") -> str:
+        return f"/v1/installations/{self.installation_id}/resources/{resource_id}"
+
+    def import_resource(self, resource_id: str = "db1", **body: object) -> None:
+        payload = {"productId": self.product_id, "name": resource_id, "status": "ready", **body}
+        response = self.client.put(self.resource_path(resource_id), json=payload, headers=self.auth())
+        assert response.status_code == 200, response.text
+
+    def put_secrets(self, body: object, resource_id: str = "db1") -> tuple[int, dict[str, object]]:
+        response = self.client.put(
+            self.resource_path(resource_id) + "/secrets", json=body, headers=self.auth()
+        )
+        return response.status_code, response.json()
+
+    def get_resource(self, resource_id: str = "db1") -> dict[str, object]:
+        response = self.client.get(self.resource_path(resource_id), headers=self.auth())
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body
+
+
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def seed_partner(client: TestClient, slug: str = "acme") -> Partner:
+    """Bootstrap a team, an integration and an installation through the admin API."""
+    team = client.post("/v1/admin/teams", json={"slug": f"{slug}-team"}, headers=admin_headers())
+    assert team.status_code == 201, team.text
+    team_id = team.json()["id"]
+    user = client.post(f"/v1/admin/teams/{team_id}/tokens", json={}, headers=admin_headers())
+    integration = client.post(
+        "/v1/admin/integrations",
+        json={"slug": slug, "products": [{"slug": "postgres"}, {"slug": "redis"}]},
+        headers=admin_headers(),
+    )
+    assert integration.status_code == 201, integration.text
+    products = {p["slug"]: p["id"] for p in integration.json()["products"]}
+    installation = client.post(
+        "/v1/admin/installations",
+        json={"teamId": team_id, "integration": slug},
+        headers=admin_headers(),
+    )
+    assert installation.status_code == 201, installation.text
+    return Partner(
+        client=client,
+        team_id=team_id,
+        user_token=user.json()["token"],
+        integration_id=integration.json()["id"],
+        product_id=products["postgres"],
+        product_slug="postgres",
+        other_product_id=products["redis"],
+        installation_id=installation.json()["id"],
+        token=installation.json()["accessToken"],
+    )
+
+
+@pytest.fixture
+def partner(client: TestClient) -> Partner:
+    return seed_partner(client)
