@@ -132,7 +132,9 @@ class Partner:
 
     def import_resource(self, resource_id: str = "db1", **body: object) -> None:
         payload = {"productId": self.product_id, "name": resource_id, "status": "ready", **body}
-        response = self.client.put(self.resource_path(resource_id), json=payload, headers=self.auth())
+        response = self.client.put(
+            self.resource_path(resource_id), json=payload, headers=self.auth()
+        )
         assert response.status_code == 200, response.text
 
     def put_secrets(self, body: object, resource_id: str = "db1") -> tuple[int, dict[str, object]]:

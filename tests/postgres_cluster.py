@@ -80,7 +80,7 @@ class PostgresClusterError(RuntimeError):
     """The throwaway cluster could not be created, started or stopped."""
 
 
-class PostgresBinariesMissing(PostgresClusterError):  # noqa: N818 - the name says what is missing
+class PostgresBinariesMissing(PostgresClusterError):
     """No PostgreSQL server binaries (``initdb``, ``pg_ctl``, ``postgres``) were found."""
 
     def __init__(self) -> None:

@@ -13,8 +13,6 @@ from keyturn.storage.tables import metadata
 def database_snapshot(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
     with runtime.store.engine.connect() as connection:
         return {
-            table.name: sorted(
-                (tuple(row) for row in connection.execute(select(table))), key=repr
-            )
+            table.name: sorted((tuple(row) for row in connection.execute(select(table))), key=repr)
             for table in metadata.sorted_tables
         }

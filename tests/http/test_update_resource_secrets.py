@@ -106,7 +106,9 @@ class TestAuth:
         self, seeded: Partner, runtime: Runtime, client: TestClient, kind: str
     ) -> None:
         headers = seeded.auth(seeded.user_token) if kind == "user" else admin_headers()
-        status, body = _refused(runtime, client, seeded.resource_path() + "/secrets", VALID, headers)
+        status, body = _refused(
+            runtime, client, seeded.resource_path() + "/secrets", VALID, headers
+        )
         assert (status, body["error"]["code"]) == (403, "forbidden")
 
     def test_auth_is_checked_before_the_resource(
@@ -117,7 +119,9 @@ class TestAuth:
 
 
 class TestNotFound:
-    def test_unknown_resource_is_404(self, seeded: Partner, runtime: Runtime, client: TestClient) -> None:
+    def test_unknown_resource_is_404(
+        self, seeded: Partner, runtime: Runtime, client: TestClient
+    ) -> None:
         status, body = _refused(
             runtime, client, seeded.resource_path("nope") + "/secrets", VALID, seeded.auth()
         )
@@ -131,7 +135,9 @@ class TestNotFound:
         )
         assert status == 404
 
-    def test_deleted_resource_is_404(self, seeded: Partner, runtime: Runtime, client: TestClient) -> None:
+    def test_deleted_resource_is_404(
+        self, seeded: Partner, runtime: Runtime, client: TestClient
+    ) -> None:
         assert client.delete(seeded.resource_path(), headers=seeded.auth()).status_code == 204
         status, body = _refused(
             runtime, client, seeded.resource_path() + "/secrets", VALID, seeded.auth()
@@ -162,8 +168,16 @@ BAD_BODIES: list[tuple[str, bytes | object, str]] = [
     ("name not a string", {"secrets": [{"name": 5, "value": "v"}]}, "secrets[0].name"),
     ("value not a string", {"secrets": [{"name": "A", "value": 5}]}, "secrets[0].value"),
     ("value null", {"secrets": [{"name": "A", "value": None}]}, "secrets[0].value"),
-    ("prefix not a string", {"secrets": [{"name": "A", "value": "v", "prefix": 1}]}, "secrets[0].prefix"),
-    ("prefix null", {"secrets": [{"name": "A", "value": "v", "prefix": None}]}, "secrets[0].prefix"),
+    (
+        "prefix not a string",
+        {"secrets": [{"name": "A", "value": "v", "prefix": 1}]},
+        "secrets[0].prefix",
+    ),
+    (
+        "prefix null",
+        {"secrets": [{"name": "A", "value": "v", "prefix": None}]},
+        "secrets[0].prefix",
+    ),
     (
         "overrides not an object",
         {"secrets": [{"name": "A", "value": "v", "environmentOverrides": "prod"}]},
@@ -182,8 +196,16 @@ BAD_BODIES: list[tuple[str, bytes | object, str]] = [
     ("partial not a boolean", {"secrets": [], "partial": "true"}, "partial"),
     ("partial a number", {"secrets": [], "partial": 1}, "partial"),
     ("unknown body key", {"secrets": [], "force": True}, "force"),
-    ("unknown item key", {"secrets": [{"name": "A", "value": "v", "type": "x"}]}, "secrets[0].type"),
-    ("second item bad", {"secrets": [{"name": "A", "value": "v"}, {"name": "B"}]}, "secrets[1].value"),
+    (
+        "unknown item key",
+        {"secrets": [{"name": "A", "value": "v", "type": "x"}]},
+        "secrets[0].type",
+    ),
+    (
+        "second item bad",
+        {"secrets": [{"name": "A", "value": "v"}, {"name": "B"}]},
+        "secrets[1].value",
+    ),
     ("deeply nested JSON", b"[" * 100_000 + b"]" * 100_000, "body"),
     ("invalid UTF-8", b'{"secrets": [{"name": "A", "value": "\xff\xfe"}]}', "body"),
 ]
@@ -207,21 +229,34 @@ class TestBadRequest:
         assert answer["error"]["code"] == "bad_request"
         assert field in answer["error"]["message"]
 
-    def test_400_comes_before_422(self, seeded: Partner, runtime: Runtime, client: TestClient) -> None:
+    def test_400_comes_before_422(
+        self, seeded: Partner, runtime: Runtime, client: TestClient
+    ) -> None:
         body = {"secrets": [{"name": "1BAD", "value": "v"}, {"name": "A", "value": 1}]}
-        status, _ = _refused(runtime, client, seeded.resource_path() + "/secrets", body, seeded.auth())
+        status, _ = _refused(
+            runtime, client, seeded.resource_path() + "/secrets", body, seeded.auth()
+        )
         assert status == 400
 
     def test_error_message_never_quotes_a_value(
         self, seeded: Partner, runtime: Runtime, client: TestClient
     ) -> None:
-        body = {"secrets": [{"name": "A", "value": "v", "environmentOverrides": {"preview": 99}}], "x": "hunter2"}
-        _, answer = _refused(runtime, client, seeded.resource_path() + "/secrets", body, seeded.auth())
+        body = {
+            "secrets": [{"name": "A", "value": "v", "environmentOverrides": {"preview": 99}}],
+            "x": "hunter2",
+        }
+        _, answer = _refused(
+            runtime, client, seeded.resource_path() + "/secrets", body, seeded.auth()
+        )
         assert "hunter2" not in json.dumps(answer)
 
-    def test_oversize_body_is_413(self, seeded: Partner, runtime: Runtime, client: TestClient) -> None:
+    def test_oversize_body_is_413(
+        self, seeded: Partner, runtime: Runtime, client: TestClient
+    ) -> None:
         body = {"secrets": [{"name": "A", "value": "x" * (1024 * 1024 + 1)}]}
-        status, answer = _refused(runtime, client, seeded.resource_path() + "/secrets", body, seeded.auth())
+        status, answer = _refused(
+            runtime, client, seeded.resource_path() + "/secrets", body, seeded.auth()
+        )
         assert (status, answer["error"]["code"]) == (413, "payload_too_large")
 
 
@@ -272,11 +307,15 @@ class TestRules:
         body: object,
         code: str,
     ) -> None:
-        status, answer = _refused(runtime, client, seeded.resource_path() + "/secrets", body, seeded.auth())
+        status, answer = _refused(
+            runtime, client, seeded.resource_path() + "/secrets", body, seeded.auth()
+        )
         assert (status, answer["error"]["code"]) == (422, code), case
 
     def test_value_of_exactly_64_kib_is_accepted(self, seeded: Partner) -> None:
-        status, _ = seeded.put_secrets({"secrets": [_secret("A", "x" * 64 * 1024)], "partial": True})
+        status, _ = seeded.put_secrets(
+            {"secrets": [_secret("A", "x" * 64 * 1024)], "partial": True}
+        )
         assert status == 201
 
     def test_500_secrets_are_accepted(self, seeded: Partner) -> None:
@@ -288,7 +327,9 @@ class TestRules:
         self, seeded: Partner, runtime: Runtime, client: TestClient
     ) -> None:
         seeded.import_resource("db1", status="uninstalled")
-        status, answer = _refused(runtime, client, seeded.resource_path() + "/secrets", VALID, seeded.auth())
+        status, answer = _refused(
+            runtime, client, seeded.resource_path() + "/secrets", VALID, seeded.auth()
+        )
         assert (status, answer["error"]["code"]) == (422, "resource_not_active")
 
     def test_rule_message_names_the_field(self, seeded: Partner) -> None:
@@ -320,7 +361,9 @@ class TestSuccess:
         resource = seeded.get_resource()
         assert (resource["secretNames"], resource["secretsVersion"]) == ([], 2)
 
-    def test_request_changing_nothing_makes_no_version(self, seeded: Partner, runtime: Runtime) -> None:
+    def test_request_changing_nothing_makes_no_version(
+        self, seeded: Partner, runtime: Runtime
+    ) -> None:
         before = database_snapshot(runtime)
         same = {
             "secrets": [
@@ -338,15 +381,24 @@ class TestSuccess:
             {"name": "PGHOST", "value": "db2.internal", "prefix": "ACME"},
             {"name": "PGHOST", "value": "db.internal", "prefix": "OTHER"},
             {"name": "PGHOST", "value": "db.internal"},
-            {"name": "PGHOST", "value": "db.internal", "prefix": "ACME", "environmentOverrides": {"preview": "p"}},
+            {
+                "name": "PGHOST",
+                "value": "db.internal",
+                "prefix": "ACME",
+                "environmentOverrides": {"preview": "p"},
+            },
         ],
         ids=["value", "prefix", "prefix removed", "override added"],
     )
-    def test_any_change_of_a_secret_makes_a_version(self, seeded: Partner, changed: dict[str, object]) -> None:
+    def test_any_change_of_a_secret_makes_a_version(
+        self, seeded: Partner, changed: dict[str, object]
+    ) -> None:
         assert seeded.put_secrets({"secrets": [changed], "partial": True})[0] == 201
         assert seeded.get_resource()["secretsVersion"] == 2
 
-    def test_deprecated_path_by_product_slug_and_id(self, seeded: Partner, client: TestClient) -> None:
+    def test_deprecated_path_by_product_slug_and_id(
+        self, seeded: Partner, client: TestClient
+    ) -> None:
         for reference, version in ((seeded.product_slug, 2), (seeded.product_id, 3)):
             path = (
                 f"/v1/installations/{seeded.installation_id}/products/{reference}"
@@ -357,11 +409,19 @@ class TestSuccess:
             assert (response.status_code, response.json()) == (201, {})
             assert seeded.get_resource()["secretsVersion"] == version
 
-    def test_secret_values_never_appear_in_responses(self, seeded: Partner, client: TestClient) -> None:
+    def test_secret_values_never_appear_in_responses(
+        self, seeded: Partner, client: TestClient
+    ) -> None:
         responses = [
             client.get(seeded.resource_path(), headers=seeded.auth()),
-            client.get(f"/v1/installations/{seeded.installation_id}/resources", headers=seeded.auth()),
-            client.put(seeded.resource_path() + "/secrets", json={"secrets": [_secret("X", SECRET_VALUE)], "partial": True}, headers=seeded.auth()),
+            client.get(
+                f"/v1/installations/{seeded.installation_id}/resources", headers=seeded.auth()
+            ),
+            client.put(
+                seeded.resource_path() + "/secrets",
+                json={"secrets": [_secret("X", SECRET_VALUE)], "partial": True},
+                headers=seeded.auth(),
+            ),
         ]
         for response in responses:
             assert SECRET_VALUE not in response.text

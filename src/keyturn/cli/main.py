@@ -12,6 +12,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
 from keyturn.app import Runtime, build_runtime, create_app
@@ -74,18 +75,37 @@ def serve(
 ) -> None:
     """Serve the HTTP API."""
     settings = _settings(host=host, port=port, database_url=database_url)
+    # Checked before the runtime is built: a first start that stops here must not generate an
+    # admin token it never gets to print.
+    _require_current_schema(settings)
     runtime = _runtime(settings)
-    if pending_migrations(runtime.store.engine):
+    _print_start(runtime)
+    if demo:
+        _print_demo(runtime, seed_demo(runtime.store))
+    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
+
+
+def _require_current_schema(settings: Settings) -> None:
+    prepare_data_dir(settings.data_dir)
+    engine = create_database_engine(settings.resolved_database_url)
+    try:
+        behind = pending_migrations(engine)
+    except SQLAlchemyError as exc:
+        typer.secho(
+            f"keyturn: cannot reach the database ({_where(engine)}): {exc.__class__.__name__}",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    if behind:
         typer.secho(
             "keyturn: the database schema is not up to date; run `keyturn db upgrade` first",
             err=True,
             fg="red",
         )
         raise typer.Exit(2)
-    _print_start(runtime)
-    if demo:
-        _print_demo(runtime, seed_demo(runtime.store))
-    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
 
 
 @db.command("upgrade")

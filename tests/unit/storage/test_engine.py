@@ -1,0 +1,54 @@
+"""Database URLs people write, and the SQLite connection settings keyturn relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from keyturn.storage.engine import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    UnsupportedDatabaseURL,
+    create_database_engine,
+    normalize_database_url,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "driver"),
+    [
+        ("sqlite:///data/keyturn.db", "sqlite+pysqlite"),
+        ("sqlite:////abs/keyturn.db", "sqlite+pysqlite"),
+        ("postgresql://user:pass@host:5432/db", "postgresql+psycopg"),
+        ("postgres://user@host/db", "postgresql+psycopg"),
+        ("postgresql+psycopg://user@host/db", "postgresql+psycopg"),
+    ],
+)
+def test_usual_urls_get_keyturns_driver(raw: str, driver: str) -> None:
+    assert normalize_database_url(raw).drivername == driver
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("mysql://user@host/db", "supports sqlite"),
+        ("sqlite://", "names no SQLite file"),
+        ("sqlite:///:memory:", "names no SQLite file"),
+        ("postgresql+asyncpg://user@host/db", "psycopg 3"),
+        ("postgresql://user@host", "names no PostgreSQL database"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_unusable_urls_are_refused_with_reason(raw: str, reason: str) -> None:
+    with pytest.raises(UnsupportedDatabaseURL, match=reason):
+        normalize_database_url(raw)
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_TIMEOUT_MS
+    engine.dispose()

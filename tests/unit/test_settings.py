@@ -1,0 +1,35 @@
+"""Settings are validated before anything starts, with a reason naming the setting."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from keyturn.settings import Settings
+
+
+def test_default_database_is_sqlite_in_the_data_dir(tmp_path: object) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.resolved_database_url == f"sqlite:///{tmp_path}/keyturn.db"
+    assert (settings.host, settings.port) == ("127.0.0.1", 3000)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"database_url": "mysql://u@h/db"}, "KEYTURN_DATABASE_URL"),
+        ({"admin_token": SecretStr("has-dash")}, "KEYTURN_ADMIN_TOKEN"),
+        ({"master_key": SecretStr("c2hvcnQ=")}, "KEYTURN_MASTER_KEY"),
+        ({"port": 70000}, "port"),
+    ],
+)
+def test_unusable_setting_is_refused_naming_it(overrides: dict[str, object], reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        Settings(**overrides)  # type: ignore[arg-type]
+
+
+def test_settings_repr_hides_secrets() -> None:
+    key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+    settings = Settings(admin_token=SecretStr("kt_admin_secret"), master_key=SecretStr(key))
+    assert "kt_admin_secret" not in repr(settings)
+    assert key not in repr(settings)
