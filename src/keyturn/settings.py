@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keyturn.domain.ids import TOKEN_SHAPE
@@ -50,7 +50,7 @@ class Settings(BaseSettings):
             try:
                 normalize_database_url(value)
             except ValueError as exc:
-                raise ValueError(f"KEYTURN_DATABASE_URL {exc}") from exc
+                raise ValueError(f"the database URL {exc}") from exc
         return value
 
     @field_validator("admin_token")
@@ -63,11 +63,12 @@ class Settings(BaseSettings):
             )
         return value
 
-    @model_validator(mode="after")
-    def _master_key_is_usable(self) -> Settings:
-        if self.master_key is not None:
-            decode_master_key(self.master_key.get_secret_value())
-        return self
+    @field_validator("master_key")
+    @classmethod
+    def _master_key_is_usable(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            decode_master_key(value.get_secret_value())
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -17,9 +17,9 @@ def test_default_database_is_sqlite_in_the_data_dir(tmp_path: object) -> None:
 @pytest.mark.parametrize(
     ("overrides", "reason"),
     [
-        ({"database_url": "mysql://u@h/db"}, "KEYTURN_DATABASE_URL"),
-        ({"admin_token": SecretStr("has-dash")}, "KEYTURN_ADMIN_TOKEN"),
-        ({"master_key": SecretStr("c2hvcnQ=")}, "KEYTURN_MASTER_KEY"),
+        ({"database_url": "mysql://u@h/db"}, "database_url"),
+        ({"admin_token": SecretStr("has-dash")}, "admin_token"),
+        ({"master_key": SecretStr("c2hvcnQ=")}, "master_key"),
         ({"port": 70000}, "port"),
     ],
 )

@@ -18,7 +18,7 @@ from keyturn import __version__
 from keyturn.app import Runtime, build_runtime, create_app
 from keyturn.services.demo import DemoSeed, seed_demo
 from keyturn.settings import Settings
-from keyturn.storage.data_dir import prepare_data_dir
+from keyturn.storage.data_dir import ADMIN_TOKEN_DIGEST_FILE, prepare_data_dir
 from keyturn.storage.engine import create_database_engine
 from keyturn.storage.migrate import pending_migrations, upgrade
 
@@ -47,8 +47,10 @@ def _settings(**overrides: Any) -> Settings:
         return Settings(**given)
     except ValidationError as exc:
         for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"]) or "settings"
-            typer.secho(f"keyturn: invalid setting {where}: {error['msg']}", err=True, fg="red")
+            field = ".".join(str(part) for part in error["loc"])
+            where = f"--{field.replace('_', '-')}" if field in given else f"KEYTURN_{field.upper()}"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            typer.secho(f"keyturn: invalid setting {where}: {message}", err=True, fg="red")
         raise typer.Exit(2) from None
     except ValueError as exc:
         typer.secho(f"keyturn: invalid setting: {exc}", err=True, fg="red")
@@ -146,6 +148,12 @@ def _print_start(runtime: Runtime) -> None:
             f"  admin token:    {runtime.generated_admin_token}  (shown once; only its digest "
             "is kept)",
             fg="yellow",
+        )
+    elif settings.admin_token is None:
+        digest_file = runtime.data_dir / ADMIN_TOKEN_DIGEST_FILE
+        typer.echo(
+            f"  admin token:    printed on first start; delete {digest_file} and restart for a "
+            "new one"
         )
 
 

@@ -83,10 +83,10 @@ def decode_master_key(encoded: str) -> bytes:
     try:
         key = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise InvalidMasterKey("KEYTURN_MASTER_KEY is not valid base64") from exc
+        raise InvalidMasterKey("the master key is not valid base64") from exc
     if len(key) != KEY_BYTES:
         raise InvalidMasterKey(
-            f"KEYTURN_MASTER_KEY must decode to {KEY_BYTES} bytes, not {len(key)}; "
+            f"the master key must decode to {KEY_BYTES} bytes, not {len(key)}; "
             "make one with: openssl rand -base64 32"
         )
     return key
