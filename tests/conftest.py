@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -189,3 +190,70 @@ def seed_partner(client: TestClient, slug: str = "acme") -> Partner:
 @pytest.fixture
 def partner(client: TestClient) -> Partner:
     return seed_partner(client)
+
+
+class Workspace:
+    """The projects side of a seeded world, driven with the team's user token."""
+
+    def __init__(self, partner: Partner) -> None:
+        self.partner = partner
+        self.client = partner.client
+        self.headers = {"Authorization": f"Bearer {partner.user_token}"}
+
+    def create_project(self, name: str) -> str:
+        response = self.client.post("/v11/projects", json={"name": name}, headers=self.headers)
+        assert response.status_code == 200, response.text
+        project_id: str = response.json()["id"]
+        return project_id
+
+    def connections_path(self, resource_id: str = "db1") -> str:
+        return (
+            f"/v1/integrations/installations/{self.partner.installation_id}"
+            f"/resources/{resource_id}/connections"
+        )
+
+    def connect(self, project_id: str, resource_id: str = "db1", **options: object) -> Any:
+        return self.client.post(
+            self.connections_path(resource_id),
+            json={"projectId": project_id, **options},
+            headers=self.headers,
+        )
+
+    def pull(self, project_id: str, target: str, git_branch: str | None = None) -> dict[str, str]:
+        path = f"/v3/env/pull/{project_id}/{target}" + (f"/{git_branch}" if git_branch else "")
+        response = self.client.get(path, headers=self.headers)
+        assert response.status_code == 200, response.text
+        env: dict[str, str] = response.json()["env"]
+        return env
+
+    def envs(self, project_id: str, **params: str) -> list[dict[str, Any]]:
+        response = self.client.get(
+            f"/v10/projects/{project_id}/env", params=params, headers=self.headers
+        )
+        assert response.status_code == 200, response.text
+        envs: list[dict[str, Any]] = response.json()["envs"]
+        return envs
+
+    def add_var(self, project_id: str, body: object, **params: str) -> Any:
+        return self.client.post(
+            f"/v10/projects/{project_id}/env", json=body, params=params, headers=self.headers
+        )
+
+    def deploy(self, body: dict[str, object]) -> dict[str, Any]:
+        response = self.client.post("/v13/deployments", json=body, headers=self.headers)
+        assert response.status_code == 200, response.text
+        deployment: dict[str, Any] = response.json()
+        return deployment
+
+    def deployment_env(self, deployment_id: str) -> dict[str, str]:
+        response = self.client.get(f"/v3/env/pull/{deployment_id}", headers=self.headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["env"] == body["buildEnv"]
+        env: dict[str, str] = body["env"]
+        return env
+
+
+@pytest.fixture
+def workspace(partner: Partner) -> Workspace:
+    return Workspace(partner)

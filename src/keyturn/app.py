@@ -15,7 +15,15 @@ from keyturn import __version__
 from keyturn.domain.ids import hash_token
 from keyturn.http.errors import install_error_handlers
 from keyturn.http.limits import BodySizeLimit
-from keyturn.http.routes import admin, marketplace, operations
+from keyturn.http.routes import (
+    admin,
+    connections,
+    deployments,
+    env,
+    marketplace,
+    operations,
+    projects,
+)
 from keyturn.services.auth import Authenticator
 from keyturn.services.context import ServiceContext
 from keyturn.settings import Settings
@@ -76,4 +84,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(admin.router)
     app.include_router(marketplace.router)
+    app.include_router(connections.router)
+    app.include_router(projects.router)
+    app.include_router(env.router)
+    app.include_router(deployments.router)
     return app

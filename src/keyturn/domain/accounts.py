@@ -58,3 +58,4 @@ class Principal:
     kind: TokenKind
     team_id: str | None = None
     installation_id: str | None = None
+    token_id: str | None = None

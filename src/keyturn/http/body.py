@@ -11,11 +11,12 @@ import json
 from typing import Any, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from keyturn.domain.errors import BadRequest, FieldError
 
 Model = TypeVar("Model", bound=BaseModel)
+T = TypeVar("T")
 
 
 async def raw_body(request: Request) -> bytes:
@@ -23,11 +24,16 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-def parse_json_object(body: bytes) -> dict[str, Any]:
+def parse_json_body(body: bytes) -> Any:
+    """Any JSON value, or a 400; an empty body is `None`."""
     try:
-        parsed = json.loads(body) if body.strip() else None
+        return json.loads(body) if body.strip() else None
     except (ValueError, RecursionError) as exc:
         raise BadRequest("body: is not valid JSON", (FieldError("body", "invalid JSON"),)) from exc
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    parsed = parse_json_body(body)
     if not isinstance(parsed, dict):
         raise BadRequest(
             "body: must be a JSON object", (FieldError("body", "must be a JSON object"),)
@@ -41,11 +47,22 @@ def parse_body(model: type[Model], body: bytes) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        fields = tuple(
-            FieldError(_json_path(error["loc"]), _message(error)) for error in exc.errors()
-        )
-        first = fields[0]
-        raise BadRequest(f"{first.key}: {first.message}", fields) from None
+        raise _bad_request(exc) from None
+
+
+def parse_body_as(adapter: TypeAdapter[T], body: bytes) -> T:
+    """`body` as any JSON shape `adapter` describes (an object or a list of them)."""
+    data = parse_json_body(body)
+    try:
+        return adapter.validate_python(data, strict=True)
+    except ValidationError as exc:
+        raise _bad_request(exc) from None
+
+
+def _bad_request(exc: ValidationError) -> BadRequest:
+    fields = tuple(FieldError(_json_path(error["loc"]), _message(error)) for error in exc.errors())
+    first = fields[0]
+    return BadRequest(f"{first.key}: {first.message}", fields)
 
 
 def _json_path(location: tuple[int | str, ...]) -> str:

@@ -37,7 +37,7 @@ class SecretIn(WireModel):
     name: str
     value: str
     prefix: str | None = None
-    environmentOverrides: dict[EnvironmentName, str] | None = None  # noqa: N815  # wire name
+    environmentOverrides: dict[EnvironmentName, str] | None = None
 
     def to_domain(self) -> Secret:
         return Secret(
@@ -69,12 +69,12 @@ class SecretsUpdateIn(WireModel):
 class ResourceImportIn(WireModel):
     """Body of `PUT /v1/installations/{icfg}/resources/{resourceId}` (import, an upsert)."""
 
-    productId: str  # noqa: N815  # wire name
+    productId: str
     name: str = Field(min_length=1, max_length=256)
     status: ResourceStatus
     ownership: Ownership | None = None
     metadata: dict[str, Any] | None = None
-    billingPlan: dict[str, Any] | None = None  # noqa: N815  # wire name
+    billingPlan: dict[str, Any] | None = None
     notification: dict[str, Any] | None = None
     extras: dict[str, Any] | None = None
     secrets: list[SecretIn] | None = None
@@ -100,12 +100,12 @@ class ResourceImportIn(WireModel):
 class ResourcePatchIn(WireModel):
     """Body of `PATCH /v1/installations/{icfg}/resources/{resourceId}`: every field optional."""
 
-    productId: str | None = None  # noqa: N815  # wire name
+    productId: str | None = None
     name: str | None = Field(default=None, min_length=1, max_length=256)
     status: ResourceStatus | None = None
     ownership: Ownership | None = None
     metadata: dict[str, Any] | None = None
-    billingPlan: dict[str, Any] | None = None  # noqa: N815  # wire name
+    billingPlan: dict[str, Any] | None = None
     notification: dict[str, Any] | None = None
     extras: dict[str, Any] | None = None
     secrets: list[SecretIn] | SecretsUpdateIn | None = None
@@ -151,5 +151,5 @@ class IntegrationIn(WireModel):
 
 
 class InstallationIn(WireModel):
-    teamId: str  # noqa: N815  # wire name
+    teamId: str
     integration: str = Field(min_length=1)

@@ -42,7 +42,12 @@ class Authenticator:
             row = uow.accounts.live_token_by_hash(digest)
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             raise Unauthorized("the token is unknown or revoked", missing=False)
-        return Principal(kind=row.kind, team_id=row.team_id, installation_id=row.installation_id)
+        return Principal(
+            kind=row.kind,
+            team_id=row.team_id,
+            installation_id=row.installation_id,
+            token_id=row.id,
+        )
 
 
 def require_admin(principal: Principal) -> None:
@@ -56,3 +61,10 @@ def require_installation(principal: Principal, installation_id: str) -> None:
         raise Forbidden("this endpoint takes an integration (installation access) token")
     if principal.installation_id != installation_id:
         raise Forbidden("the token does not belong to installation " + repr(installation_id))
+
+
+def require_user(principal: Principal) -> str:
+    """A user token's team id; 403 for any other kind of token."""
+    if principal.kind is not TokenKind.USER or principal.team_id is None:
+        raise Forbidden("this endpoint takes a user token")
+    return principal.team_id

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from keyturn.domain.accounts import Installation, Integration, Project, Team, TokenKind
+from keyturn.domain.accounts import Installation, Integration, Team, TokenKind
 from keyturn.domain.errors import Conflict, NotFound
 from keyturn.domain.ids import hash_token, new_token
 from keyturn.storage.unit_of_work import Store
@@ -103,12 +103,3 @@ def issue_installation_token(store: Store, installation_id: str) -> IssuedToken:
         )
         uow.commit()
     return IssuedToken(id=token_id, token=token)
-
-
-def create_project(store: Store, team_id: str, name: str) -> Project:
-    with store.write() as uow:
-        if uow.accounts.project_by_name(team_id, name) is not None:
-            raise Conflict("conflict", f"name: a project named {name!r} already exists")
-        project = uow.accounts.add_project(team_id, name)
-        uow.commit()
-    return project

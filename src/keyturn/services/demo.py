@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from keyturn.domain.accounts import Installation, Product, Project, Team
 from keyturn.domain.resources import ResourceFields
-from keyturn.services import bootstrap, resources
+from keyturn.services import bootstrap, projects, resources
 from keyturn.storage.unit_of_work import Store
 
 TEAM_SLUG = "demo"
@@ -43,11 +43,11 @@ def seed_demo(store: Store) -> DemoSeed:
         )
     with store.read() as uow:
         installation = uow.accounts.first_installation(team.id, integration.id)
-        project = uow.accounts.project_by_name(team.id, PROJECT_NAME)
+        project = uow.projects.by_name(team.id, PROJECT_NAME)
     if installation is None:
         installation = bootstrap.create_installation(store, team.id, integration.id).installation
     if project is None:
-        project = bootstrap.create_project(store, team.id, PROJECT_NAME)
+        project = projects.create_project(store, team.id, PROJECT_NAME)
     product = integration.products[0]
     resources.import_resource(
         store,

@@ -8,9 +8,10 @@ commit is the propagation: there is no per-project work, and no reader sees half
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from keyturn.domain.environment import derived_keys
 from keyturn.domain.errors import NotFound, RuleViolation
 from keyturn.domain.resources import INACTIVE_STATUS, Resource
 from keyturn.domain.secrets import (
@@ -20,6 +21,7 @@ from keyturn.domain.secrets import (
     merge_secrets,
     validate_secrets,
 )
+from keyturn.services.namespace import refuse_conflicts, taken_keys
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
 
@@ -96,7 +98,35 @@ def apply_secrets(
     change = diff_secrets(current, merged)
     if change.is_empty:
         return resource.secrets_version
+    _refuse_new_key_conflicts(uow, resource, current, merged)
     version = resource.secrets_version + 1
     uow.secrets.write_version(resource, version, change, merged)
     uow.resources.record_secrets_version(resource, version)
     return version
+
+
+def _refuse_new_key_conflicts(
+    uow: UnitOfWork,
+    resource: Resource,
+    current: Mapping[str, Secret],
+    merged: Mapping[str, Secret],
+) -> None:
+    """409 if a key the update newly derives is taken in a connected project (2.1 step 5).
+
+    A key depends only on a secret's name and prefix (and the connection's prefix), so an
+    update that adds no (name, prefix) pair, such as a rotation, cannot conflict and costs no
+    look-up of the resource's connections.
+    """
+    old_pairs = {(secret.name, secret.prefix) for secret in current.values()}
+    new_pairs = {(secret.name, secret.prefix) for secret in merged.values()} - old_pairs
+    if not new_pairs:
+        return
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    for connection in uow.projects.connections_of_resource(resource.internal_id):
+        added = derived_keys(connection, new_pairs) - derived_keys(connection, old_pairs)
+        if added:
+            wanted.setdefault(connection.project_id, set()).update(added)
+    if wanted:
+        uow.projects.lock(wanted)
+        taken = taken_keys(uow, wanted, except_resource_id=resource.internal_id)
+        refuse_conflicts(wanted, taken)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -152,4 +153,75 @@ resource_secrets = Table(
     Column("overrides_ciphertext", LargeBinary, nullable=True),
     PrimaryKeyConstraint("resource_id", "name", "valid_from"),
     Index("ix_resource_secrets_current", "resource_id", "valid_to"),
+)
+
+# A project's link to a resource; the project's integration env vars are derived from it.
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    Column("project_id", String(ID), ForeignKey("projects.id"), nullable=False),
+    Column("in_production", Boolean, nullable=False),
+    Column("in_preview", Boolean, nullable=False),
+    Column("in_development", Boolean, nullable=False),
+    Column("env_var_prefix", String(256), nullable=True),
+    Column("make_sensitive", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("resource_id", "project_id"),
+    Index("ix_connections_project_id", "project_id"),
+)
+
+# The variables a project's users set themselves (integration ones are derived, never stored).
+user_env_vars = Table(
+    "user_env_vars",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id"), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("in_production", Boolean, nullable=False),
+    Column("in_preview", Boolean, nullable=False),
+    Column("in_development", Boolean, nullable=False),
+    Column("git_branch", String(256), nullable=True),
+    Column("value_ciphertext", LargeBinary, nullable=False),
+    Column("comment", String(500), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_user_env_vars_project_id_key", "project_id", "key"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("project_id", String(ID), ForeignKey("projects.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("git_branch", String(256), nullable=True),
+    Column("url", String(300), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_deployments_project_id_created_at", "project_id", "created_at"),
+)
+
+# Which secrets version of each connected resource a deployment was built with.
+deployment_secrets_versions = Table(
+    "deployment_secrets_versions",
+    metadata,
+    Column("deployment_id", String(ID), ForeignKey("deployments.id"), nullable=False),
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    Column("secrets_version", Integer, nullable=False),
+    PrimaryKeyConstraint("deployment_id", "resource_id"),
+    Index("ix_deployment_secrets_versions_resource", "resource_id", "secrets_version"),
+)
+
+# A deployment's env, frozen (sealed) when it was created: nothing later changes it.
+deployment_env = Table(
+    "deployment_env",
+    metadata,
+    Column("deployment_id", String(ID), ForeignKey("deployments.id"), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("value_ciphertext", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("deployment_id", "key"),
 )

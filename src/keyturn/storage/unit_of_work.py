@@ -16,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
+from keyturn.storage.repositories.deployments import DeploymentRepository
+from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.secrets import SecretRepository
 
@@ -31,10 +33,12 @@ class Store:
         return f"Store(dialect={self.engine.dialect.name})"
 
     def read(self) -> UnitOfWork:
-        return UnitOfWork(self, write=False)
+        """A read-only unit that sees one snapshot, however many queries it makes."""
+        return UnitOfWork(self, write=False, snapshot=True)
 
-    def write(self) -> UnitOfWork:
-        return UnitOfWork(self, write=True)
+    def write(self, *, snapshot: bool = False) -> UnitOfWork:
+        """A write unit; with `snapshot`, its reads all see one moment (PostgreSQL)."""
+        return UnitOfWork(self, write=True, snapshot=snapshot)
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -50,21 +54,30 @@ class UnitOfWork:
     accounts: AccountRepository
     resources: ResourceRepository
     secrets: SecretRepository
+    projects: ProjectRepository
+    deployments: DeploymentRepository
 
-    def __init__(self, store: Store, *, write: bool) -> None:
+    def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
         self._write = write
+        self._snapshot = snapshot
         self._connection: Connection | None = None
 
     def __enter__(self) -> UnitOfWork:
         connection = self._store.engine.connect()
         if self._write:
             connection = connection.execution_options(**{WRITE_TRANSACTION: True})
+        if self._snapshot and connection.dialect.name == "postgresql":
+            # READ COMMITTED would let a derived env mix a resource's version number read by one
+            # query with secrets committed before the next. SQLite transactions are snapshots.
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
         connection.begin()
         self._connection = connection
         self.accounts = AccountRepository(connection)
         self.resources = ResourceRepository(connection)
         self.secrets = SecretRepository(connection, self._store.keys)
+        self.projects = ProjectRepository(connection, self._store.keys)
+        self.deployments = DeploymentRepository(connection, self._store.keys)
         return self
 
     def __exit__(

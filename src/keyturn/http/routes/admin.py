@@ -26,7 +26,7 @@ def create_team(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
 
 
 @router.post("/teams/{teamId}/tokens", status_code=201, openapi_extra=json_body(TokenIn))
-def create_user_token(teamId: str, context: Context, caller: Caller, body: Body) -> dict[str, Any]:  # noqa: N803  # path name
+def create_user_token(teamId: str, context: Context, caller: Caller, body: Body) -> dict[str, Any]:
     require_admin(caller)
     request = parse_body(TokenIn, body) if body.strip() else TokenIn()
     issued = bootstrap.create_user_token(context.store, teamId, request.name)

@@ -27,8 +27,8 @@ Body = Annotated[bytes, Depends(raw_body)]
     "/resources/{resourceId}/secrets", status_code=201, openapi_extra=json_body(SecretsUpdateIn)
 )
 def update_resource_secrets(
-    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
-    resourceId: str,  # noqa: N803
+    integrationConfigurationId: str,
+    resourceId: str,
     context: Context,
     caller: Caller,
     body: Body,
@@ -44,9 +44,9 @@ def update_resource_secrets(
     deprecated=True,
 )
 def update_resource_secrets_by_product(
-    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
-    integrationProductIdOrSlug: str,  # noqa: N803
-    resourceId: str,  # noqa: N803
+    integrationConfigurationId: str,
+    integrationProductIdOrSlug: str,
+    resourceId: str,
     context: Context,
     caller: Caller,
     body: Body,
@@ -76,8 +76,8 @@ def _update_secrets(
 
 @router.put("/resources/{resourceId}", openapi_extra=json_body(ResourceImportIn))
 def import_resource(
-    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
-    resourceId: str,  # noqa: N803
+    integrationConfigurationId: str,
+    resourceId: str,
     context: Context,
     caller: Caller,
     body: Body,
@@ -97,8 +97,8 @@ def import_resource(
 
 @router.patch("/resources/{resourceId}", openapi_extra=json_body(ResourcePatchIn))
 def patch_resource(
-    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
-    resourceId: str,  # noqa: N803
+    integrationConfigurationId: str,
+    resourceId: str,
     context: Context,
     caller: Caller,
     body: Body,
@@ -118,8 +118,8 @@ def patch_resource(
 
 @router.get("/resources/{resourceId}")
 def get_resource(
-    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
-    resourceId: str,  # noqa: N803
+    integrationConfigurationId: str,
+    resourceId: str,
     context: Context,
     caller: Caller,
 ) -> dict[str, Any]:
@@ -131,7 +131,7 @@ def get_resource(
 
 @router.get("/resources")
 def list_resources(
-    integrationConfigurationId: str,  # noqa: N803  # path name is the contract's
+    integrationConfigurationId: str,
     context: Context,
     caller: Caller,
 ) -> dict[str, Any]:
@@ -146,8 +146,8 @@ def list_resources(
 
 @router.delete("/resources/{resourceId}", status_code=204, response_class=Response)
 def delete_resource(
-    integrationConfigurationId: str,  # noqa: N803  # path names are the contract's
-    resourceId: str,  # noqa: N803
+    integrationConfigurationId: str,
+    resourceId: str,
     context: Context,
     caller: Caller,
 ) -> Response:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Row, Select, insert, or_, select, update
 
-from keyturn.domain.accounts import Installation, Integration, Product, Project, Team, TokenKind
+from keyturn.domain.accounts import Installation, Integration, Product, Team, TokenKind
 from keyturn.domain.ids import new_id, now_ms
-from keyturn.storage.tables import installations, integrations, products, projects, teams, tokens
+from keyturn.storage.tables import installations, integrations, products, teams, tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,34 +181,6 @@ class AccountRepository:
     def revoke_token(self, token_id: str) -> None:
         self._connection.execute(
             update(tokens).where(tokens.c.id == token_id).values(revoked_at=now_ms())
-        )
-
-    # Projects
-
-    def add_project(self, team_id: str, name: str) -> Project:
-        now = now_ms()
-        project = Project(
-            id=new_id("prj"), team_id=team_id, name=name, created_at=now, updated_at=now
-        )
-        self._connection.execute(
-            insert(projects).values(
-                id=project.id, team_id=team_id, name=name, created_at=now, updated_at=now
-            )
-        )
-        return project
-
-    def project_by_name(self, team_id: str, name: str) -> Project | None:
-        row = self._connection.execute(
-            select(projects).where(projects.c.team_id == team_id, projects.c.name == name)
-        ).first()
-        if row is None:
-            return None
-        return Project(
-            id=row.id,
-            team_id=row.team_id,
-            name=row.name,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
         )
 
     def _exists(self, query: Select[tuple[str]]) -> bool:

@@ -8,7 +8,7 @@ added names from N: O(changed secrets) rows, whatever else refers to the resourc
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
@@ -26,13 +26,46 @@ class SecretRepository:
 
     def current(self, resource: Resource) -> dict[str, Secret]:
         """The resource's secrets in its current version, decrypted."""
+        found = self.current_of({resource.internal_id: resource.installation_id})
+        return found.get(resource.internal_id, {})
+
+    def current_of(
+        self, installations_by_resource: Mapping[str, str]
+    ) -> dict[str, dict[str, Secret]]:
+        """Current secrets of several resources in one query: {internal id: {name: secret}}.
+
+        Takes each resource's installation id too: it is part of every ciphertext's identity.
+        """
+        if not installations_by_resource:
+            return {}
         rows = self._connection.execute(
             select(resource_secrets).where(
-                resource_secrets.c.resource_id == resource.internal_id,
+                resource_secrets.c.resource_id.in_(sorted(installations_by_resource)),
                 resource_secrets.c.valid_to.is_(None),
             )
         ).all()
-        return {row.name: self._unseal(resource, row) for row in rows}
+        found: dict[str, dict[str, Secret]] = {}
+        for row in rows:
+            installation_id = installations_by_resource[row.resource_id]
+            found.setdefault(row.resource_id, {})[row.name] = self._unseal(installation_id, row)
+        return found
+
+    def current_names_and_prefixes(
+        self, resource_ids: Iterable[str]
+    ) -> dict[str, list[tuple[str, str | None]]]:
+        """Name and prefix of each current secret, per resource, without decrypting anything."""
+        ids = sorted(set(resource_ids))
+        if not ids:
+            return {}
+        rows = self._connection.execute(
+            select(
+                resource_secrets.c.resource_id, resource_secrets.c.name, resource_secrets.c.prefix
+            ).where(resource_secrets.c.resource_id.in_(ids), resource_secrets.c.valid_to.is_(None))
+        ).all()
+        found: dict[str, list[tuple[str, str | None]]] = {}
+        for row in rows:
+            found.setdefault(row.resource_id, []).append((row.name, row.prefix))
+        return found
 
     def current_names(self, resource: Resource) -> list[str]:
         """The names of the current secrets, without decrypting anything."""
@@ -84,34 +117,42 @@ class SecretRepository:
             "valid_to": None,
             "prefix": secret.prefix,
             "value_ciphertext": self._keys.seal(
-                secret.value, associated_data=_row_identity(resource, secret.name, version, "value")
+                secret.value,
+                associated_data=_row_identity(
+                    resource.installation_id, resource.internal_id, secret.name, version, "value"
+                ),
             ),
             "overrides_ciphertext": self._keys.seal(
                 json.dumps(overrides, sort_keys=True),
-                associated_data=_row_identity(resource, secret.name, version, "overrides"),
+                associated_data=_row_identity(
+                    resource.installation_id,
+                    resource.internal_id,
+                    secret.name,
+                    version,
+                    "overrides",
+                ),
             )
             if overrides
             else None,
         }
 
-    def _unseal(self, resource: Resource, row: Row[Any]) -> Secret:
-        value = self._keys.open(
-            row.value_ciphertext,
-            associated_data=_row_identity(resource, row.name, row.valid_from, "value"),
-        )
+    def _unseal(self, installation_id: str, row: Row[Any]) -> Secret:
+        def identity(field: str) -> str:
+            return _row_identity(installation_id, row.resource_id, row.name, row.valid_from, field)
+
+        value = self._keys.open(row.value_ciphertext, associated_data=identity("value"))
         overrides: dict[str, str] = {}
         if row.overrides_ciphertext is not None:
             overrides = json.loads(
-                self._keys.open(
-                    row.overrides_ciphertext,
-                    associated_data=_row_identity(resource, row.name, row.valid_from, "overrides"),
-                )
+                self._keys.open(row.overrides_ciphertext, associated_data=identity("overrides"))
             )
         return Secret(
             name=row.name, value=value, prefix=row.prefix, environment_overrides=overrides
         )
 
 
-def _row_identity(resource: Resource, name: str, version: int, field: str) -> str:
+def _row_identity(
+    installation_id: str, resource_id: str, name: str, version: int, field: str
+) -> str:
     """Associated data binding a ciphertext to its row: moved elsewhere, it will not open."""
-    return f"secret/{resource.installation_id}/{resource.internal_id}/{name}/{version}/{field}"
+    return f"secret/{installation_id}/{resource_id}/{name}/{version}/{field}"

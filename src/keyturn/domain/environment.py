@@ -1,0 +1,171 @@
+"""A project's env: integration variables derived from connections, and the users' own.
+
+Nothing here is stored per project. `derive_connection_vars` turns a connection and its
+resource's current secrets into env vars when they are read; `occupied_keys` and
+`first_conflict` answer, with plain sets, whether a new key would collide with one the project
+already has in a shared environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from keyturn.domain.envkeys import ENVIRONMENTS, derive_env_key, env_var_type
+from keyturn.domain.ids import BASE62
+from keyturn.domain.secrets import Secret
+
+SENSITIVE = "sensitive"
+USER_ENV_TYPES = ("encrypted", "plain", "sensitive")
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    id: str
+    resource_id: str  # the resource's internal id
+    project_id: str
+    environments: tuple[str, ...]
+    env_var_prefix: str | None
+    make_sensitive: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedResource:
+    """What a derived variable's record says about where it comes from."""
+
+    internal_id: str
+    installation_id: str
+    integration_id: str
+    product_id: str
+    secrets_version: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class UserEnvVar:
+    id: str
+    project_id: str
+    key: str
+    value: str = field(repr=False)
+    type: str
+    targets: tuple[str, ...]
+    git_branch: str | None
+    comment: str | None
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnvVar:
+    """One env var record as the API shows it, user-set or derived from a connection."""
+
+    id: str
+    key: str
+    value: str = field(repr=False)
+    type: str
+    targets: tuple[str, ...]
+    git_branch: str | None
+    created_at: int
+    updated_at: int
+    comment: str | None = None
+    # Set on derived variables only.
+    source: ConnectedResource | None = None
+
+    @property
+    def is_derived(self) -> bool:
+        return self.source is not None
+
+
+def derived_var_id(connection_id: str, secret_name: str, targets: Iterable[str]) -> str:
+    """A stable 16-character base62 id for a derived variable, the same on every read."""
+    digest = hashlib.sha256(f"{connection_id}/{secret_name}/{'+'.join(targets)}".encode()).digest()
+    number = int.from_bytes(digest[:16], "big")
+    chars = []
+    for _ in range(16):
+        number, index = divmod(number, len(BASE62))
+        chars.append(BASE62[index])
+    return "".join(chars)
+
+
+def derive_connection_vars(
+    connection: Connection,
+    resource: ConnectedResource,
+    secrets: Mapping[str, Secret],
+    *,
+    updated_at: int,
+) -> list[EnvVar]:
+    """The env vars `connection` gives its project (CONTRACT.md 3.3).
+
+    Environments in which a secret has the same value and type share one record, as Vercel
+    shows them; an override or the sensitive rule splits them.
+    """
+    derived: list[EnvVar] = []
+    for name in sorted(secrets):
+        secret = secrets[name]
+        key = derive_env_key(secret.name, secret.prefix, connection.env_var_prefix)
+        groups: dict[tuple[str, str], list[str]] = {}
+        for environment in ENVIRONMENTS:
+            if environment in connection.environments:
+                kind = env_var_type(key, environment, make_sensitive=connection.make_sensitive)
+                groups.setdefault((secret.value_for(environment), kind), []).append(environment)
+        for (value, kind), targets in groups.items():
+            derived.append(
+                EnvVar(
+                    id=derived_var_id(connection.id, name, targets),
+                    key=key,
+                    value=value,
+                    type=kind,
+                    targets=tuple(targets),
+                    git_branch=None,
+                    created_at=connection.created_at,
+                    updated_at=max(updated_at, connection.created_at),
+                    source=resource,
+                )
+            )
+    return derived
+
+
+def derived_keys(
+    connection: Connection, names_and_prefixes: Iterable[tuple[str, str | None]]
+) -> set[tuple[str, str]]:
+    """The (key, environment) pairs a connection derives from secrets of these names."""
+    return {
+        (derive_env_key(name, prefix, connection.env_var_prefix), environment)
+        for name, prefix in names_and_prefixes
+        for environment in connection.environments
+    }
+
+
+def occupied_keys(variables: Iterable[UserEnvVar]) -> set[tuple[str, str]]:
+    """The (key, environment) pairs user variables hold, whatever their git branch."""
+    return {(var.key, target) for var in variables for target in var.targets}
+
+
+def first_conflict(wanted: Iterable[tuple[str, str]], occupied: set[tuple[str, str]]) -> str | None:
+    """The first key (in sorted order) of `wanted` already held in the same environment."""
+    clashes = sorted(key for key, environment in wanted if (key, environment) in occupied)
+    return clashes[0] if clashes else None
+
+
+def resolve_env(
+    variables: Iterable[EnvVar], target: str, git_branch: str | None
+) -> dict[str, EnvVar]:
+    """The env a build for `target` (and branch) sees: branch-specific user values win."""
+    resolved: dict[str, EnvVar] = {}
+    branch_specific: dict[str, EnvVar] = {}
+    for var in variables:
+        if target not in var.targets:
+            continue
+        if var.git_branch is None:
+            resolved[var.key] = var
+        elif var.git_branch == git_branch:
+            branch_specific[var.key] = var
+    resolved.update(branch_specific)
+    return resolved
+
+
+def pulled_value(var: EnvVar) -> str:
+    """What `env pull` writes: the value, or "" for a sensitive variable."""
+    return "" if var.type == SENSITIVE else var.value

@@ -1,0 +1,74 @@
+"""Connections between a resource and a project (CONTRACT.md 3.2), for user tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from keyturn.domain.environment import Connection
+from keyturn.http.body import parse_body, raw_body
+from keyturn.http.dependencies import Context, UserTeam
+from keyturn.http.openapi import json_body
+from keyturn.http.wire_projects import ConnectionIn
+from keyturn.services import connections
+
+router = APIRouter(
+    prefix="/v1/integrations/installations/{integrationConfigurationId}/resources/{resourceId}",
+    tags=["connections"],
+)
+Body = Annotated[bytes, Depends(raw_body)]
+
+
+@router.post("/connections", status_code=201, openapi_extra=json_body(ConnectionIn))
+def connect(
+    integrationConfigurationId: str,
+    resourceId: str,
+    context: Context,
+    team_id: UserTeam,
+    body: Body,
+) -> dict[str, Any]:
+    """Connect the resource to a project: its secrets become the project's env vars."""
+    request = parse_body(ConnectionIn, body).to_request()
+    connection = connections.connect_resource(
+        context.store, team_id, integrationConfigurationId, resourceId, request
+    )
+    return _connection_record(connection)
+
+
+@router.get("/connections")
+def list_connections(
+    integrationConfigurationId: str,
+    resourceId: str,
+    context: Context,
+    team_id: UserTeam,
+) -> dict[str, Any]:
+    found = connections.list_connections(
+        context.store, team_id, integrationConfigurationId, resourceId
+    )
+    return {"connections": [_connection_record(connection) for connection in found]}
+
+
+@router.delete("/connections/{projectId}", status_code=204, response_class=Response)
+def disconnect(
+    integrationConfigurationId: str,
+    resourceId: str,
+    projectId: str,
+    context: Context,
+    team_id: UserTeam,
+) -> Response:
+    connections.disconnect_resource(
+        context.store, team_id, integrationConfigurationId, resourceId, projectId
+    )
+    return Response(status_code=204)
+
+
+def _connection_record(connection: Connection) -> dict[str, Any]:
+    return {
+        "id": connection.id,
+        "projectId": connection.project_id,
+        "envVarEnvironments": list(connection.environments),
+        "envVarPrefix": connection.env_var_prefix,
+        "makeEnvVarsSensitive": connection.make_sensitive,
+        "createdAt": connection.created_at,
+    }

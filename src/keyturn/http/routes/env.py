@@ -1,0 +1,108 @@
+"""Env var endpoints (CONTRACT.md 3.4), shaped as Vercel's so its CLI and SDK work unchanged."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import TypeAdapter
+
+from keyturn.http.body import parse_body, parse_body_as, raw_body
+from keyturn.http.dependencies import Context, UserTeam
+from keyturn.http.openapi import json_body
+from keyturn.http.wire_projects import UserEnvVarIn, UserEnvVarPatchIn, env_record
+from keyturn.services import deployments, env
+
+router = APIRouter(tags=["env"])
+Body = Annotated[bytes, Depends(raw_body)]
+UserEnvVarsIn = TypeAdapter(UserEnvVarIn | list[UserEnvVarIn])
+
+
+def _flag(value: str | None) -> bool:
+    return value in ("true", "1")
+
+
+@router.get("/v10/projects/{idOrName}/env")
+def list_env(
+    idOrName: str,
+    context: Context,
+    team_id: UserTeam,
+    target: str | None = None,
+    gitBranch: str | None = None,
+    decrypt: str | None = None,
+) -> dict[str, Any]:
+    """The project's variables; values only with `decrypt=true`, and never sensitive ones."""
+    found = env.list_env(context.store, team_id, idOrName, target=target, git_branch=gitBranch)
+    return {
+        "envs": [env_record(var, decrypt=_flag(decrypt)) for var in found],
+        "pagination": {"count": len(found), "next": None, "prev": None},
+    }
+
+
+@router.get("/v1/projects/{idOrName}/env/{envId}")
+def get_env_var(idOrName: str, envId: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+    """One variable, decrypted unless it is sensitive."""
+    return env_record(env.get_env_var(context.store, team_id, idOrName, envId), decrypt=True)
+
+
+@router.post("/v10/projects/{idOrName}/env", status_code=201, openapi_extra=json_body(UserEnvVarIn))
+def create_env_vars(
+    idOrName: str,
+    context: Context,
+    team_id: UserTeam,
+    body: Body,
+    upsert: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    parsed = parse_body_as(UserEnvVarsIn, body)
+    items = parsed if isinstance(parsed, list) else [parsed]
+    result = env.create_env_vars(
+        context.store, team_id, idOrName, [item.to_input() for item in items], upsert=_flag(upsert)
+    )
+    return {
+        "created": [env_record(var, decrypt=False) for var in result.created],
+        "failed": [
+            {"error": {"code": code, "message": message, "key": key, "envVarKey": key}}
+            for key, code, message in result.failed
+        ],
+    }
+
+
+@router.patch("/v9/projects/{idOrName}/env/{envId}", openapi_extra=json_body(UserEnvVarPatchIn))
+def patch_env_var(
+    idOrName: str,
+    envId: str,
+    context: Context,
+    team_id: UserTeam,
+    body: Body,
+) -> dict[str, Any]:
+    patch = parse_body(UserEnvVarPatchIn, body).to_input()
+    return env_record(
+        env.patch_env_var(context.store, team_id, idOrName, envId, patch), decrypt=False
+    )
+
+
+@router.delete("/v9/projects/{idOrName}/env/{envId}")
+def delete_env_var(
+    idOrName: str, envId: str, context: Context, team_id: UserTeam
+) -> dict[str, Any]:
+    return env_record(env.delete_env_var(context.store, team_id, idOrName, envId), decrypt=False)
+
+
+@router.get("/v3/env/pull/{projectId}/{target}")
+@router.get("/v3/env/pull/{projectId}/{target}/{gitBranch:path}")
+def pull_project_env(
+    projectId: str,
+    target: str,
+    context: Context,
+    team_id: UserTeam,
+    gitBranch: str | None = None,
+) -> dict[str, Any]:
+    """`vercel env pull`: the env a build of this target (and branch) would get now."""
+    return {"env": env.pull_env(context.store, team_id, projectId, target, gitBranch)}
+
+
+@router.get("/v3/env/pull/{deploymentId}")
+def pull_deployment_env(deploymentId: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+    """The env a deployment was built with, frozen; the CLI reads `buildEnv`."""
+    frozen = deployments.pull_deployment_env(context.store, team_id, deploymentId)
+    return {"env": frozen, "buildEnv": frozen}

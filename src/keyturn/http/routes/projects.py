@@ -1,0 +1,75 @@
+"""Projects (CONTRACT.md 3.1) and the account lookups Vercel's CLI makes (3.4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from keyturn.http.body import parse_body, raw_body
+from keyturn.http.dependencies import Caller, Context, UserTeam
+from keyturn.http.openapi import json_body
+from keyturn.http.wire_projects import ProjectIn, project_record
+from keyturn.services import projects
+from keyturn.services.auth import require_user
+
+router = APIRouter(tags=["projects"])
+Body = Annotated[bytes, Depends(raw_body)]
+
+
+@router.post("/v11/projects", openapi_extra=json_body(ProjectIn))
+def create_project(context: Context, team_id: UserTeam, body: Body) -> dict[str, Any]:
+    request = parse_body(ProjectIn, body)
+    return project_record(projects.create_project(context.store, team_id, request.name))
+
+
+@router.get("/v9/projects")
+def list_projects(context: Context, team_id: UserTeam) -> dict[str, Any]:
+    found = projects.list_projects(context.store, team_id)
+    return {
+        "projects": [project_record(project) for project in found],
+        "pagination": {"count": len(found), "next": None, "prev": None},
+    }
+
+
+@router.get("/v9/projects/{idOrName}")
+def get_project(idOrName: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+    return project_record(projects.get_project(context.store, team_id, idOrName))
+
+
+@router.delete("/v9/projects/{idOrName}", status_code=204, response_class=Response)
+def delete_project(idOrName: str, context: Context, team_id: UserTeam) -> Response:
+    projects.delete_project(context.store, team_id, idOrName)
+    return Response(status_code=204)
+
+
+@router.get("/projects/{idOrName}/custom-environments")
+@router.get("/v9/projects/{idOrName}/custom-environments")
+def custom_environments(idOrName: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+    """keyturn has the three standard environments only."""
+    projects.get_project(context.store, team_id, idOrName)
+    return {"environments": []}
+
+
+@router.get("/v2/user", tags=["account"])
+def current_user(context: Context, caller: Caller) -> dict[str, Any]:
+    """The token as a user: the CLI asks for it; a team token's user is its team's member."""
+    team_id = require_user(caller)
+    team = projects.find_team(context.store, team_id, team_id)
+    user_id = "user_" + (caller.token_id or team_id).split("_", 1)[-1]
+    return {
+        "user": {
+            "id": user_id,
+            "uid": user_id,
+            "username": team.slug,
+            "name": team.name,
+            "defaultTeamId": team.id,
+        }
+    }
+
+
+@router.get("/teams/{teamId}", tags=["account"])
+@router.get("/v2/teams/{teamId}", tags=["account"])
+def get_team(teamId: str, context: Context, caller: Caller) -> dict[str, Any]:
+    team = projects.find_team(context.store, require_user(caller), teamId)
+    return {"id": team.id, "slug": team.slug, "name": team.name}

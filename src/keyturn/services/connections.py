@@ -1,0 +1,107 @@
+"""Connecting a resource to a project (CONTRACT.md 3.2).
+
+A connection is one row; the project's integration env vars follow from it on every read. New
+connections therefore see the resource's current secrets, and a disconnect removes the derived
+vars at once, while deployments keep the env they froze.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from keyturn.domain.environment import Connection, derived_keys
+from keyturn.domain.envkeys import ENVIRONMENTS
+from keyturn.domain.errors import Conflict, Forbidden, NotFound, RuleViolation
+from keyturn.domain.secrets import MAX_NAME_LENGTH, SECRET_PREFIX
+from keyturn.services.namespace import refuse_conflicts, taken_keys
+from keyturn.services.projects import find_project
+from keyturn.services.secrets import find_live_resource
+from keyturn.storage.unit_of_work import Store, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRequest:
+    project_ref: str
+    environments: tuple[str, ...] = ENVIRONMENTS
+    env_var_prefix: str | None = None
+    make_sensitive: bool = False
+
+
+def connect_resource(
+    store: Store, team_id: str, installation_id: str, partner_id: str, request: ConnectionRequest
+) -> Connection:
+    if request.env_var_prefix is not None and not SECRET_PREFIX.fullmatch(request.env_var_prefix):
+        raise RuleViolation(
+            "invalid_prefix",
+            "envVarPrefix must start with a letter and contain only letters, digits and "
+            "underscores",
+        )
+    with store.write() as uow:
+        _check_installation(uow, team_id, installation_id)
+        resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
+        project = find_project(uow, team_id, request.project_ref)
+        uow.projects.lock([project.id])
+        if uow.projects.connection(resource.internal_id, project.id) is not None:
+            raise Conflict(
+                "already_connected", f"resource {partner_id!r} is already connected to the project"
+            )
+        candidate = Connection(
+            id="",
+            resource_id=resource.internal_id,
+            project_id=project.id,
+            environments=request.environments,
+            env_var_prefix=request.env_var_prefix,
+            make_sensitive=request.make_sensitive,
+            created_at=0,
+        )
+        names = uow.secrets.current_names_and_prefixes([resource.internal_id])
+        wanted = derived_keys(candidate, names.get(resource.internal_id, []))
+        if any(len(key) > MAX_NAME_LENGTH for key, _ in wanted):
+            raise RuleViolation(
+                "invalid_secret_name",
+                f"envVarPrefix makes an env var key longer than {MAX_NAME_LENGTH} characters",
+            )
+        refuse_conflicts({project.id: wanted}, taken_keys(uow, [project.id]))
+        connection = uow.projects.connect(
+            resource.internal_id,
+            project.id,
+            request.environments,
+            request.env_var_prefix,
+            request.make_sensitive,
+        )
+        uow.projects.touch(project.id)
+        uow.commit()
+    return connection
+
+
+def list_connections(
+    store: Store, team_id: str, installation_id: str, partner_id: str
+) -> Sequence[Connection]:
+    with store.read() as uow:
+        _check_installation(uow, team_id, installation_id)
+        resource = find_live_resource(uow, installation_id, partner_id)
+        return uow.projects.connections_of_resource(resource.internal_id)
+
+
+def disconnect_resource(
+    store: Store, team_id: str, installation_id: str, partner_id: str, project_ref: str
+) -> None:
+    with store.write() as uow:
+        _check_installation(uow, team_id, installation_id)
+        resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
+        project = find_project(uow, team_id, project_ref)
+        connection = uow.projects.connection(resource.internal_id, project.id)
+        if connection is None:
+            raise NotFound(f"projectId: resource {partner_id!r} is not connected to the project")
+        uow.projects.disconnect(connection)
+        uow.projects.touch(project.id)
+        uow.commit()
+
+
+def _check_installation(uow: UnitOfWork, team_id: str, installation_id: str) -> None:
+    installation = uow.accounts.installation(installation_id)
+    if installation is None:
+        raise NotFound(f"integrationConfigurationId: no installation {installation_id!r}")
+    if installation.team_id != team_id:
+        raise Forbidden(f"installation {installation_id!r} belongs to another team")

@@ -1,0 +1,57 @@
+"""A project's env namespace: which (key, environment) pairs are already taken, and by whom.
+
+A key may live once per project and environment. Connections, user variables and secrets PUTs
+that add names all ask here before they write, holding the project's lock (see
+`storage/repositories/projects.py`), so the answer cannot go stale before the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from keyturn.domain.environment import derived_keys, first_conflict
+from keyturn.domain.errors import Conflict
+from keyturn.storage.unit_of_work import UnitOfWork
+
+Keys = set[tuple[str, str]]
+
+
+def taken_keys(
+    uow: UnitOfWork,
+    project_ids: Iterable[str],
+    *,
+    except_resource_id: str | None = None,
+    except_user_var_id: str | None = None,
+) -> dict[str, Keys]:
+    """Per project, the (key, environment) pairs its user variables and connections hold.
+
+    Leaves out what the connection to `except_resource_id` derives (a connection never
+    conflicts with itself) and the user variable `except_user_var_id` (one being edited).
+    """
+    ids = sorted(set(project_ids))
+    taken: dict[str, Keys] = {project_id: set() for project_id in ids}
+    for var_id, project_id, key, targets in uow.projects.user_var_keys(ids):
+        if var_id != except_user_var_id:
+            taken[project_id] |= {(key, target) for target in targets}
+    links = [
+        connection
+        for connection, resource in uow.projects.connections_of_projects(ids)
+        if resource.internal_id != except_resource_id
+    ]
+    names = uow.secrets.current_names_and_prefixes(c.resource_id for c in links)
+    for connection in links:
+        taken[connection.project_id] |= derived_keys(
+            connection, names.get(connection.resource_id, [])
+        )
+    return taken
+
+
+def refuse_conflicts(wanted_by_project: dict[str, Keys], taken: dict[str, Keys]) -> None:
+    """409 `env_var_conflict` naming the first clashing key; never a project or a value."""
+    for project_id in sorted(wanted_by_project):
+        key = first_conflict(wanted_by_project[project_id], taken.get(project_id, set()))
+        if key is not None:
+            raise Conflict(
+                "env_var_conflict",
+                f"env var {key!r} already exists in a connected project in the same environment",
+            )

@@ -1,0 +1,78 @@
+"""Project use cases (CONTRACT.md 3.1) and the team-scoped lookups other use cases share."""
+
+from __future__ import annotations
+
+import re
+
+from keyturn.domain.accounts import Project, Team
+from keyturn.domain.errors import BadRequest, Conflict, FieldError, Forbidden, NotFound
+from keyturn.storage.unit_of_work import Store, UnitOfWork
+
+# Vercel's rule: lowercase letters, digits, '.', '_', '-'; at most 100; no '---'.
+PROJECT_NAME = re.compile(r"^[a-z0-9._-]{1,100}$")
+
+
+def check_project_name(name: str) -> None:
+    if not PROJECT_NAME.fullmatch(name) or "---" in name:
+        message = (
+            "name: a project name has 1 to 100 lowercase letters, digits, '.', '_' or '-' "
+            "and no '---'"
+        )
+        raise BadRequest(message, (FieldError("name", message),))
+
+
+def create_project(store: Store, team_id: str, name: str) -> Project:
+    check_project_name(name)
+    with store.write() as uow:
+        if uow.projects.by_name(team_id, name) is not None:
+            raise Conflict("conflict", f"name: a project named {name!r} already exists")
+        project = uow.projects.add(team_id, name)
+        uow.commit()
+    return project
+
+
+def find_project(uow: UnitOfWork, team_id: str, id_or_name: str) -> Project:
+    """The team's project with this id or name; 403 if the id is another team's; else 404."""
+    project = uow.projects.by_id(id_or_name)
+    if project is not None and project.team_id != team_id:
+        raise Forbidden(f"project {id_or_name!r} belongs to another team")
+    if project is None:
+        project = uow.projects.by_name(team_id, id_or_name)
+    if project is None:
+        raise NotFound(f"idOrName: no project {id_or_name!r} in this team")
+    return project
+
+
+def get_project(store: Store, team_id: str, id_or_name: str) -> Project:
+    with store.read() as uow:
+        return find_project(uow, team_id, id_or_name)
+
+
+def list_projects(store: Store, team_id: str) -> list[Project]:
+    with store.read() as uow:
+        return uow.projects.of_team(team_id)
+
+
+def delete_project(store: Store, team_id: str, id_or_name: str) -> None:
+    """Delete the project, its connections, variables and deployments."""
+    with store.write() as uow:
+        project = find_project(uow, team_id, id_or_name)
+        uow.projects.lock([project.id])
+        uow.projects.delete(project)
+        uow.commit()
+
+
+def find_team(store: Store, team_id: str, team_ref: str) -> Team:
+    """The caller's team by id or slug; 403 for any other team."""
+    with store.read() as uow:
+        team = uow.accounts.team(team_id)
+    if team is None or team_ref not in (team.id, team.slug):
+        raise Forbidden(f"team {team_ref!r} is not the token's team")
+    return team
+
+
+def check_team_scope(store: Store, team_id: str, team_ref: str | None, slug: str | None) -> None:
+    """`?teamId=` and `?slug=` must name the token's own team (CONTRACT.md 0)."""
+    for reference in (team_ref, slug):
+        if reference:
+            find_team(store, team_id, reference)

@@ -1,0 +1,168 @@
+"""Deployments, their frozen env (sealed per deployment) and the secrets versions they used.
+
+A deployment's env is written once, when it is created, and never updated: that is what makes
+"this deployment still runs version N" a fact to look up rather than a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select
+
+from keyturn.domain.deployments import Deployment, SecretsVersionUsed
+from keyturn.domain.ids import new_id, now_ms
+from keyturn.storage.encryption import KeyRing
+from keyturn.storage.tables import deployment_env, deployment_secrets_versions, deployments
+
+
+class DeploymentRepository:
+    def __init__(self, connection: Connection, keys: KeyRing) -> None:
+        self._connection = connection
+        self._keys = keys
+
+    def add(
+        self,
+        *,
+        project_id: str,
+        name: str,
+        target: str,
+        git_branch: str | None,
+        env: Mapping[str, tuple[str, str]],
+        secrets_versions: Sequence[SecretsVersionUsed],
+        url_host: str,
+    ) -> Deployment:
+        """Store a deployment with its env ({key: (value, type)}) frozen."""
+        deployment_id = new_id("dpl")
+        deployment = Deployment(
+            id=deployment_id,
+            project_id=project_id,
+            name=name,
+            target=target,
+            git_branch=git_branch,
+            url=f"{name}-{deployment_id.removeprefix('dpl_')[:9].lower()}.{url_host}",
+            created_at=now_ms(),
+            secrets_versions=tuple(secrets_versions),
+        )
+        self._connection.execute(
+            insert(deployments).values(
+                id=deployment.id,
+                project_id=project_id,
+                name=name,
+                target=target,
+                git_branch=git_branch,
+                url=deployment.url,
+                created_at=deployment.created_at,
+            )
+        )
+        if env:
+            self._connection.execute(
+                insert(deployment_env),
+                [
+                    {
+                        "deployment_id": deployment_id,
+                        "key": key,
+                        "type": kind,
+                        "value_ciphertext": self._keys.seal(
+                            value, associated_data=_env_identity(deployment_id, key)
+                        ),
+                    }
+                    for key, (value, kind) in sorted(env.items())
+                ],
+            )
+        if secrets_versions:
+            self._connection.execute(
+                insert(deployment_secrets_versions),
+                [
+                    {
+                        "deployment_id": deployment_id,
+                        "resource_id": used.resource_id,
+                        "secrets_version": used.secrets_version,
+                    }
+                    for used in secrets_versions
+                ],
+            )
+        return deployment
+
+    def get(self, deployment_id: str) -> Deployment | None:
+        row = self._connection.execute(
+            select(deployments).where(deployments.c.id == deployment_id)
+        ).first()
+        if row is None:
+            return None
+        return self._with_versions([row])[0]
+
+    def of_projects(
+        self, project_ids: Sequence[str], *, target: str | None, limit: int
+    ) -> list[Deployment]:
+        """Newest first."""
+        if not project_ids:
+            return []
+        query = select(deployments).where(deployments.c.project_id.in_(sorted(project_ids)))
+        if target is not None:
+            query = query.where(deployments.c.target == target)
+        rows = self._connection.execute(
+            query.order_by(deployments.c.created_at.desc(), deployments.c.id).limit(limit)
+        ).all()
+        return self._with_versions(rows)
+
+    def count_of_projects(self, project_ids: Sequence[str], *, target: str | None) -> int:
+        if not project_ids:
+            return 0
+        query = select(func.count()).where(deployments.c.project_id.in_(sorted(project_ids)))
+        if target is not None:
+            query = query.where(deployments.c.target == target)
+        return int(self._connection.execute(query).scalar_one())
+
+    def env(self, deployment: Deployment) -> dict[str, tuple[str, str]]:
+        """The frozen env: {key: (value, type)}."""
+        rows = self._connection.execute(
+            select(deployment_env)
+            .where(deployment_env.c.deployment_id == deployment.id)
+            .order_by(deployment_env.c.key)
+        ).all()
+        return {
+            row.key: (
+                self._keys.open(
+                    row.value_ciphertext, associated_data=_env_identity(deployment.id, row.key)
+                ),
+                row.type,
+            )
+            for row in rows
+        }
+
+    def delete(self, deployment: Deployment) -> None:
+        for table in (deployment_env, deployment_secrets_versions):
+            self._connection.execute(delete(table).where(table.c.deployment_id == deployment.id))
+        self._connection.execute(delete(deployments).where(deployments.c.id == deployment.id))
+
+    def _with_versions(self, rows: Sequence[Row[Any]]) -> list[Deployment]:
+        ids = [row.id for row in rows]
+        used: dict[str, list[SecretsVersionUsed]] = {}
+        if ids:
+            for version_row in self._connection.execute(
+                select(deployment_secrets_versions)
+                .where(deployment_secrets_versions.c.deployment_id.in_(ids))
+                .order_by(deployment_secrets_versions.c.resource_id)
+            ):
+                used.setdefault(version_row.deployment_id, []).append(
+                    SecretsVersionUsed(version_row.resource_id, version_row.secrets_version)
+                )
+        return [
+            Deployment(
+                id=row.id,
+                project_id=row.project_id,
+                name=row.name,
+                target=row.target,
+                git_branch=row.git_branch,
+                url=row.url,
+                created_at=row.created_at,
+                secrets_versions=tuple(used.get(row.id, [])),
+            )
+            for row in rows
+        ]
+
+
+def _env_identity(deployment_id: str, key: str) -> str:
+    return f"deployment-env/{deployment_id}/{key}"
