@@ -120,7 +120,8 @@ def test_derived_record_names_its_source(db: Partner, workspace: Workspace) -> N
         "integrationConfigurationId": db.installation_id,
     }
     assert record["securityIssues"] == []
-    assert len(record["id"]) == 16 and record["id"].isalnum()
+    assert len(record["id"]) == 16
+    assert record["id"].isalnum()
     single = workspace.client.get(
         f"/v1/projects/{project}/env/{record['id']}", headers=workspace.headers
     )
@@ -220,7 +221,8 @@ def test_connect_colliding_with_user_var_is_409_and_connects_nothing(
     response = _refused_connect(workspace, runtime, project)
     assert (response.status_code, response.json()["error"]["code"]) == (409, "env_var_conflict")
     assert "DATABASE_URL" in response.json()["error"]["message"]
-    assert "mine" not in response.text and project not in response.text
+    assert "mine" not in response.text
+    assert project not in response.text
 
 
 def test_connect_with_disjoint_environments_does_not_conflict(
