@@ -7,12 +7,19 @@ here=$(cd "$(dirname "$0")" && pwd)
 python=${KEYTURN_PYTHON:-python3}
 : "${COMPAT_DIR:?COMPAT_DIR must name a folder outside the repository}"
 
+# Every child process is bounded: `timeout SECONDS command...` where coreutils has it.
+bounded() {
+  if command -v timeout >/dev/null 2>&1; then timeout -k 10 "$@"; else shift; "$@"; fi
+}
+
 export VERCEL_TELEMETRY_DISABLED=1 NO_UPDATE_NOTIFIER=1
 mkdir -p "$COMPAT_DIR"
 cp "$here/package.json" "$here/.npmrc" "$COMPAT_DIR/"
 if [ -f "$here/package-lock.json" ]; then cp "$here/package-lock.json" "$COMPAT_DIR/"; fi
-(cd "$COMPAT_DIR" && npm install --no-audit --no-fund --loglevel=error >/dev/null)
+(cd "$COMPAT_DIR" && bounded 600 npm install --no-audit --no-fund --loglevel=error >/dev/null)
 cp "$here"/*.mjs "$COMPAT_DIR/"
+# The CLI scripts run the `vercel` package installed above, through node, never a global one.
+export VERCEL_CLI="$COMPAT_DIR/node_modules/vercel/dist/index.js"
 
 work=$(mktemp -d)
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -33,9 +40,11 @@ done
 
 export KEYTURN_URL="http://127.0.0.1:$port"
 status=0
-for script in "$COMPAT_DIR"/*.mjs; do
-  echo "== $(basename "$script")"
-  (cd "$COMPAT_DIR" && node "$script") || status=1
+# Only this checkout's scripts run, not leftovers of older checkouts in $COMPAT_DIR.
+for script in "$here"/*.mjs; do
+  name=$(basename "$script")
+  echo "== $name"
+  (cd "$COMPAT_DIR" && bounded 150 node "$name") || status=1
 done
 if [ "$status" -ne 0 ]; then
   echo "== server log"; tail -n 50 "$work/server.log"

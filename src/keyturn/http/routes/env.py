@@ -15,7 +15,8 @@ from keyturn.services import deployments, env
 
 router = APIRouter(tags=["env"])
 Body = Annotated[bytes, Depends(raw_body)]
-UserEnvVarsIn = TypeAdapter(UserEnvVarIn | list[UserEnvVarIn])
+OneUserEnvVarIn = TypeAdapter(UserEnvVarIn)
+UserEnvVarListIn = TypeAdapter(list[UserEnvVarIn])
 
 
 def _flag(value: str | None) -> bool:
@@ -53,8 +54,11 @@ def create_env_vars(
     body: Body,
     upsert: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
-    parsed = parse_body_as(UserEnvVarsIn, body)
-    items = parsed if isinstance(parsed, list) else [parsed]
+    # One variable or a list of them; errors then name `[1].key` rather than a union branch.
+    if body.lstrip().startswith(b"["):
+        items = parse_body_as(UserEnvVarListIn, body)
+    else:
+        items = [parse_body_as(OneUserEnvVarIn, body)]
     result = env.create_env_vars(
         context.store, team_id, idOrName, [item.to_input() for item in items], upsert=_flag(upsert)
     )

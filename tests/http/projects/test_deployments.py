@@ -1,0 +1,145 @@
+"""Deployments freeze their env (CONTRACT.md 3.5): nothing later changes what they pull."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import Partner, Workspace, seed_partner
+
+OLD = "postgres://app:old-4410@db/app"
+NEW = "postgres://app:new-9921@db/app"
+
+
+@pytest.fixture
+def project(partner: Partner, workspace: Workspace) -> str:
+    partner.import_resource("db1", secrets=[{"name": "DATABASE_URL", "value": OLD}])
+    project_id = workspace.create_project("web")
+    assert workspace.connect(project_id).status_code == 201
+    workspace.add_var(
+        project_id, {"key": "API_KEY", "value": "k1", "type": "encrypted", "target": ["production"]}
+    )
+    return project_id
+
+
+def test_deployment_answers_its_record(
+    workspace: Workspace, project: str, partner: Partner
+) -> None:
+    deployment = workspace.deploy({"name": "web", "project": project, "target": "production"})
+    assert deployment["id"].startswith("dpl_")
+    assert (deployment["projectId"], deployment["target"], deployment["readyState"]) == (
+        project,
+        "production",
+        "READY",
+    )
+    assert deployment["url"].startswith("web-")
+    internal_id = partner.get_resource()["internalId"]
+    assert deployment["secretsVersions"] == [{"resourceId": internal_id, "secretsVersion": 1}]
+
+
+def test_deployment_keeps_its_env_through_later_changes(
+    workspace: Workspace, project: str, partner: Partner, client: TestClient
+) -> None:
+    before = workspace.deploy({"name": "web", "project": project, "target": "production"})
+    frozen = {"API_KEY": "k1", "DATABASE_URL": OLD}
+    assert workspace.deployment_env(before["id"]) == frozen
+
+    partner.put_secrets({"secrets": [{"name": "DATABASE_URL", "value": NEW}], "partial": True})
+    after = workspace.deploy({"name": "web", "project": project, "target": "production"})
+    assert workspace.deployment_env(after["id"])["DATABASE_URL"] == NEW
+    assert workspace.deployment_env(before["id"]) == frozen
+
+    env_id = next(r["id"] for r in workspace.envs(project) if r["key"] == "API_KEY")
+    client.delete(f"/v9/projects/{project}/env/{env_id}", headers=workspace.headers)
+    client.delete(f"{workspace.connections_path()}/{project}", headers=workspace.headers)
+    client.delete(partner.resource_path(), headers=partner.auth())
+    assert workspace.deployment_env(before["id"]) == frozen
+    assert workspace.deployment_env(after["id"]) == {"API_KEY": "k1", "DATABASE_URL": NEW}
+    assert workspace.pull(project, "production") == {}
+
+
+def test_redeploy_picks_up_current_values(
+    workspace: Workspace, project: str, partner: Partner
+) -> None:
+    first = workspace.deploy({"name": "web", "project": project, "target": "production"})
+    partner.put_secrets({"secrets": [{"name": "DATABASE_URL", "value": NEW}], "partial": True})
+    again = workspace.deploy({"deploymentId": first["id"]})
+    assert again["id"] != first["id"]
+    assert (again["projectId"], again["target"]) == (project, "production")
+    assert workspace.deployment_env(again["id"])["DATABASE_URL"] == NEW
+    assert again["secretsVersions"][0]["secretsVersion"] == 2
+    assert workspace.deployment_env(first["id"])["DATABASE_URL"] == OLD
+
+
+def test_preview_is_the_default_target(workspace: Workspace, project: str) -> None:
+    deployment = workspace.deploy({"name": "web"})
+    assert deployment["target"] == "preview"
+    assert workspace.deployment_env(deployment["id"]) == {"DATABASE_URL": OLD}
+
+
+def test_deployment_of_branch_uses_branch_variables(workspace: Workspace, project: str) -> None:
+    workspace.add_var(
+        project,
+        {"key": "FLAG", "value": "on", "type": "plain", "target": ["preview"], "gitBranch": "feat"},
+    )
+    deployment = workspace.deploy({"name": "web", "target": "preview", "gitBranch": "feat"})
+    assert workspace.deployment_env(deployment["id"])["FLAG"] == "on"
+    assert deployment["gitBranch"] == "feat"
+
+
+def test_get_list_and_delete_deployments(
+    workspace: Workspace, project: str, client: TestClient
+) -> None:
+    first = workspace.deploy({"name": "web", "target": "production"})
+    second = workspace.deploy({"name": "web", "target": "preview"})
+    got = client.get(f"/v13/deployments/{first['id']}", headers=workspace.headers)
+    assert (got.status_code, got.json()["id"]) == (200, first["id"])
+    listed = client.get(
+        "/v6/deployments", params={"projectId": project}, headers=workspace.headers
+    ).json()
+    assert [d["id"] for d in listed["deployments"]] == [second["id"], first["id"]]
+    assert listed["pagination"]["count"] == 2
+    production = client.get(
+        "/v6/deployments",
+        params={"projectId": project, "target": "production"},
+        headers=workspace.headers,
+    ).json()
+    assert [d["id"] for d in production["deployments"]] == [first["id"]]
+    deleted = client.delete(f"/v13/deployments/{first['id']}", headers=workspace.headers)
+    assert (deleted.status_code, deleted.json()) == (200, {"uid": first["id"], "state": "DELETED"})
+    assert (
+        client.get(f"/v13/deployments/{first['id']}", headers=workspace.headers).status_code == 404
+    )
+    assert client.get(f"/v3/env/pull/{first['id']}", headers=workspace.headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"name": "web", "target": "development"}, 400),
+        ({"name": "web", "target": 5}, 400),
+        ({"name": "nope"}, 404),
+        ({"deploymentId": "dpl_nope"}, 404),
+    ],
+)
+def test_bad_deployment_requests(
+    workspace: Workspace, project: str, client: TestClient, body: dict[str, object], status: int
+) -> None:
+    response = client.post("/v13/deployments", json=body, headers=workspace.headers)
+    assert response.status_code == status
+
+
+def test_another_teams_deployment_is_403(
+    workspace: Workspace, project: str, client: TestClient
+) -> None:
+    deployment = workspace.deploy({"name": "web"})
+    other = Workspace(seed_partner(client, "other"))
+    for response in (
+        client.get(f"/v13/deployments/{deployment['id']}", headers=other.headers),
+        client.get(f"/v3/env/pull/{deployment['id']}", headers=other.headers),
+        client.delete(f"/v13/deployments/{deployment['id']}", headers=other.headers),
+        client.post(
+            "/v13/deployments", json={"deploymentId": deployment["id"]}, headers=other.headers
+        ),
+    ):
+        assert response.status_code == 403
