@@ -230,9 +230,10 @@ class ProjectEnvMachine(RuleBasedStateMachine):
             f"{self.workspace.connections_path(self.resource_ids[resource])}/{self.project_ids[project]}",
             headers=self.workspace.headers,
         )
-        if not self.model.live[resource]:
-            assert response.status_code == 404
-        elif self.model.connections.pop((resource, project), None) is None:
+        if (
+            not self.model.live[resource]
+            or self.model.connections.pop((resource, project), None) is None
+        ):
             assert response.status_code == 404
         else:
             assert response.status_code == 204
