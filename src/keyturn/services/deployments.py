@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from keyturn.domain.deployments import DEPLOYMENT_TARGETS, Deployment, SecretsVersionUsed
 from keyturn.domain.environment import resolve_env
 from keyturn.domain.errors import Forbidden, NotFound
-from keyturn.services.env import check_target, project_variables
+from keyturn.services.env import check_target, load_project_env
 from keyturn.services.projects import check_project_name, find_project
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
@@ -50,8 +50,8 @@ def create_deployment(
         check_target(target, DEPLOYMENT_TARGETS)
         deployment_name = name or project.name
         check_project_name(deployment_name)
-        links = uow.projects.connections_of_projects([project.id])
-        resolved = resolve_env(project_variables(uow, project), target, git_branch)
+        project_env = load_project_env(uow, project)
+        resolved = resolve_env(project_env.variables, target, git_branch)
         deployment = uow.deployments.add(
             project_id=project.id,
             name=deployment_name,
@@ -60,7 +60,7 @@ def create_deployment(
             env={key: (var.value, var.type) for key, var in resolved.items()},
             secrets_versions=[
                 SecretsVersionUsed(resource.internal_id, resource.secrets_version)
-                for connection, resource in links
+                for connection, resource in project_env.links
                 if target in connection.environments
             ],
             url_host=URL_HOST,

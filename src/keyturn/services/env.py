@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import (
+    ConnectedResource,
+    Connection,
     EnvVar,
     UserEnvVar,
     derive_connection_vars,
@@ -57,7 +59,15 @@ class CreateResult:
     failed: list[tuple[str, str, str]]  # (key, code, message)
 
 
-def project_variables(uow: UnitOfWork, project: Project) -> list[EnvVar]:
+@dataclass(frozen=True, slots=True)
+class ProjectEnv:
+    """A project's connections (with their resources' current versions) and env vars."""
+
+    links: list[tuple[Connection, ConnectedResource]]
+    variables: list[EnvVar]
+
+
+def load_project_env(uow: UnitOfWork, project: Project) -> ProjectEnv:
     """Every env var of the project: user variables first, then derived ones."""
     links = uow.projects.connections_of_projects([project.id])
     secrets = uow.secrets.current_of(
@@ -71,7 +81,11 @@ def project_variables(uow: UnitOfWork, project: Project) -> list[EnvVar]:
             secrets.get(resource.internal_id, {}),
             updated_at=resource.updated_at,
         )
-    return variables
+    return ProjectEnv(links, variables)
+
+
+def project_variables(uow: UnitOfWork, project: Project) -> list[EnvVar]:
+    return load_project_env(uow, project).variables
 
 
 def list_env(

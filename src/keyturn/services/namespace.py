@@ -22,15 +22,17 @@ def taken_keys(
     *,
     except_resource_id: str | None = None,
     except_user_var_id: str | None = None,
+    only_keys: set[str] | None = None,
 ) -> dict[str, Keys]:
     """Per project, the (key, environment) pairs its user variables and connections hold.
 
     Leaves out what the connection to `except_resource_id` derives (a connection never
     conflicts with itself) and the user variable `except_user_var_id` (one being edited).
+    With `only_keys`, looks at those keys alone (what a caller is about to add).
     """
     ids = sorted(set(project_ids))
     taken: dict[str, Keys] = {project_id: set() for project_id in ids}
-    for var_id, project_id, key, targets in uow.projects.user_var_keys(ids):
+    for var_id, project_id, key, targets in uow.projects.user_var_keys(ids, only_keys):
         if var_id != except_user_var_id:
             taken[project_id] |= {(key, target) for target in targets}
     links = [
@@ -40,9 +42,10 @@ def taken_keys(
     ]
     names = uow.secrets.current_names_and_prefixes(c.resource_id for c in links)
     for connection in links:
-        taken[connection.project_id] |= derived_keys(
-            connection, names.get(connection.resource_id, [])
-        )
+        keys = derived_keys(connection, names.get(connection.resource_id, []))
+        if only_keys is not None:
+            keys = {(key, environment) for key, environment in keys if key in only_keys}
+        taken[connection.project_id] |= keys
     return taken
 
 

@@ -121,12 +121,22 @@ def _refuse_new_key_conflicts(
     new_pairs = {(secret.name, secret.prefix) for secret in merged.values()} - old_pairs
     if not new_pairs:
         return
+    # Keys depend on a connection's prefix and environments only, shared by most connections:
+    # derive them once per distinct pair rather than once per connected project.
+    added_by_shape: dict[tuple[str | None, tuple[str, ...]], set[tuple[str, str]]] = {}
     wanted: dict[str, set[tuple[str, str]]] = {}
     for connection in uow.projects.connections_of_resource(resource.internal_id):
-        added = derived_keys(connection, new_pairs) - derived_keys(connection, old_pairs)
-        if added:
-            wanted.setdefault(connection.project_id, set()).update(added)
+        shape = (connection.env_var_prefix, connection.environments)
+        if shape not in added_by_shape:
+            added_by_shape[shape] = derived_keys(connection, new_pairs) - derived_keys(
+                connection, old_pairs
+            )
+        if added_by_shape[shape]:
+            wanted[connection.project_id] = added_by_shape[shape]
     if wanted:
         uow.projects.lock(wanted)
-        taken = taken_keys(uow, wanted, except_resource_id=resource.internal_id)
+        candidates = {key for keys in added_by_shape.values() for key, _ in keys}
+        taken = taken_keys(
+            uow, wanted, except_resource_id=resource.internal_id, only_keys=candidates
+        )
         refuse_conflicts(wanted, taken)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select
 from keyturn.domain.deployments import Deployment, SecretsVersionUsed
 from keyturn.domain.ids import new_id, now_ms
 from keyturn.storage.encryption import KeyRing
+from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import deployment_env, deployment_secrets_versions, deployments
 
 
@@ -96,24 +97,26 @@ class DeploymentRepository:
     def of_projects(
         self, project_ids: Sequence[str], *, target: str | None, limit: int
     ) -> list[Deployment]:
-        """Newest first."""
-        if not project_ids:
-            return []
-        query = select(deployments).where(deployments.c.project_id.in_(sorted(project_ids)))
-        if target is not None:
-            query = query.where(deployments.c.target == target)
-        rows = self._connection.execute(
-            query.order_by(deployments.c.created_at.desc(), deployments.c.id).limit(limit)
-        ).all()
-        return self._with_versions(rows)
+        """The newest `limit` deployments of these projects, newest first."""
+        rows: list[Row[Any]] = []
+        for batch in batches(project_ids):
+            query = select(deployments).where(deployments.c.project_id.in_(batch))
+            if target is not None:
+                query = query.where(deployments.c.target == target)
+            rows += self._connection.execute(
+                query.order_by(deployments.c.created_at.desc(), deployments.c.id).limit(limit)
+            ).all()
+        rows.sort(key=lambda row: (-row.created_at, row.id))
+        return self._with_versions(rows[:limit])
 
     def count_of_projects(self, project_ids: Sequence[str], *, target: str | None) -> int:
-        if not project_ids:
-            return 0
-        query = select(func.count()).where(deployments.c.project_id.in_(sorted(project_ids)))
-        if target is not None:
-            query = query.where(deployments.c.target == target)
-        return int(self._connection.execute(query).scalar_one())
+        total = 0
+        for batch in batches(project_ids):
+            query = select(func.count()).where(deployments.c.project_id.in_(batch))
+            if target is not None:
+                query = query.where(deployments.c.target == target)
+            total += int(self._connection.execute(query).scalar_one())
+        return total
 
     def env(self, deployment: Deployment) -> dict[str, tuple[str, str]]:
         """The frozen env: {key: (value, type)}."""

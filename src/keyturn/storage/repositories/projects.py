@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection as SQLConnection
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, true, update
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import ConnectedResource, Connection, UserEnvVar
 from keyturn.domain.envkeys import ENVIRONMENTS
 from keyturn.domain.ids import new_env_var_id, new_id, now_ms
 from keyturn.storage.encryption import KeyRing
+from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     connections,
     deployment_env,
@@ -68,11 +69,12 @@ class ProjectRepository:
 
     def lock(self, project_ids: Iterable[str]) -> None:
         """Take the write lock of these projects, in id order (PostgreSQL; SQLite is serial)."""
-        ids = sorted(set(project_ids))
-        if ids and self._connection.dialect.name == "postgresql":
+        if self._connection.dialect.name != "postgresql":
+            return
+        for batch in batches(project_ids):  # batches are sorted, so the lock order holds
             self._connection.execute(
                 select(projects.c.id)
-                .where(projects.c.id.in_(ids))
+                .where(projects.c.id.in_(batch))
                 .order_by(projects.c.id)
                 .with_for_update()
             )
@@ -149,23 +151,24 @@ class ProjectRepository:
         self, project_ids: Iterable[str]
     ) -> list[tuple[Connection, ConnectedResource]]:
         """Connections of these projects to live resources, with what a record says of each."""
-        ids = sorted(set(project_ids))
-        if not ids:
-            return []
-        rows = self._connection.execute(
-            select(
-                connections,
-                resources.c.installation_id,
-                resources.c.product_id,
-                resources.c.secrets_version,
-                resources.c.updated_at.label("resource_updated_at"),
-                installations.c.integration_id,
+        rows = [
+            row
+            for batch in batches(project_ids)
+            for row in self._connection.execute(
+                select(
+                    connections,
+                    resources.c.installation_id,
+                    resources.c.product_id,
+                    resources.c.secrets_version,
+                    resources.c.updated_at.label("resource_updated_at"),
+                    installations.c.integration_id,
+                )
+                .join(resources, resources.c.internal_id == connections.c.resource_id)
+                .join(installations, installations.c.id == resources.c.installation_id)
+                .where(connections.c.project_id.in_(batch), resources.c.deleted_at.is_(None))
             )
-            .join(resources, resources.c.internal_id == connections.c.resource_id)
-            .join(installations, installations.c.id == resources.c.installation_id)
-            .where(connections.c.project_id.in_(ids), resources.c.deleted_at.is_(None))
-            .order_by(connections.c.created_at, connections.c.id)
-        ).all()
+        ]
+        rows.sort(key=lambda row: (row.created_at, row.id))
         return [
             (
                 _connection(row),
@@ -233,22 +236,27 @@ class ProjectRepository:
         return [self._user_var(row) for row in rows]
 
     def user_var_keys(
-        self, project_ids: Iterable[str]
+        self, project_ids: Iterable[str], only_keys: Iterable[str] | None = None
     ) -> list[tuple[str, str, str, tuple[str, ...]]]:
-        """(id, project, key, targets) of these projects' user variables, without decrypting."""
-        ids = sorted(set(project_ids))
-        if not ids:
-            return []
-        rows = self._connection.execute(
-            select(
-                user_env_vars.c.id,
-                user_env_vars.c.project_id,
-                user_env_vars.c.key,
-                user_env_vars.c.in_production,
-                user_env_vars.c.in_preview,
-                user_env_vars.c.in_development,
-            ).where(user_env_vars.c.project_id.in_(ids))
-        ).all()
+        """(id, project, key, targets) of these projects' user variables, without decrypting;
+        with `only_keys`, of the variables with those keys alone."""
+        key_filter = (
+            user_env_vars.c.key.in_(sorted(set(only_keys))) if only_keys is not None else true()
+        )
+        rows = [
+            row
+            for batch in batches(project_ids)
+            for row in self._connection.execute(
+                select(
+                    user_env_vars.c.id,
+                    user_env_vars.c.project_id,
+                    user_env_vars.c.key,
+                    user_env_vars.c.in_production,
+                    user_env_vars.c.in_preview,
+                    user_env_vars.c.in_development,
+                ).where(user_env_vars.c.project_id.in_(batch), key_filter)
+            )
+        ]
         return [(row.id, row.project_id, row.key, _environments(row)) for row in rows]
 
     def _user_var_values(self, var: UserEnvVar) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from keyturn.domain.resources import Resource
 from keyturn.domain.secrets import Secret, SecretSetChange
 from keyturn.storage.encryption import KeyRing
+from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import resource_secrets
 
 
@@ -36,14 +37,16 @@ class SecretRepository:
 
         Takes each resource's installation id too: it is part of every ciphertext's identity.
         """
-        if not installations_by_resource:
-            return {}
-        rows = self._connection.execute(
-            select(resource_secrets).where(
-                resource_secrets.c.resource_id.in_(sorted(installations_by_resource)),
-                resource_secrets.c.valid_to.is_(None),
+        rows = [
+            row
+            for batch in batches(installations_by_resource)
+            for row in self._connection.execute(
+                select(resource_secrets).where(
+                    resource_secrets.c.resource_id.in_(batch),
+                    resource_secrets.c.valid_to.is_(None),
+                )
             )
-        ).all()
+        ]
         found: dict[str, dict[str, Secret]] = {}
         for row in rows:
             installation_id = installations_by_resource[row.resource_id]
@@ -54,14 +57,21 @@ class SecretRepository:
         self, resource_ids: Iterable[str]
     ) -> dict[str, list[tuple[str, str | None]]]:
         """Name and prefix of each current secret, per resource, without decrypting anything."""
-        ids = sorted(set(resource_ids))
-        if not ids:
-            return {}
-        rows = self._connection.execute(
-            select(
-                resource_secrets.c.resource_id, resource_secrets.c.name, resource_secrets.c.prefix
-            ).where(resource_secrets.c.resource_id.in_(ids), resource_secrets.c.valid_to.is_(None))
-        ).all()
+        columns = (
+            resource_secrets.c.resource_id,
+            resource_secrets.c.name,
+            resource_secrets.c.prefix,
+        )
+        rows = [
+            row
+            for batch in batches(resource_ids)
+            for row in self._connection.execute(
+                select(*columns).where(
+                    resource_secrets.c.resource_id.in_(batch),
+                    resource_secrets.c.valid_to.is_(None),
+                )
+            )
+        ]
         found: dict[str, list[tuple[str, str | None]]] = {}
         for row in rows:
             found.setdefault(row.resource_id, []).append((row.name, row.prefix))

@@ -1,0 +1,116 @@
+"""`make bench`: median latencies of keyturn's hot paths on SQLite and PostgreSQL.
+
+What it answers: does a secrets rotation PUT cost the same whatever the number of projects
+connected to the resource (1, 100, 1,000, 10,000)? Integration env vars are derived on read, so
+it should. It also times `env pull` and a deployment of a project with 20 connected resources.
+See docs/performance.md for the method and a measured table.
+
+Run from the repository root: `.venv/bin/python -m bench [--samples N] [--database NAME]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from tests.postgres_cluster import PostgresClusterError
+
+from bench.databases import postgres_database, sqlite_database, work_directory
+from bench.measure import SAMPLES, measure_pull_and_deploy, measure_rotations
+from bench.report import Row, header, source_revision, table, verdict
+from bench.world import ADMIN_TOKEN, PROJECT_COUNT, SIZES, build_world
+from keyturn.app import build_runtime, create_app
+from keyturn.settings import Settings
+
+DATABASES: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
+    "sqlite": sqlite_database,
+    "postgresql": lambda _work_dir: postgres_database(),
+}
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run_database(name: str, url: str, data_dir: Path, samples: int) -> Iterator[Row]:
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=url,
+        admin_token=SecretStr(ADMIN_TOKEN),
+        master_key=SecretStr(base64.b64encode(secrets.token_bytes(32)).decode()),
+    )
+    runtime = build_runtime(settings)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            started = time.perf_counter()
+            world = build_world(client, runtime.store.engine)
+            progress(
+                f"{name}: seeded {PROJECT_COUNT:,} projects and {world.connection_rows:,} "
+                f"connections in {time.perf_counter() - started:.1f}s; measuring rotations"
+            )
+            rotations = measure_rotations(world, samples)
+            progress(f"{name}: measuring env pull and deployments")
+            pull, deploy = measure_pull_and_deploy(world, samples)
+    finally:
+        runtime.store.engine.dispose()
+    baseline = rotations[SIZES[0]].median
+    for size, result in rotations.items():
+        yield Row(name, result.case, result.median, result.p90, result.median / baseline, size)
+    for result in (pull, deploy):
+        yield Row(name, result.case, result.median, result.p90)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=SAMPLES, help="timed requests per case")
+    parser.add_argument(
+        "--database", choices=sorted(DATABASES), action="append", help="default: both"
+    )
+    args = parser.parse_args(argv)
+    if args.samples < 2:
+        parser.error("--samples must be at least 2")
+    chosen = args.database or list(DATABASES)
+
+    source = source_revision()
+    rows: list[Row] = []
+    notes: list[str] = []
+    with work_directory() as work_dir:
+        for name in chosen:
+            progress(f"{name}: preparing the database")
+            started = time.perf_counter()
+            try:
+                with DATABASES[name](work_dir) as url:
+                    rows += run_database(name, url, work_dir / f"{name}-data", args.samples)
+            except PostgresClusterError as exc:
+                notes.append(f"{name}: not measured: {str(exc).splitlines()[0]}")
+                progress(notes[-1])
+                continue
+            progress(f"{name}: done in {time.perf_counter() - started:.1f}s")
+
+    if source_revision() != source:
+        notes.append(
+            "note: src/ changed while the benchmark ran; it measured the code loaded at its start"
+        )
+    print(header(args.samples, source))
+    print()
+    print(table(rows))
+    print()
+    for name in chosen:
+        for row in rows:
+            if row.database == name and row.projects == SIZES[-1] and row.ratio is not None:
+                print(verdict(name, row.ratio))
+    for note in notes:
+        print(note)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The timed requests: rotations round-robin across the sized resources, then pull and deploy.
+
+Each sample is the wall time of one request through the TestClient (the whole ASGI app, in
+this process): body encoding, routing, authentication, the database and the response. Requests
+of the cases compared are interleaved, and the order of a round turns each time, so that a
+burst of machine noise, a garbage collection or a checkpoint falls on every case alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from bench.world import PULL_RESOURCES, SECRETS_PER_RESOURCE, SIZES, World, expect, secret_values
+
+T = TypeVar("T")
+
+SAMPLES = 50
+WARMUP_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class Result:
+    case: str
+    samples_ms: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    @property
+    def p90(self) -> float:
+        return statistics.quantiles(self.samples_ms, n=10, method="inclusive")[-1]
+
+
+def timed(send: Callable[[], Any], status: int) -> float:
+    """Milliseconds `send` took; the status is checked after the clock stops."""
+    start = time.perf_counter()
+    response = send()
+    elapsed = time.perf_counter() - start
+    expect(response, status)
+    return elapsed * 1000
+
+
+def _turned(items: list[T], round_number: int) -> list[T]:
+    shift = round_number % len(items)
+    return items[shift:] + items[:shift]
+
+
+def measure_rotations(world: World, samples: int = SAMPLES) -> dict[int, Result]:
+    """Median latency of a 20-secret rotation PUT, per number of connected projects."""
+    client = world.client
+    headers = world.partner_headers()
+    sizes = list(SIZES)
+    times: dict[int, list[float]] = {size: [] for size in sizes}
+
+    def rotate(size: int, tag: str) -> float:
+        partner_id = world.sized_resources[size]
+        body = {"secrets": secret_values(world.secret_names[partner_id], tag), "partial": False}
+        path = world.secrets_path(partner_id)
+        return timed(lambda: client.put(path, json=body, headers=headers), 201)
+
+    for round_number in range(WARMUP_ROUNDS):
+        for size in _turned(sizes, round_number):
+            rotate(size, f"warm{round_number}")
+    for round_number in range(samples):
+        for size in _turned(sizes, round_number):
+            times[size].append(rotate(size, f"r{round_number}"))
+    # Every PUT must have written a new version: a no-op PUT would be cheap and prove nothing.
+    for size in sizes:
+        partner_id = world.sized_resources[size]
+        resource = expect(client.get(world.resource_path(partner_id), headers=headers), 200)
+        expected = 1 + WARMUP_ROUNDS + samples
+        if resource["secretsVersion"] != expected:
+            raise RuntimeError(
+                f"{partner_id} is at secrets version {resource['secretsVersion']}, "
+                f"expected {expected}: a rotation did not write a new version"
+            )
+    return {
+        size: Result(f"rotation PUT, {size:,} project{'s' if size > 1 else ''}", times[size])
+        for size in sizes
+    }
+
+
+def measure_pull_and_deploy(world: World, samples: int = SAMPLES) -> tuple[Result, Result]:
+    """`env pull` and a production deployment of the project with 20 connected resources."""
+    client = world.client
+    headers = world.user_headers()
+    pull_path = f"/v3/env/pull/{world.pull_project_id}/production"
+    deploy_body = {
+        "name": world.pull_project_name,
+        "project": world.pull_project_id,
+        "target": "production",
+    }
+
+    def pull() -> float:
+        return timed(lambda: client.get(pull_path, headers=headers), 200)
+
+    def deploy() -> float:
+        return timed(
+            lambda: client.post("/v13/deployments", json=deploy_body, headers=headers), 200
+        )
+
+    keys = PULL_RESOURCES * SECRETS_PER_RESOURCE
+    pulled = expect(client.get(pull_path, headers=headers), 200)["env"]
+    if len(pulled) != keys:
+        raise RuntimeError(f"env pull answered {len(pulled)} keys, expected {keys}")
+
+    cases: list[tuple[str, Callable[[], float]]] = [("pull", pull), ("deploy", deploy)]
+    times: dict[str, list[float]] = {"pull": [], "deploy": []}
+    for round_number in range(WARMUP_ROUNDS):
+        for _, run in _turned(cases, round_number):
+            run()
+    for round_number in range(samples):
+        for name, run in _turned(cases, round_number):
+            times[name].append(run())
+    return (
+        Result(f"env pull, {keys} keys", times["pull"]),
+        Result(f"deployment, {keys} keys", times["deploy"]),
+    )
