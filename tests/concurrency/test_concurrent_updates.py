@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -153,3 +154,58 @@ def test_two_processes_sharing_postgres_lose_nothing(
     statuses = _hammer(bases, installation_id, token)
     assert statuses == [201] * (THREADS * UPDATES_PER_THREAD)
     _check_result(bases[1], database_url, installation_id, token)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_racing_imports_of_a_new_resource_create_it_once(
+    start_server: Callable[[], str], database_url: str
+) -> None:
+    bases = [start_server(), start_server()]
+    installation_id, token = _seed(bases[0])
+    rounds = 10
+    start_together = threading.Barrier(THREADS)
+
+    def import_new(thread: int) -> list[int]:
+        statuses = []
+        with httpx.Client(base_url=bases[thread % 2], timeout=60) as http:
+            for round_ in range(rounds):
+                start_together.wait(timeout=30)
+                statuses.append(
+                    http.put(
+                        f"/v1/installations/{installation_id}/resources/fresh{round_}",
+                        json={"productId": "pg", "name": f"n{thread}", "status": "ready"},
+                        headers={"Authorization": f"Bearer {token}"},
+                    ).status_code
+                )
+        return statuses
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        statuses = [s for thread in pool.map(import_new, range(THREADS)) for s in thread]
+    assert statuses == [200] * (THREADS * rounds)
+    listed = httpx.get(
+        f"{bases[0]}/v1/installations/{installation_id}/resources",
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()["resources"]
+    assert sorted(r["partnerId"] for r in listed) == sorted(
+        ["db", *(f"fresh{n}" for n in range(rounds))]
+    )
+
+
+def test_racing_creations_of_one_team_slug_give_one_201_and_409s(
+    start_server: Callable[[], str],
+) -> None:
+    bases = [start_server()]
+    start_together = threading.Barrier(THREADS)
+
+    def create(_: int) -> int:
+        start_together.wait(timeout=30)
+        return httpx.post(
+            f"{bases[0]}/v1/admin/teams",
+            json={"slug": "contested"},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=60,
+        ).status_code
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        statuses = sorted(pool.map(create, range(THREADS)))
+    assert statuses == [201] + [409] * (THREADS - 1)

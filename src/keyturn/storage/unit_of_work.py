@@ -11,8 +11,9 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from keyturn.domain.errors import Conflict
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
@@ -93,6 +94,12 @@ class UnitOfWork:
         finally:
             connection.close()
             self._connection = None
+        if isinstance(exc, IntegrityError):
+            # Two requests raced past the same uniqueness check (a team slug, a project name):
+            # the database kept one; the other is a conflict, not a server error.
+            raise Conflict(
+                "conflict", "the request conflicts with a concurrent change; retry it"
+            ) from None
 
     def commit(self) -> None:
         self._require_connection().commit()
