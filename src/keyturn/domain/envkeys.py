@@ -6,12 +6,19 @@ checked for conflicts and when a project's env is derived on read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, Literal
 
 Environment = Literal["production", "preview", "development"]
 ENVIRONMENTS: Final[tuple[Environment, ...]] = ("production", "preview", "development")
 
 NEXT_PUBLIC = "NEXT_PUBLIC_"
+
+
+def in_standard_order(environments: Iterable[str]) -> tuple[str, ...]:
+    """The given environments, each once, as production, preview, development."""
+    chosen = set(environments)
+    return tuple(environment for environment in ENVIRONMENTS if environment in chosen)
 
 
 def join_prefix(prefix: str | None, name: str) -> str:

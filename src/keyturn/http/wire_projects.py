@@ -6,13 +6,13 @@ keys keyturn does not use; keyturn's own bodies (connections) refuse unknown key
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import SENSITIVE, EnvVar
+from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
 from keyturn.http.wire import EnvironmentName, WireModel
 from keyturn.services.connections import ConnectionRequest
 from keyturn.services.deployments import DeploymentView
@@ -36,7 +36,7 @@ class ConnectionIn(WireModel):
     envVarPrefix: str | None = None
 
     def to_request(self) -> ConnectionRequest:
-        environments = tuple(self.envVarEnvironments or ("production", "preview", "development"))
+        environments = in_standard_order(self.envVarEnvironments or ENVIRONMENTS)
         return ConnectionRequest(
             project_ref=self.projectId,
             environments=environments,
@@ -59,7 +59,7 @@ class UserEnvVarIn(LenientWireModel):
             key=self.key,
             value=self.value,
             type=self.type,
-            targets=_ordered(targets),
+            targets=in_standard_order(targets),
             git_branch=self.gitBranch,
             comment=self.comment,
         )
@@ -79,7 +79,7 @@ class UserEnvVarPatchIn(LenientWireModel):
             key=self.key,
             value=self.value,
             type=self.type,
-            targets=_ordered(targets) if targets is not None else None,
+            targets=in_standard_order(targets) if targets is not None else None,
             git_branch=self.gitBranch,
             comment=self.comment,
         )
@@ -91,10 +91,6 @@ class DeploymentIn(LenientWireModel):
     target: str | None = None
     gitBranch: str | None = None
     deploymentId: str | None = None
-
-
-def _ordered(targets: Sequence[str]) -> tuple[str, ...]:
-    return tuple(e for e in ("production", "preview", "development") if e in targets)
 
 
 def project_record(project: Project) -> dict[str, Any]:

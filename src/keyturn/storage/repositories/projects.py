@@ -16,7 +16,7 @@ from sqlalchemy import Row, delete, insert, select, true, update
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import ConnectedResource, Connection, UserEnvVar
-from keyturn.domain.envkeys import ENVIRONMENTS
+from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
 from keyturn.domain.ids import new_env_var_id, new_id, now_ms
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
@@ -113,7 +113,7 @@ class ProjectRepository:
             id=new_id("conn"),
             resource_id=resource_id,
             project_id=project_id,
-            environments=tuple(e for e in ENVIRONMENTS if e in environments),
+            environments=in_standard_order(environments),
             env_var_prefix=env_var_prefix,
             make_sensitive=make_sensitive,
             created_at=now_ms(),
@@ -207,7 +207,7 @@ class ProjectRepository:
             key=key,
             value=value,
             type=type_,
-            targets=tuple(e for e in ENVIRONMENTS if e in targets),
+            targets=in_standard_order(targets),
             git_branch=git_branch,
             comment=comment,
             created_at=now,
