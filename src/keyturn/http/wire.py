@@ -35,9 +35,9 @@ class WireModel(BaseModel):
 
 class SecretIn(WireModel):
     name: str
-    value: str
+    value: str = Field(repr=False)
     prefix: str | None = None
-    environmentOverrides: dict[EnvironmentName, str] | None = None
+    environmentOverrides: dict[EnvironmentName, str] | None = Field(default=None, repr=False)
 
     def to_domain(self) -> Secret:
         return Secret(
@@ -48,9 +48,6 @@ class SecretIn(WireModel):
                 str(env): override for env, override in (self.environmentOverrides or {}).items()
             },
         )
-
-    def __repr__(self) -> str:
-        return f"SecretIn(name={self.name!r})"
 
 
 class SecretsUpdateIn(WireModel):

@@ -47,7 +47,7 @@ class ConnectionIn(WireModel):
 
 class UserEnvVarIn(LenientWireModel):
     key: str
-    value: str
+    value: str = Field(repr=False)
     type: UserEnvType = "encrypted"
     target: list[EnvironmentName] | EnvironmentName
     gitBranch: str | None = None
@@ -67,7 +67,7 @@ class UserEnvVarIn(LenientWireModel):
 
 class UserEnvVarPatchIn(LenientWireModel):
     key: str | None = None
-    value: str | None = None
+    value: str | None = Field(default=None, repr=False)
     type: UserEnvType | None = None
     target: list[EnvironmentName] | EnvironmentName | None = None
     gitBranch: str | None = None

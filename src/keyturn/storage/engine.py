@@ -61,11 +61,16 @@ def normalize_database_url(raw: str) -> URL:
 
 
 def create_database_engine(raw_url: str) -> Engine:
-    """An engine for `raw_url`, set up for keyturn's concurrency model on its dialect."""
+    """An engine for `raw_url`, set up for keyturn's concurrency model on its dialect.
+
+    `hide_parameters`: a database error's message never quotes the values it was given.
+    """
     url = normalize_database_url(raw_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -73,6 +78,7 @@ def _sqlite_engine(url: URL) -> Engine:
         url,
         # Threads of the ASGI server share the pool; each connection is used by one at a time.
         connect_args={"check_same_thread": False},
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "connect")
