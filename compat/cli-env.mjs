@@ -9,81 +9,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Vercel } from "@vercel/sdk";
+import { assert, base, check, databaseSecrets, finish, seed } from "./lib.mjs";
 
-const base = process.env.KEYTURN_URL;
-const adminToken = process.env.KEYTURN_ADMIN_TOKEN;
 const cli =
   process.env.VERCEL_CLI ||
   fileURLToPath(new URL("./node_modules/vercel/dist/index.js", import.meta.url));
 const CLI_TIMEOUT_MS = 60_000;
-let passed = 0;
-let failed = 0;
-
-async function check(label, fn) {
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok   ${label}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL ${label}: ${error?.constructor?.name}: ${error?.message}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function call(method, path, token, body, expected) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status !== expected) {
-    throw new Error(`${method} ${path} answered ${response.status} (wanted ${expected}): ${text}`);
-  }
-  return text ? JSON.parse(text) : undefined;
-}
 
 // --- seed, through keyturn's own APIs ------------------------------------------------------------
-const suffix = Math.random().toString(36).slice(2, 8);
-const admin = (path, body) => call("POST", path, adminToken, body, 201);
-const team = await admin("/v1/admin/teams", { slug: `cli-${suffix}` });
-const { token: userToken } = await admin(`/v1/admin/teams/${team.id}/tokens`, { name: "cli" });
-const integration = await admin("/v1/admin/integrations", {
-  slug: `cli-db-${suffix}`,
-  products: [{ slug: "postgres" }, { slug: "kv" }],
+const { suffix, team, userToken, integration, icfg, partner, user, connections } = await seed("cli", {
+  products: ["postgres", "kv"],
+  tokenName: "cli",
 });
 const [postgres, kv] = integration.products;
-const installation = await admin("/v1/admin/installations", {
-  teamId: team.id,
-  integration: integration.id,
-});
-const icfg = installation.id;
-const partner = (method, path, body, expected) =>
-  call(method, path, installation.accessToken, body, expected);
-const user = (method, path, body, expected) => call(method, path, userToken, body, expected);
 
 await partner("PUT", `/v1/installations/${icfg}/resources/cli-db`, {
   productId: postgres.id,
   name: "CLI database",
   status: "ready",
-  secrets: [
-    {
-      name: "DATABASE_URL",
-      value: "postgres://u:one@db.example/app",
-      environmentOverrides: { development: "postgres://u:dev@localhost/app" },
-    },
-    {
-      name: "PGHOST",
-      value: "db.example",
-      prefix: "ACME",
-      environmentOverrides: { preview: "preview.db.example" },
-    },
-    { name: "NEXT_PUBLIC_REGION", value: "fra1", prefix: "ACME" },
-  ],
+  secrets: [...databaseSecrets, { name: "NEXT_PUBLIC_REGION", value: "fra1", prefix: "ACME" }],
 }, 200);
 await partner("PUT", `/v1/installations/${icfg}/resources/cli-kv`, {
   productId: kv.slug,
@@ -93,7 +37,6 @@ await partner("PUT", `/v1/installations/${icfg}/resources/cli-kv`, {
 }, 200);
 
 const project = await user("POST", "/v11/projects", { name: `cli-app-${suffix}` }, 200);
-const connections = (rid) => `/v1/integrations/installations/${icfg}/resources/${rid}/connections`;
 await user("POST", connections("cli-db"), { projectId: project.id }, 201);
 await user("POST", connections("cli-kv"), {
   projectId: project.id,
@@ -337,5 +280,4 @@ await check("a wrong token makes the CLI fail, not hang", async () => {
   assert(/token/i.test(child.output), `output ${child.output.trim()}`);
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+finish();

@@ -17,6 +17,7 @@ mkdir -p "$COMPAT_DIR"
 cp "$here/package.json" "$here/.npmrc" "$COMPAT_DIR/"
 if [ -f "$here/package-lock.json" ]; then cp "$here/package-lock.json" "$COMPAT_DIR/"; fi
 (cd "$COMPAT_DIR" && bounded 600 npm install --no-audit --no-fund --loglevel=error >/dev/null)
+# lib.mjs, the scripts' shared helpers, goes along with them: they import it as ./lib.mjs.
 cp "$here"/*.mjs "$COMPAT_DIR/"
 # The CLI scripts run the `vercel` package installed above, through node, never a global one.
 export VERCEL_CLI="$COMPAT_DIR/node_modules/vercel/dist/index.js"
@@ -40,9 +41,11 @@ done
 
 export KEYTURN_URL="http://127.0.0.1:$port"
 status=0
-# Only this checkout's scripts run, not leftovers of older checkouts in $COMPAT_DIR.
+# Only this checkout's scripts run, not leftovers of older checkouts in $COMPAT_DIR; lib.mjs is
+# a module they import, not a script.
 for script in "$here"/*.mjs; do
   name=$(basename "$script")
+  if [ "$name" = lib.mjs ]; then continue; fi
   echo "== $name"
   (cd "$COMPAT_DIR" && bounded 150 node "$name") || status=1
 done

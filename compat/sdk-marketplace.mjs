@@ -2,49 +2,10 @@
 // Seeds its own team, integration and installation through keyturn's admin API, then drives the
 // SDK exactly as a partner would. Prints one line per check and "N passed, N failed".
 import { Vercel } from "@vercel/sdk";
+import { assert, base, check, finish, seed } from "./lib.mjs";
 
-const base = process.env.KEYTURN_URL;
-const adminToken = process.env.KEYTURN_ADMIN_TOKEN;
-let passed = 0;
-let failed = 0;
-
-async function check(label, fn) {
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok   ${label}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL ${label}: ${error?.constructor?.name}: ${error?.message}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function admin(path, body) {
-  const response = await fetch(`${base}${path}`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  assert(response.status === 201, `${path} answered ${response.status}`);
-  return response.json();
-}
-
-const suffix = Math.random().toString(36).slice(2, 8);
-const team = await admin("/v1/admin/teams", { slug: `sdk-${suffix}` });
-const integration = await admin("/v1/admin/integrations", {
-  slug: `sdk-db-${suffix}`,
-  products: [{ slug: "postgres" }],
-});
+const { integration, installation, icfg } = await seed("sdk", { products: ["postgres"] });
 const product = integration.products[0];
-const installation = await admin("/v1/admin/installations", {
-  teamId: team.id,
-  integration: integration.id,
-});
-const icfg = installation.id;
 const vercel = new Vercel({ bearerToken: installation.accessToken, serverURL: base });
 
 async function resource(resourceId) {
@@ -137,5 +98,4 @@ await check("marketplace.deleteIntegrationResource answers 204", async () => {
   assert(response.status === 404, `after delete GET answered ${response.status}`);
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+finish();

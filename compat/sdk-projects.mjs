@@ -4,76 +4,20 @@
 // result back through `GET /v3/env/pull` (what `vercel env pull` writes).
 // Prints one line per check and "N passed, N failed".
 import { Vercel } from "@vercel/sdk";
-
-const base = process.env.KEYTURN_URL;
-const adminToken = process.env.KEYTURN_ADMIN_TOKEN;
-let passed = 0;
-let failed = 0;
-
-async function check(label, fn) {
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok   ${label}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL ${label}: ${error?.constructor?.name}: ${error?.message}`);
-  }
-}
-
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function call(method, path, token, body, expected) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status !== expected) {
-    throw new Error(`${method} ${path} answered ${response.status} (wanted ${expected}): ${text}`);
-  }
-  return text ? JSON.parse(text) : undefined;
-}
+import { assert, base, check, databaseSecrets, finish, seed } from "./lib.mjs";
 
 // --- seed, through keyturn's own APIs ------------------------------------------------------------
-const suffix = Math.random().toString(36).slice(2, 8);
-const admin = (path, body) => call("POST", path, adminToken, body, 201);
-const team = await admin("/v1/admin/teams", { slug: `sdkp-${suffix}` });
-const { token: userToken } = await admin(`/v1/admin/teams/${team.id}/tokens`, { name: "sdk" });
-const integration = await admin("/v1/admin/integrations", {
-  slug: `sdkp-db-${suffix}`,
-  products: [{ slug: "postgres" }, { slug: "kv" }],
+const { suffix, team, userToken, integration, icfg, partner, user, connections } = await seed("sdkp", {
+  products: ["postgres", "kv"],
+  tokenName: "sdk",
 });
 const [postgres, kv] = integration.products;
-const installation = await admin("/v1/admin/installations", {
-  teamId: team.id,
-  integration: integration.id,
-});
-const icfg = installation.id;
-const partner = (method, path, body, expected) =>
-  call(method, path, installation.accessToken, body, expected);
-const user = (method, path, body, expected) => call(method, path, userToken, body, expected);
 
 await partner("PUT", `/v1/installations/${icfg}/resources/sdk-db`, {
   productId: postgres.id,
   name: "SDK database",
   status: "ready",
-  secrets: [
-    {
-      name: "DATABASE_URL",
-      value: "postgres://u:one@db.example/app",
-      environmentOverrides: { development: "postgres://u:dev@localhost/app" },
-    },
-    {
-      name: "PGHOST",
-      value: "db.example",
-      prefix: "ACME",
-      environmentOverrides: { preview: "preview.db.example" },
-    },
-  ],
+  secrets: databaseSecrets,
 }, 200);
 await partner("PUT", `/v1/installations/${icfg}/resources/sdk-kv`, {
   productId: kv.id,
@@ -86,7 +30,6 @@ const kvResource = await partner("GET", `/v1/installations/${icfg}/resources/sdk
 
 const projectName = `sdk-app-${suffix}`;
 const project = await user("POST", "/v11/projects", { name: projectName }, 200);
-const connections = (rid) => `/v1/integrations/installations/${icfg}/resources/${rid}/connections`;
 await user("POST", connections("sdk-db"), { projectId: project.id }, 201);
 await user("POST", connections("sdk-kv"), {
   projectId: project.id,
@@ -308,5 +251,4 @@ await check("after a partial secrets rotation, filterProjectEnvs shows the new v
   assert((await pull("development")).DATABASE_URL === url.value, "development pull");
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+finish();
