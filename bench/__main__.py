@@ -24,7 +24,12 @@ from pydantic import SecretStr
 from tests.postgres_cluster import PostgresClusterError
 
 from bench.databases import postgres_database, sqlite_database, work_directory
-from bench.measure import SAMPLES, measure_pull_and_deploy, measure_rotations
+from bench.measure import (
+    SAMPLES,
+    measure_name_additions,
+    measure_pull_and_deploy,
+    measure_rotations,
+)
 from bench.report import Row, header, source_revision, table, verdict
 from bench.world import ADMIN_TOKEN, PROJECT_COUNT, SIZES, build_world
 from keyturn.app import build_runtime, create_app
@@ -57,6 +62,8 @@ def run_database(name: str, url: str, data_dir: Path, samples: int) -> Iterator[
                 f"connections in {time.perf_counter() - started:.1f}s; measuring rotations"
             )
             rotations = measure_rotations(world, samples)
+            progress(f"{name}: measuring PUTs that add a name")
+            additions = measure_name_additions(world)
             progress(f"{name}: measuring env pull and deployments")
             pull, deploy = measure_pull_and_deploy(world, samples)
     finally:
@@ -64,6 +71,9 @@ def run_database(name: str, url: str, data_dir: Path, samples: int) -> Iterator[
     baseline = rotations[SIZES[0]].median
     for size, result in rotations.items():
         yield Row(name, result.case, result.median, result.p90, result.median / baseline, size)
+    first_addition = additions[SIZES[0]].median
+    for size, result in additions.items():
+        yield Row(name, result.case, result.median, result.p90, result.median / first_addition)
     for result in (pull, deploy):
         yield Row(name, result.case, result.median, result.p90)
 

@@ -85,6 +85,38 @@ def measure_rotations(world: World, samples: int = SAMPLES) -> dict[int, Result]
     }
 
 
+ADDING_SAMPLES = 10
+
+
+def measure_name_additions(world: World, samples: int = ADDING_SAMPLES) -> dict[int, Result]:
+    """Median latency of a partial PUT adding one new secret name, per connected projects.
+
+    Unlike a rotation, a new name must be checked for conflicts in every connected project
+    (CONTRACT.md 2.1 step 5), so this cost does grow with them; the table shows by how much.
+    """
+    client = world.client
+    headers = world.partner_headers()
+    sizes = list(SIZES)
+    times: dict[int, list[float]] = {size: [] for size in sizes}
+
+    def add_name(size: int, name: str) -> float:
+        body = {"secrets": [{"name": name, "value": f"{name.lower()}-value"}], "partial": True}
+        path = world.secrets_path(world.sized_resources[size])
+        return timed(lambda: client.put(path, json=body, headers=headers), 201)
+
+    add_warm = 2
+    for round_number in range(add_warm):
+        for size in _turned(sizes, round_number):
+            add_name(size, f"WARM_ADDED_{round_number}")
+    for round_number in range(samples):
+        for size in _turned(sizes, round_number):
+            times[size].append(add_name(size, f"ADDED_{round_number}"))
+    return {
+        size: Result(f"adding a name, {size:,} project{'s' if size > 1 else ''}", times[size])
+        for size in sizes
+    }
+
+
 def measure_pull_and_deploy(world: World, samples: int = SAMPLES) -> tuple[Result, Result]:
     """`env pull` and a production deployment of the project with 20 connected resources."""
     client = world.client
