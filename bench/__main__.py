@@ -72,7 +72,7 @@ def run_database(name: str, url: str, data_dir: Path, samples: int) -> Iterator[
     for size, result in rotations.items():
         yield Row(name, result.case, result.median, result.p90, result.median / baseline, size)
     first_addition = additions[SIZES[0]].median
-    for size, result in additions.items():
+    for result in additions.values():
         yield Row(name, result.case, result.median, result.p90, result.median / first_addition)
     for result in (pull, deploy):
         yield Row(name, result.case, result.median, result.p90)

@@ -99,6 +99,8 @@ def measure_name_additions(world: World, samples: int = ADDING_SAMPLES) -> dict[
     sizes = list(SIZES)
     times: dict[int, list[float]] = {size: [] for size in sizes}
 
+    # Names differ per size: the sized resources share their first projects, so the same new
+    # name on two of them would (rightly) be refused as a conflict.
     def add_name(size: int, name: str) -> float:
         body = {"secrets": [{"name": name, "value": f"{name.lower()}-value"}], "partial": True}
         path = world.secrets_path(world.sized_resources[size])
@@ -107,10 +109,10 @@ def measure_name_additions(world: World, samples: int = ADDING_SAMPLES) -> dict[
     add_warm = 2
     for round_number in range(add_warm):
         for size in _turned(sizes, round_number):
-            add_name(size, f"WARM_ADDED_{round_number}")
+            add_name(size, f"WARM_{size}_{round_number}")
     for round_number in range(samples):
         for size in _turned(sizes, round_number):
-            times[size].append(add_name(size, f"ADDED_{round_number}"))
+            times[size].append(add_name(size, f"ADDED_{size}_{round_number}"))
     return {
         size: Result(f"adding a name, {size:,} project{'s' if size > 1 else ''}", times[size])
         for size in sizes
