@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from keyturn.domain.ids import TOKEN_SHAPE
+from keyturn.app import Runtime
+from keyturn.domain.ids import TOKEN_SHAPE, hash_token
 from tests.conftest import Partner, admin_headers
 
 
@@ -83,3 +84,18 @@ def test_bad_team_slug_is_400_naming_slug(client: TestClient) -> None:
     response = client.post("/v1/admin/teams", json={"slug": "Has Spaces"}, headers=admin_headers())
     assert response.status_code == 400
     assert "slug" in response.json()["error"]["message"]
+
+
+def test_revoked_token_is_401_invalid_token(
+    partner: Partner, client: TestClient, runtime: Runtime
+) -> None:
+    with runtime.store.write() as uow:
+        stored = uow.accounts.live_token_by_hash(hash_token(partner.token))
+        assert stored is not None
+        uow.accounts.revoke_token(stored.id)
+        uow.commit()
+    response = client.get(
+        f"/v1/installations/{partner.installation_id}/resources", headers=partner.auth()
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["invalidToken"] is True
