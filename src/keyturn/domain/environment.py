@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from keyturn.domain.envkeys import ENVIRONMENTS, derive_env_key, env_var_type
 from keyturn.domain.ids import BASE62
 from keyturn.domain.secrets import Secret
 
 SENSITIVE = "sensitive"
-USER_ENV_TYPES = ("encrypted", "plain", "sensitive")
+# The types a user may give their own variables.
+UserEnvType = Literal["encrypted", "plain", "sensitive"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +168,6 @@ def resolve_env(
     return resolved
 
 
-def pulled_value(var: EnvVar) -> str:
+def pulled_value(value: str, env_type: str) -> str:
     """What `env pull` writes: the value, or "" for a sensitive variable."""
-    return "" if var.type == SENSITIVE else var.value
+    return "" if env_type == SENSITIVE else value

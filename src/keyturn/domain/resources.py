@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-RESOURCE_STATUSES: Final = (
-    "ready",
-    "pending",
-    "onboarding",
-    "suspended",
-    "resumed",
-    "uninstalled",
-    "error",
-)
-OWNERSHIPS: Final = ("owned", "linked", "sandbox")
+ResourceStatus = Literal[
+    "ready", "pending", "onboarding", "suspended", "resumed", "uninstalled", "error"
+]
+Ownership = Literal["owned", "linked", "sandbox"]
 
 # A resource in this status takes no new secrets (CONTRACT.md 2.1, `resource_not_active`).
 INACTIVE_STATUS: Final = "uninstalled"

@@ -6,19 +6,17 @@ They describe shape only; the rules on names, prefixes and sizes are the domain'
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from keyturn.domain.resources import ResourceFields
+from keyturn.domain.envkeys import Environment
+from keyturn.domain.resources import Ownership, ResourceFields, ResourceStatus
 from keyturn.domain.secrets import Secret
 from keyturn.services.secrets import SecretsUpdate
 
-EnvironmentName = Literal["production", "preview", "development"]
-ResourceStatus = Literal[
-    "ready", "pending", "onboarding", "suspended", "resumed", "uninstalled", "error"
-]
-Ownership = Literal["owned", "linked", "sandbox"]
+# Literal aliases from the domain, so the OpenAPI schema lists the allowed values.
+EnvironmentName = Environment
 
 
 class WireModel(BaseModel):
@@ -63,39 +61,11 @@ class SecretsUpdateIn(WireModel):
         )
 
 
-class ResourceImportIn(WireModel):
-    """Body of `PUT /v1/installations/{icfg}/resources/{resourceId}` (import, an upsert)."""
-
-    productId: str
-    name: str = Field(min_length=1, max_length=256)
-    status: ResourceStatus
-    ownership: Ownership | None = None
-    metadata: dict[str, Any] | None = None
-    billingPlan: dict[str, Any] | None = None
-    notification: dict[str, Any] | None = None
-    extras: dict[str, Any] | None = None
-    secrets: list[SecretIn] | None = None
-
-    def fields(self) -> ResourceFields:
-        return ResourceFields(
-            product_id=self.productId,
-            name=self.name,
-            status=self.status,
-            ownership=self.ownership,
-            metadata=self.metadata,
-            billing_plan=self.billingPlan,
-            notification=self.notification,
-            extras=self.extras,
-        )
-
-    def secrets_update(self) -> SecretsUpdate | None:
-        if self.secrets is None:
-            return None
-        return SecretsUpdate(secrets=tuple(s.to_domain() for s in self.secrets), partial=False)
-
-
 class ResourcePatchIn(WireModel):
-    """Body of `PATCH /v1/installations/{icfg}/resources/{resourceId}`: every field optional."""
+    """Body of `PATCH /v1/installations/{icfg}/resources/{resourceId}`: every field optional.
+
+    `secrets` is an array (full replace) or `{"secrets": [...], "partial": bool}`.
+    """
 
     productId: str | None = None
     name: str | None = Field(default=None, min_length=1, max_length=256)
@@ -125,6 +95,16 @@ class ResourcePatchIn(WireModel):
         if isinstance(self.secrets, SecretsUpdateIn):
             return self.secrets.to_domain()
         return SecretsUpdate(secrets=tuple(s.to_domain() for s in self.secrets), partial=False)
+
+
+class ResourceImportIn(ResourcePatchIn):
+    """Body of `PUT /v1/installations/{icfg}/resources/{resourceId}` (import, an upsert):
+    the patch's fields with `productId`, `name` and `status` required, `secrets` an array."""
+
+    productId: str
+    name: str = Field(min_length=1, max_length=256)
+    status: ResourceStatus
+    secrets: list[SecretIn] | None = None
 
 
 class TeamIn(WireModel):

@@ -6,19 +6,17 @@ keys keyturn does not use; keyturn's own bodies (connections) refuse unknown key
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ConfigDict, Field
 
 from keyturn.domain.accounts import Project
-from keyturn.domain.environment import SENSITIVE, EnvVar
+from keyturn.domain.environment import SENSITIVE, EnvVar, UserEnvType
 from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
 from keyturn.http.wire import EnvironmentName, WireModel
 from keyturn.services.connections import ConnectionRequest
 from keyturn.services.deployments import DeploymentView
 from keyturn.services.env import NewUserVar, UserVarPatch
-
-UserEnvType = Literal["encrypted", "plain", "sensitive"]
 
 
 class LenientWireModel(WireModel):
@@ -54,12 +52,11 @@ class UserEnvVarIn(LenientWireModel):
     comment: str | None = Field(default=None, max_length=500)
 
     def to_input(self) -> NewUserVar:
-        targets = [self.target] if isinstance(self.target, str) else self.target
         return NewUserVar(
             key=self.key,
             value=self.value,
             type=self.type,
-            targets=in_standard_order(targets),
+            targets=_targets(self.target),
             git_branch=self.gitBranch,
             comment=self.comment,
         )
@@ -74,12 +71,11 @@ class UserEnvVarPatchIn(LenientWireModel):
     comment: str | None = Field(default=None, max_length=500)
 
     def to_input(self) -> UserVarPatch:
-        targets = [self.target] if isinstance(self.target, str) else self.target
         return UserVarPatch(
             key=self.key,
             value=self.value,
             type=self.type,
-            targets=in_standard_order(targets) if targets is not None else None,
+            targets=_targets(self.target) if self.target is not None else None,
             git_branch=self.gitBranch,
             comment=self.comment,
         )
@@ -91,6 +87,11 @@ class DeploymentIn(LenientWireModel):
     target: str | None = None
     gitBranch: str | None = None
     deploymentId: str | None = None
+
+
+def _targets(target: list[EnvironmentName] | EnvironmentName) -> tuple[str, ...]:
+    """Vercel accepts one target or a list of them."""
+    return in_standard_order([target] if isinstance(target, str) else target)
 
 
 def project_record(project: Project) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from keyturn.domain.envkeys import ENVIRONMENTS
 from keyturn.domain.errors import BadRequest, Conflict, FieldError, NotFound
 from keyturn.domain.ids import now_ms
 from keyturn.domain.secrets import MAX_NAME_LENGTH, MAX_VALUE_BYTES, SECRET_NAME
-from keyturn.services.namespace import refuse_conflicts, taken_keys
+from keyturn.services.namespace import derived_taken_keys, refuse_conflicts, taken_keys
 from keyturn.services.projects import find_project
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
@@ -125,7 +125,7 @@ def pull_env(
     with store.read() as uow:
         variables = project_variables(uow, find_project(uow, team_id, project_ref))
     resolved = resolve_env(variables, target, git_branch)
-    return {key: pulled_value(var) for key, var in sorted(resolved.items())}
+    return {key: pulled_value(var.value, var.type) for key, var in sorted(resolved.items())}
 
 
 def create_env_vars(
@@ -139,10 +139,9 @@ def create_env_vars(
     with store.write() as uow:
         project = find_project(uow, team_id, project_ref)
         uow.projects.lock([project.id])
-        taken = taken_keys(uow, [project.id])[project.id]
+        # Same keys among user variables are upserts or `failed` entries, not conflicts.
+        derived_taken = derived_taken_keys(uow, [project.id])[project.id]
         existing = uow.projects.user_vars(project.id)
-        user_keys = {(var.key, target) for var in existing for target in var.targets}
-        derived_taken = taken - user_keys
         for item in inputs:
             wanted = {(item.key, target) for target in item.targets}
             refuse_conflicts({project.id: wanted}, {project.id: derived_taken})

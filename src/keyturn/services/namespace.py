@@ -30,11 +30,25 @@ def taken_keys(
     conflicts with itself) and the user variable `except_user_var_id` (one being edited).
     With `only_keys`, looks at those keys alone (what a caller is about to add).
     """
-    ids = sorted(set(project_ids))
-    taken: dict[str, Keys] = {project_id: set() for project_id in ids}
-    for var_id, project_id, key, targets in uow.projects.user_var_keys(ids, only_keys):
+    taken = derived_taken_keys(
+        uow, project_ids, except_resource_id=except_resource_id, only_keys=only_keys
+    )
+    for var_id, project_id, key, targets in uow.projects.user_var_keys(list(taken), only_keys):
         if var_id != except_user_var_id:
             taken[project_id] |= {(key, target) for target in targets}
+    return taken
+
+
+def derived_taken_keys(
+    uow: UnitOfWork,
+    project_ids: Iterable[str],
+    *,
+    except_resource_id: str | None = None,
+    only_keys: set[str] | None = None,
+) -> dict[str, Keys]:
+    """Per project, the (key, environment) pairs its connections derive (see `taken_keys`)."""
+    ids = sorted(set(project_ids))
+    taken: dict[str, Keys] = {project_id: set() for project_id in ids}
     links = [
         connection
         for connection, resource in uow.projects.connections_of_projects(ids)

@@ -67,13 +67,12 @@ def patch_resource(
 
 def get_resource(store: Store, installation_id: str, partner_id: str) -> ResourceView:
     with store.read() as uow:
-        resource = find_live_resource(uow, installation_id, partner_id)
-        return _view(uow, resource)
+        return _views(uow, [find_live_resource(uow, installation_id, partner_id)])[0]
 
 
 def list_resources(store: Store, installation_id: str) -> list[ResourceView]:
     with store.read() as uow:
-        return [_view(uow, resource) for resource in uow.resources.list_live(installation_id)]
+        return _views(uow, uow.resources.list_live(installation_id))
 
 
 def delete_resource(store: Store, installation_id: str, partner_id: str) -> None:
@@ -99,8 +98,13 @@ def _with_product_id(
     return replace(fields, product_id=product.id)
 
 
-def _view(uow: UnitOfWork, resource: Resource) -> ResourceView:
-    return ResourceView(
-        resource=resource,
-        secret_names=tuple(uow.secrets.current_names(resource)),
-    )
+def _views(uow: UnitOfWork, resources: list[Resource]) -> list[ResourceView]:
+    """The resources with their secret names, read in one query for all of them."""
+    names = uow.secrets.current_names_and_prefixes(r.internal_id for r in resources)
+    return [
+        ResourceView(
+            resource=resource,
+            secret_names=tuple(sorted(name for name, _ in names.get(resource.internal_id, []))),
+        )
+        for resource in resources
+    ]

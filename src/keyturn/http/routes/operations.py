@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
+from keyturn.domain.errors import ServiceUnavailable
 from keyturn.http.dependencies import Context
-from keyturn.http.errors import error_response
 from keyturn.services.operations import database_answers
 
 router = APIRouter(tags=["operations"])
@@ -18,9 +17,9 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
-def readyz(context: Context) -> dict[str, str] | JSONResponse:
-    """The database answers."""
+@router.get("/readyz")
+def readyz(context: Context) -> dict[str, str]:
+    """The database answers; else 503."""
     if not database_answers(context.store):
-        return error_response(503, "service_unavailable", "the database does not answer")
+        raise ServiceUnavailable("the database does not answer")
     return {"status": "ok"}

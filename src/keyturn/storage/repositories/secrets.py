@@ -77,19 +77,6 @@ class SecretRepository:
             found.setdefault(row.resource_id, []).append((row.name, row.prefix))
         return found
 
-    def current_names(self, resource: Resource) -> list[str]:
-        """The names of the current secrets, without decrypting anything."""
-        return list(
-            self._connection.execute(
-                select(resource_secrets.c.name)
-                .where(
-                    resource_secrets.c.resource_id == resource.internal_id,
-                    resource_secrets.c.valid_to.is_(None),
-                )
-                .order_by(resource_secrets.c.name)
-            ).scalars()
-        )
-
     def write_version(
         self,
         resource: Resource,
