@@ -25,7 +25,8 @@ export VERCEL_CLI="$COMPAT_DIR/node_modules/vercel/dist/index.js"
 work=$(mktemp -d)
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export KEYTURN_DATA_DIR="$work/data" KEYTURN_PORT="$port" KEYTURN_HOST=127.0.0.1
-export KEYTURN_ADMIN_TOKEN="kt_admin_compat_$RANDOM$RANDOM"
+# keyturn refuses an admin token shorter than 32 characters.
+export KEYTURN_ADMIN_TOKEN="kt_admin_compat_$("$python" -c 'import secrets; print(secrets.token_hex(16))')"
 "$python" -m keyturn.cli db upgrade >/dev/null
 "$python" -m keyturn.cli serve >"$work/server.log" 2>&1 &
 server=$!

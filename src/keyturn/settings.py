@@ -15,6 +15,9 @@ from keyturn.storage.encryption import decode_master_key
 from keyturn.storage.engine import normalize_database_url
 
 DEFAULT_DATA_DIR = Path(".keyturn")
+# The admin token creates teams and tokens: a short one could be guessed. 32 characters of the
+# token alphabet are over 190 bits, as many as the tokens keyturn generates itself.
+MIN_ADMIN_TOKEN_LENGTH = 32
 DATABASE_FILE_NAME = "keyturn.db"
 
 
@@ -56,10 +59,17 @@ class Settings(BaseSettings):
     @field_validator("admin_token")
     @classmethod
     def _admin_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not TOKEN_SHAPE.fullmatch(value.get_secret_value()):
+        if value is None:
+            return value
+        if not TOKEN_SHAPE.fullmatch(value.get_secret_value()):
             raise ValueError(
-                "KEYTURN_ADMIN_TOKEN must be 1 to 256 letters, digits or underscores "
+                "KEYTURN_ADMIN_TOKEN must be at most 256 letters, digits or underscores "
                 "(the vercel CLI refuses any other character)"
+            )
+        if len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"KEYTURN_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters "
+                "(openssl rand -hex 32 makes one)"
             )
         return value
 

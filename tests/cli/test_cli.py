@@ -324,6 +324,12 @@ SIXTEEN_BYTE_KEY = base64.b64encode(secrets.token_bytes(16)).decode()
         ),
         pytest.param(
             [],
+            {"KEYTURN_ADMIN_TOKEN": "kt_admin_only_24_chars_x"},
+            ["keyturn_admin_token", "at least 32 characters"],
+            id="admin-token-shorter-than-32",
+        ),
+        pytest.param(
+            [],
             {"KEYTURN_PORT": "70000"},
             ["port", "65535"],
             id="port-70000",

@@ -19,6 +19,7 @@ def test_default_database_is_sqlite_in_the_data_dir(tmp_path: object) -> None:
     [
         ({"database_url": "mysql://u@h/db"}, "database_url"),
         ({"admin_token": SecretStr("has-dash")}, "admin_token"),
+        ({"admin_token": SecretStr("kt_admin_" + "a" * 22)}, "at least 32 characters"),
         ({"master_key": SecretStr("c2hvcnQ=")}, "master_key"),
         ({"port": 70000}, "port"),
     ],
@@ -28,8 +29,14 @@ def test_unusable_setting_is_refused_naming_it(overrides: dict[str, object], rea
         Settings(**overrides)  # type: ignore[arg-type]
 
 
+def test_admin_token_of_32_characters_is_accepted() -> None:
+    token = "kt_admin_" + "a" * 23
+    assert Settings(admin_token=SecretStr(token)).admin_token == SecretStr(token)
+
+
 def test_settings_repr_hides_secrets() -> None:
     key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
-    settings = Settings(admin_token=SecretStr("kt_admin_secret"), master_key=SecretStr(key))
-    assert "kt_admin_secret" not in repr(settings)
+    token = "kt_admin_secret_of_at_least_32_chars"
+    settings = Settings(admin_token=SecretStr(token), master_key=SecretStr(key))
+    assert token not in repr(settings)
     assert key not in repr(settings)

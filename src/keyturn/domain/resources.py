@@ -10,6 +10,9 @@ ResourceStatus = Literal[
 ]
 Ownership = Literal["owned", "linked", "sandbox"]
 
+# The partner's own resource id comes from the import's path and is stored, so it is bounded.
+MAX_PARTNER_ID_LENGTH: Final = 256
+
 # A resource in this status takes no new secrets (CONTRACT.md 2.1, `resource_not_active`).
 INACTIVE_STATUS: Final = "uninstalled"
 

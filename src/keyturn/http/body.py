@@ -3,20 +3,30 @@
 Routes parse bodies themselves, not through FastAPI's automatic body parameter, because the
 contract orders its checks (auth, then 404, then the body's shape) and wants a 400
 `bad_request` naming the field, where FastAPI would answer 422 before the route runs.
+
+Parsing is also where keyturn decides, once for every body, what it will store: the body is
+UTF-8, strict JSON (no `NaN`, `Infinity`, or numbers that overflow to infinity), and every
+string in it, object keys included, is storable text (`domain.text`). A body that passes can
+be written and read back the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from keyturn.domain.errors import BadRequest, FieldError
+from keyturn.domain.text import text_problem
 
 Model = TypeVar("Model", bound=BaseModel)
 T = TypeVar("T")
+JsonPath = tuple[int | str, ...]
+# The `ctx` key a validator sets to name the part of its field that is wrong.
+INNER_PATH = "inner_path"
 
 
 async def raw_body(request: Request) -> bytes:
@@ -25,11 +35,57 @@ async def raw_body(request: Request) -> bytes:
 
 
 def parse_json_body(body: bytes) -> Any:
-    """Any JSON value, or a 400; an empty body is `None`."""
+    """Any JSON value whose strings and numbers keyturn can store, or a 400; empty is `None`."""
+    if not body.strip():
+        return None
     try:
-        return json.loads(body) if body.strip() else None
-    except (ValueError, RecursionError) as exc:
-        raise BadRequest("body: is not valid JSON", (FieldError("body", "invalid JSON"),)) from exc
+        # Decoded here, not by json.loads: that would also guess UTF-16 and UTF-32.
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _refuse((), "is not UTF-8 text") from None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _refuse((), "is not valid JSON") from None
+    check_storable(value)
+    return value
+
+
+def check_storable(value: Any) -> None:
+    """400 naming the first string that is not storable text or number that is not finite.
+
+    json.loads reads `NaN`, `Infinity` and `1e400` as non-finite floats; they are not JSON
+    (RFC 8259) and PostgreSQL's JSON types refuse them. The walk uses its own stack, so a
+    deeply nested body cannot exhaust Python's.
+    """
+    pending: list[tuple[JsonPath, Any]] = [((), value)]
+    while pending:
+        path, node = pending.pop()
+        if isinstance(node, str):
+            problem = text_problem(node)
+            if problem is not None:
+                raise _refuse(path, problem)
+        elif isinstance(node, float):
+            if not math.isfinite(node):
+                raise _refuse(
+                    path,
+                    "must be a finite number (NaN, Infinity and numbers beyond about "
+                    "±1.8e308 are not JSON)",
+                )
+        elif isinstance(node, dict):
+            for key in node:
+                problem = text_problem(key)
+                if problem is not None:
+                    raise _refuse(path, f"has a key that {problem}")
+            # Reversed onto the stack, so the first bad value in the document is the one named.
+            pending.extend(((*path, key), item) for key, item in reversed(node.items()))
+        elif isinstance(node, list):
+            pending.extend(((*path, index), node[index]) for index in reversed(range(len(node))))
+
+
+def _refuse(path: JsonPath, message: str) -> BadRequest:
+    key = _json_path(path)
+    return BadRequest(f"{key}: {message}", (FieldError(key, message),))
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -60,12 +116,18 @@ def parse_body_as(adapter: TypeAdapter[T], body: bytes) -> T:
 
 
 def _bad_request(exc: ValidationError) -> BadRequest:
-    fields = tuple(FieldError(_json_path(error["loc"]), _message(error)) for error in exc.errors())
+    fields = tuple(FieldError(_error_path(error), _message(error)) for error in exc.errors())
     first = fields[0]
     return BadRequest(f"{first.key}: {first.message}", fields)
 
 
-def _json_path(location: tuple[int | str, ...]) -> str:
+def _error_path(error: Any) -> str:
+    # A free-form object's own check (wire.py) names the part of it that is wrong in `ctx`.
+    inner: JsonPath = tuple(error.get("ctx", {}).get(INNER_PATH, ()))
+    return _json_path((*error["loc"], *inner))
+
+
+def _json_path(location: JsonPath) -> str:
     path = ""
     for part in location:
         if part == "[key]":  # pydantic's marker for a bad key of a mapping: the key is the field

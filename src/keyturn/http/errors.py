@@ -1,7 +1,9 @@
 """The one table from domain errors to HTTP statuses, and the handlers that answer with it.
 
 Every error body is `{"error": {"code", "message", ...}}`; an unexpected exception answers a
-generic 500 whose body carries no detail of the failure (and so no secret).
+generic 500 whose body carries no detail of the failure (and so no secret). A 503 (the database
+is unavailable, CONTRACT.md 4) says when to retry in `Retry-After`; a 405 lists the methods
+the path does take in `Allow`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from keyturn.domain.errors import (
     BadRequest,
@@ -39,9 +42,24 @@ STATUS_OF: dict[type[KeyturnError], int] = {
 
 STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
 
+# Seconds a client should wait before retrying a 503: long enough for a database restart or a
+# failover to begin answering, short enough that a retrying client does not stall for long.
+RETRY_AFTER_S = 5
 
-def error_response(status: int, code: str, message: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: object,
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, **extra}},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _fields(fields: tuple[FieldError, ...]) -> list[dict[str, str]]:
@@ -56,13 +74,29 @@ async def _keyturn_error(_request: Request, exc: Exception) -> JSONResponse:
         extra["missingToken" if exc.missing else "invalidToken"] = True
     if isinstance(exc, BadRequest) and exc.fields:
         extra["fields"] = _fields(exc.fields)
-    return error_response(status, exc.code, exc.message, **extra)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return error_response(status, exc.code, exc.message, headers=headers, **extra)
 
 
-async def _starlette_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _starlette_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = STARLETTE_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route whose path matched; several routes
+        # share a path here (GET, PUT, PATCH, DELETE of a resource), so ask all of them.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods.update(route_methods)
+    return sorted(methods)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:

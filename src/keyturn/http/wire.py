@@ -6,17 +6,55 @@ They describe shape only; the rules on names, prefixes and sizes are the domain'
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from keyturn.domain.envkeys import Environment
 from keyturn.domain.resources import Ownership, ResourceFields, ResourceStatus
 from keyturn.domain.secrets import Secret
+from keyturn.http.body import INNER_PATH, JsonPath
 from keyturn.services.secrets import SecretsUpdate
 
 # Literal aliases from the domain, so the OpenAPI schema lists the allowed values.
 EnvironmentName = Environment
+
+
+# Free-form objects (`metadata`, `billingPlan`, ...) are stored as given and answered on every
+# read of the resource, so they are bounded: nesting past this depth would make reads recurse
+# (the object itself is level 1), and the size bounds what one listing carries per resource.
+MAX_FREE_FORM_DEPTH = 32
+MAX_FREE_FORM_BYTES = 64 * 1024
+
+
+def _bounded_free_form(value: dict[str, Any]) -> dict[str, Any]:
+    """A free-form object within the depth and size limits; strings and numbers are already
+    checked by the body parser (`body.check_storable`)."""
+    pending: list[tuple[JsonPath, Any, int]] = [((), value, 1)]
+    while pending:
+        path, node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_FREE_FORM_DEPTH:
+                raise PydanticCustomError(
+                    "free_form_too_deep",
+                    "nests deeper than {limit} levels",
+                    {"limit": MAX_FREE_FORM_DEPTH, INNER_PATH: path},
+                )
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            pending.extend(((*path, key), item, depth + 1) for key, item in items)
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_FREE_FORM_BYTES:
+        raise PydanticCustomError(
+            "free_form_too_large",
+            "is larger than {limit} bytes as compact JSON",
+            {"limit": MAX_FREE_FORM_BYTES},
+        )
+    return value
+
+
+FreeFormObject = Annotated[dict[str, Any], AfterValidator(_bounded_free_form)]
 
 
 class WireModel(BaseModel):
@@ -71,10 +109,10 @@ class ResourcePatchIn(WireModel):
     name: str | None = Field(default=None, min_length=1, max_length=256)
     status: ResourceStatus | None = None
     ownership: Ownership | None = None
-    metadata: dict[str, Any] | None = None
-    billingPlan: dict[str, Any] | None = None
-    notification: dict[str, Any] | None = None
-    extras: dict[str, Any] | None = None
+    metadata: FreeFormObject | None = None
+    billingPlan: FreeFormObject | None = None
+    notification: FreeFormObject | None = None
+    extras: FreeFormObject | None = None
     secrets: list[SecretIn] | SecretsUpdateIn | None = None
 
     def fields(self) -> ResourceFields:

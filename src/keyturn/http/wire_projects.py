@@ -13,10 +13,14 @@ from pydantic import ConfigDict, Field
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import SENSITIVE, EnvVar, UserEnvType
 from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
+from keyturn.domain.secrets import MAX_NAME_LENGTH
 from keyturn.http.wire import EnvironmentName, WireModel
 from keyturn.services.connections import ConnectionRequest
 from keyturn.services.deployments import DeploymentView
 from keyturn.services.env import NewUserVar, UserVarPatch
+
+# Git's own refs may be longer, but keyturn stores at most this many characters of a branch.
+MAX_GIT_BRANCH_LENGTH = 256
 
 
 class LenientWireModel(WireModel):
@@ -31,7 +35,7 @@ class ConnectionIn(WireModel):
     projectId: str = Field(min_length=1)
     envVarEnvironments: list[EnvironmentName] | None = Field(default=None, min_length=1)
     makeEnvVarsSensitive: bool | None = None
-    envVarPrefix: str | None = None
+    envVarPrefix: str | None = Field(default=None, max_length=MAX_NAME_LENGTH)
 
     def to_request(self) -> ConnectionRequest:
         environments = in_standard_order(self.envVarEnvironments or ENVIRONMENTS)
@@ -48,7 +52,7 @@ class UserEnvVarIn(LenientWireModel):
     value: str = Field(repr=False)
     type: UserEnvType = "encrypted"
     target: list[EnvironmentName] | EnvironmentName
-    gitBranch: str | None = None
+    gitBranch: str | None = Field(default=None, max_length=MAX_GIT_BRANCH_LENGTH)
     comment: str | None = Field(default=None, max_length=500)
 
     def to_input(self) -> NewUserVar:
@@ -67,7 +71,7 @@ class UserEnvVarPatchIn(LenientWireModel):
     value: str | None = Field(default=None, repr=False)
     type: UserEnvType | None = None
     target: list[EnvironmentName] | EnvironmentName | None = None
-    gitBranch: str | None = None
+    gitBranch: str | None = Field(default=None, max_length=MAX_GIT_BRANCH_LENGTH)
     comment: str | None = Field(default=None, max_length=500)
 
     def to_input(self) -> UserVarPatch:
@@ -85,7 +89,7 @@ class DeploymentIn(LenientWireModel):
     name: str | None = None
     project: str | None = None
     target: str | None = None
-    gitBranch: str | None = None
+    gitBranch: str | None = Field(default=None, max_length=MAX_GIT_BRANCH_LENGTH)
     deploymentId: str | None = None
 
 

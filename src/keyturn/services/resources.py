@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from keyturn.domain.errors import NotFound
-from keyturn.domain.resources import Resource, ResourceFields
+from keyturn.domain.errors import BadRequest, FieldError, NotFound
+from keyturn.domain.resources import MAX_PARTNER_ID_LENGTH, Resource, ResourceFields
 from keyturn.domain.secrets import validate_secrets
 from keyturn.services.secrets import SecretsUpdate, apply_secrets, find_live_resource
 from keyturn.storage.unit_of_work import Store, UnitOfWork
@@ -31,6 +31,9 @@ def import_resource(
     secrets: SecretsUpdate | None,
 ) -> Resource:
     """Create or update the resource; `secrets`, if given, replaces its whole secret set."""
+    if len(partner_id) > MAX_PARTNER_ID_LENGTH:
+        message = f"is longer than {MAX_PARTNER_ID_LENGTH} characters"
+        raise BadRequest(f"resourceId: {message}", (FieldError("resourceId", message),))
     if secrets is not None:
         validate_secrets(secrets.secrets)
     with store.write() as uow:

@@ -4,6 +4,10 @@ Services open a `UnitOfWork`, call repositories, and commit; leaving the block w
 rolls back, so a refusal halfway through changes nothing. A write unit begins with
 `BEGIN IMMEDIATE` on SQLite (see engine.py); on PostgreSQL the repositories lock the rows they
 are about to change.
+
+A database that cannot be reached (refused or dropped connections, a SQLite file that cannot be
+opened, an exhausted pool) is turned into the domain's `ServiceUnavailable` here, at the one
+door every query goes through, so that every route answers 503 rather than a 500.
 """
 
 from __future__ import annotations
@@ -11,9 +15,16 @@ from __future__ import annotations
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from keyturn.domain.errors import Conflict
+from keyturn.domain.errors import Conflict, ServiceUnavailable
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
@@ -21,6 +32,15 @@ from keyturn.storage.repositories.deployments import DeploymentRepository
 from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.secrets import SecretRepository
+
+# What a database that is down, unreachable or out of connections raises: DBAPI operational
+# and interface errors (psycopg and sqlite3 alike), a failed pre-ping, a pool timeout.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+
+
+def database_unavailable() -> ServiceUnavailable:
+    # The driver's message is left out: it may name hosts, users or file paths.
+    return ServiceUnavailable("the database is unavailable; retry later")
 
 
 class Store:
@@ -65,14 +85,22 @@ class UnitOfWork:
         self._connection: Connection | None = None
 
     def __enter__(self) -> UnitOfWork:
-        connection = self._store.engine.connect()
-        if self._write:
-            connection = connection.execution_options(**{WRITE_TRANSACTION: True})
-        if self._snapshot and connection.dialect.name == "postgresql":
-            # READ COMMITTED would let a derived env mix a resource's version number read by one
-            # query with secrets committed before the next. SQLite transactions are snapshots.
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        connection.begin()
+        try:
+            connection = self._store.engine.connect()
+        except DATABASE_UNAVAILABLE:
+            raise database_unavailable() from None
+        try:
+            if self._write:
+                connection = connection.execution_options(**{WRITE_TRANSACTION: True})
+            if self._snapshot and connection.dialect.name == "postgresql":
+                # READ COMMITTED would let a derived env mix a resource's version number read by
+                # one query with secrets committed before the next. SQLite transactions are
+                # snapshots.
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            connection.begin()
+        except DATABASE_UNAVAILABLE:
+            connection.close()
+            raise database_unavailable() from None
         self._connection = connection
         self.accounts = AccountRepository(connection)
         self.resources = ResourceRepository(connection)
@@ -91,9 +119,15 @@ class UnitOfWork:
         try:
             if connection.in_transaction():
                 connection.rollback()
+        except DATABASE_UNAVAILABLE:
+            # The connection died with the database: the transaction is gone with it, and the
+            # error that matters is the one below.
+            connection.invalidate()
         finally:
             connection.close()
             self._connection = None
+        if isinstance(exc, DATABASE_UNAVAILABLE):
+            raise database_unavailable() from None
         if isinstance(exc, IntegrityError):
             # Two requests raced past the same uniqueness check (a team slug, a project name):
             # the database kept one; the other is a conflict, not a server error.

@@ -11,7 +11,6 @@ from keyturn.http.dependencies import Caller, Context, UserTeam
 from keyturn.http.openapi import json_body
 from keyturn.http.wire_projects import ProjectIn, project_record
 from keyturn.services import projects
-from keyturn.services.auth import require_user
 
 router = APIRouter(tags=["projects"])
 Body = Annotated[bytes, Depends(raw_body)]
@@ -52,9 +51,8 @@ def custom_environments(idOrName: str, context: Context, team_id: UserTeam) -> d
 
 
 @router.get("/v2/user", tags=["account"])
-def current_user(context: Context, caller: Caller) -> dict[str, Any]:
+def current_user(context: Context, caller: Caller, team_id: UserTeam) -> dict[str, Any]:
     """The token as a user: the CLI asks for it; a team token's user is its team's member."""
-    team_id = require_user(caller)
     team = projects.find_team(context.store, team_id, team_id)
     user_id = "user_" + (caller.token_id or team_id).split("_", 1)[-1]
     return {
@@ -70,6 +68,6 @@ def current_user(context: Context, caller: Caller) -> dict[str, Any]:
 
 @router.get("/teams/{teamId}", tags=["account"])
 @router.get("/v2/teams/{teamId}", tags=["account"])
-def get_team(teamId: str, context: Context, caller: Caller) -> dict[str, Any]:
-    team = projects.find_team(context.store, require_user(caller), teamId)
+def get_team(teamId: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+    team = projects.find_team(context.store, team_id, teamId)
     return {"id": team.id, "slug": team.slug, "name": team.name}
