@@ -79,13 +79,17 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = ServiceContext(store=runtime.store, authenticator=runtime.authenticator)
-    install_error_handlers(app)
+    routers = [
+        operations.router,
+        admin.router,
+        marketplace.router,
+        connections.router,
+        projects.router,
+        env.router,
+        deployments.router,
+    ]
+    install_error_handlers(app, [route for router in routers for route in router.routes])
     app.add_middleware(BodySizeLimit)
-    app.include_router(operations.router)
-    app.include_router(admin.router)
-    app.include_router(marketplace.router)
-    app.include_router(connections.router)
-    app.include_router(projects.router)
-    app.include_router(env.router)
-    app.include_router(deployments.router)
+    for router in routers:
+        app.include_router(router)
     return app

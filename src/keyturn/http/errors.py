@@ -9,12 +9,13 @@ the path does take in `Allow`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Route
 
 from keyturn.domain.errors import (
     BadRequest,
@@ -29,6 +30,7 @@ from keyturn.domain.errors import (
 )
 
 logger = logging.getLogger("keyturn.http")
+ExceptionHandler = Callable[[Request, Exception], Awaitable[JSONResponse]]
 
 STATUS_OF: dict[type[KeyturnError], int] = {
     BadRequest: 400,
@@ -78,25 +80,25 @@ async def _keyturn_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, exc.code, exc.message, headers=headers, **extra)
 
 
-async def _starlette_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    code = STARLETTE_CODES.get(exc.status_code, "error")
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        # Starlette names the methods of the first route whose path matched; several routes
-        # share a path here (GET, PUT, PATCH, DELETE of a resource), so ask all of them.
-        headers["Allow"] = ", ".join(_allowed_methods(request))
-    return error_response(exc.status_code, code, str(exc.detail), headers=headers)
+def _starlette_error(routes: Sequence[BaseRoute]) -> ExceptionHandler:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = STARLETTE_CODES.get(exc.status_code, "error")
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # The router names the methods of the first route whose path matched; several
+            # routes share a path here (GET, PUT, PATCH, DELETE of a resource): ask them all.
+            path = request.scope["path"]
+            allowed = {
+                method
+                for route in routes
+                if isinstance(route, Route) and route.path_regex.match(path)
+                for method in route.methods or ()
+            }
+            headers["Allow"] = ", ".join(sorted(allowed))
+        return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
-
-def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        route_methods = getattr(route, "methods", None)
-        if match is not Match.NONE and route_methods:
-            methods.update(route_methods)
-    return sorted(methods)
+    return handle
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -116,8 +118,9 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal error; this is a bug in keyturn")
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """Answer every error in the one shape; `routes` are every route of `app` (for `Allow`)."""
     app.add_exception_handler(KeyturnError, _keyturn_error)
-    app.add_exception_handler(StarletteHTTPException, _starlette_error)
+    app.add_exception_handler(StarletteHTTPException, _starlette_error(routes))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
