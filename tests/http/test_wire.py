@@ -96,3 +96,12 @@ def test_nesting_that_used_to_break_every_read_is_refused_and_reads_still_work(
         f"/v1/installations/{partner.installation_id}/resources", headers=partner.auth()
     )
     assert listing.status_code == 200
+
+
+def test_free_form_path_keeps_keys_that_look_like_pydantic_markers(
+    runtime: Runtime, client: TestClient, partner: Partner
+) -> None:
+    partner.import_resource("db1")
+    body = raw_json({"metadata": {"[key]": _nested(MAX_FREE_FORM_DEPTH)}})
+    error = refused_400(runtime, client, "PATCH", partner.resource_path(), partner.auth(), body)
+    assert error["message"].startswith("metadata.[key]" + ".a" * (MAX_FREE_FORM_DEPTH - 1) + ":")

@@ -122,16 +122,16 @@ def _bad_request(exc: ValidationError) -> BadRequest:
 
 
 def _error_path(error: Any) -> str:
+    # pydantic marks a bad key of a mapping with "[key]" after it: the key is the field.
+    location = tuple(part for part in error["loc"] if part != "[key]")
     # A free-form object's own check (wire.py) names the part of it that is wrong in `ctx`.
     inner: JsonPath = tuple(error.get("ctx", {}).get(INNER_PATH, ()))
-    return _json_path((*error["loc"], *inner))
+    return _json_path((*location, *inner))
 
 
 def _json_path(location: JsonPath) -> str:
     path = ""
     for part in location:
-        if part == "[key]":  # pydantic's marker for a bad key of a mapping: the key is the field
-            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
