@@ -169,3 +169,13 @@ def test_v2_user_with_the_tokens_own_team_answers_the_user(
     response = client.get("/v2/user", params={parameter: reference}, headers=workspace.headers)
     assert response.status_code == 200
     assert response.json()["user"]["defaultTeamId"] == partner.team_id
+
+
+def test_invalid_utf8_in_a_query_is_decoded_as_replacement_characters_and_answered(
+    client: TestClient, workspace: Workspace, project_id: str
+) -> None:
+    response = client.get(
+        f"/v10/projects/{project_id}/env?gitBranch=%ED%A0%80", headers=workspace.headers
+    )
+    assert response.status_code == 200, response.text
+    assert [record["key"] for record in response.json()["envs"]] == ["DATABASE_URL"]

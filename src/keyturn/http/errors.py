@@ -89,12 +89,13 @@ def _starlette_error(routes: Sequence[BaseRoute]) -> ExceptionHandler:
             # The router names the methods of the first route whose path matched; several
             # routes share a path here (GET, PUT, PATCH, DELETE of a resource): ask them all.
             path = request.scope["path"]
-            allowed = {
+            allowed = {method.strip() for method in headers.get("Allow", "").split(",")} - {""}
+            allowed.update(
                 method
                 for route in routes
                 if isinstance(route, Route) and route.path_regex.match(path)
                 for method in route.methods or ()
-            }
+            )
             headers["Allow"] = ", ".join(sorted(allowed))
         return error_response(exc.status_code, code, str(exc.detail), headers=headers)
 
