@@ -1,7 +1,8 @@
 """Wire models of request bodies: strict (no coercion), closed (unknown keys refused).
 
-They describe shape only; the rules on names, prefixes and sizes are the domain's
-(`domain/secrets.py`), checked after, so that shape errors answer 400 and rule errors 422.
+They describe shape (and the bounds of free-form objects, which are shape too: 400); the rules
+on names, prefixes and sizes are the domain's (`domain/secrets.py`), checked after, so that
+shape errors answer 400 and rule errors 422.
 """
 
 from __future__ import annotations
