@@ -31,6 +31,15 @@ from bench.measure import (
     measure_rotations,
 )
 from bench.report import Row, header, source_revision, table, verdict
+from bench.storage import (
+    CPU_TARGET_MS,
+    NAME_ADDING_TARGET_RATIO,
+    STORAGE_TARGET_BYTES,
+    STORED_DEPLOYMENTS,
+    StorageCosts,
+    measure_deployment_storage,
+    measure_service_cpu,
+)
 from bench.world import ADMIN_TOKEN, PROJECT_COUNT, SIZES, build_world
 from keyturn.app import build_runtime, create_app
 from keyturn.settings import Settings
@@ -45,7 +54,9 @@ def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def run_database(name: str, url: str, data_dir: Path, samples: int) -> Iterator[Row]:
+def run_database(
+    name: str, url: str, data_dir: Path, samples: int, storage: dict[str, StorageCosts]
+) -> Iterator[Row]:
     settings = Settings(
         data_dir=data_dir,
         database_url=url,
@@ -66,6 +77,9 @@ def run_database(name: str, url: str, data_dir: Path, samples: int) -> Iterator[
             additions = measure_name_additions(world)
             progress(f"{name}: measuring env pull and deployments")
             pull, deploy = measure_pull_and_deploy(world, samples)
+            progress(f"{name}: measuring server CPU and deployment storage")
+            service_cpu = measure_service_cpu(world, runtime.store, samples)
+            storage[name] = measure_deployment_storage(world, runtime.store.engine)
     finally:
         runtime.store.engine.dispose()
     baseline = rotations[SIZES[0]].median
@@ -74,8 +88,35 @@ def run_database(name: str, url: str, data_dir: Path, samples: int) -> Iterator[
     first_addition = additions[SIZES[0]].median
     for result in additions.values():
         yield Row(name, result.case, result.median, result.p90, result.median / first_addition)
-    for result in (pull, deploy):
+    for result in (pull, deploy, *service_cpu):
         yield Row(name, result.case, result.median, result.p90)
+
+
+def print_storage_verdicts(name: str, rows: list[Row], costs: StorageCosts | None) -> None:
+    """Issue 8's storage targets: name-adding PUT ratio, server CPU, bytes per deployment."""
+    for row in rows:
+        if row.database != name:
+            continue
+        if row.case == "adding a name, 10,000 projects" and row.ratio is not None:
+            met = "MET" if row.ratio <= NAME_ADDING_TARGET_RATIO else "NOT MET"
+            print(
+                f"verdict {name}: 10,000-project name-adding PUT = {row.ratio:.2f}x "
+                f"the 1-project one (target <= {NAME_ADDING_TARGET_RATIO:g}x): {met}"
+            )
+        if row.case.endswith("server CPU") and not row.case.startswith("deployment env"):
+            met = "MET" if row.median_ms <= CPU_TARGET_MS else "NOT MET"
+            print(
+                f"verdict {name}: {row.case} median {row.median_ms:.2f} ms "
+                f"(target <= {CPU_TARGET_MS:g} ms): {met}"
+            )
+    if costs is not None:
+        met = "MET" if costs.disk_bytes <= STORAGE_TARGET_BYTES else "NOT MET"
+        print(
+            f"storage {name}: {costs.payload_bytes:,.0f} bytes of row values and "
+            f"{costs.disk_bytes:,.0f} bytes on disk (indexes included) per deployment of "
+            f"20 resources x 20 secrets, over {STORED_DEPLOYMENTS} deployments "
+            f"(target <= {STORAGE_TARGET_BYTES:,} on disk): {met}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
     source = source_revision()
     rows: list[Row] = []
+    storage: dict[str, StorageCosts] = {}
     notes: list[str] = []
     with work_directory() as work_dir:
         for name in chosen:
@@ -98,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             try:
                 with DATABASES[name](work_dir) as url:
-                    rows += run_database(name, url, work_dir / f"{name}-data", args.samples)
+                    rows += run_database(
+                        name, url, work_dir / f"{name}-data", args.samples, storage
+                    )
             except PostgresClusterError as exc:
                 notes.append(f"{name}: not measured: {str(exc).splitlines()[0]}")
                 progress(notes[-1])
@@ -117,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             if row.database == name and row.projects == SIZES[-1] and row.ratio is not None:
                 print(verdict(name, row.ratio))
+    for name in chosen:
+        print_storage_verdicts(name, rows, storage.get(name))
     for note in notes:
         print(note)
     return 0

@@ -32,6 +32,7 @@ PULL_PROJECT_NAME = "bench-pull"
 @dataclass(frozen=True)
 class World:
     client: TestClient
+    team_id: str
     installation_id: str
     integration_token: str
     user_token: str
@@ -150,6 +151,7 @@ def build_world(client: TestClient, engine: Engine) -> World:
 
     return World(
         client=client,
+        team_id=team["id"],
         installation_id=installation["id"],
         integration_token=installation["accessToken"],
         user_token=user["token"],

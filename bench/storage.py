@@ -1,0 +1,169 @@
+"""Storage costs: what a deployment stores, and the CPU that creating and pulling one takes.
+
+The HTTP rows of the table include the in-process TestClient round trip. These cases call the
+services directly, on the same database and world, and time them with `time.thread_time`: the
+CPU the keyturn code spends in this thread (for PostgreSQL, not the database server's own
+CPU). That is the server-side price of deriving 400 keys, and what the targets of
+docs/performance.md ("Deployments reference, they do not copy") are stated in.
+
+A deployment's storage is measured two ways, over `STORED_DEPLOYMENTS` deployments of the
+20x20 project: the bytes of the values in its rows (every table with a `deployment_id`
+column, and its `deployments` row), and how much the database grows on disk, indexes
+included (SQLite's `dbstat`, PostgreSQL's `pg_total_relation_size`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Table, bindparam, select, text
+
+from bench.measure import WARMUP_ROUNDS, Result, _turned
+from bench.world import World, expect
+from keyturn.services.deployments import create_deployment, pull_deployment_env
+from keyturn.services.env import pull_env
+from keyturn.storage.tables import deployments, metadata
+from keyturn.storage.unit_of_work import Store
+
+STORED_DEPLOYMENTS = 100
+# Targets of issue 8 (storage part), in server CPU milliseconds and bytes.
+CPU_TARGET_MS = 3.0
+STORAGE_TARGET_BYTES = 2048
+NAME_ADDING_TARGET_RATIO = 3.0
+
+
+@dataclass(frozen=True)
+class StorageCosts:
+    payload_bytes: float
+    disk_bytes: float
+
+
+def cpu_ms(run: Callable[[], object]) -> float:
+    start = time.thread_time()
+    run()
+    return (time.thread_time() - start) * 1000
+
+
+def measure_service_cpu(world: World, store: Store, samples: int) -> list[Result]:
+    """Server CPU of env pull, deployment create and deployment env pull (400 keys)."""
+    deployment_id = create_deployment(
+        store,
+        world.team_id,
+        name=world.pull_project_name,
+        project_ref=world.pull_project_id,
+        target="production",
+        git_branch=None,
+    ).deployment.id
+
+    def pull() -> dict[str, str]:
+        return pull_env(store, world.team_id, world.pull_project_id, "production", None)
+
+    def deploy() -> object:
+        return create_deployment(
+            store,
+            world.team_id,
+            name=world.pull_project_name,
+            project_ref=world.pull_project_id,
+            target="production",
+            git_branch=None,
+        )
+
+    def pull_deployment() -> dict[str, str]:
+        return pull_deployment_env(store, world.team_id, deployment_id)
+
+    if pull_deployment() != pull():
+        raise RuntimeError("the deployment's env and the project's differ in size")
+    cases: list[tuple[str, Callable[[], object]]] = [
+        ("env pull, 400 keys, server CPU", pull),
+        ("deployment create, 400 keys, server CPU", deploy),
+        ("deployment env pull, 400 keys, server CPU", pull_deployment),
+    ]
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for round_number in range(WARMUP_ROUNDS):
+        for _, run in _turned(cases, round_number):
+            run()
+    for round_number in range(samples):
+        for name, run in _turned(cases, round_number):
+            times[name].append(cpu_ms(run))
+    return [Result(name, times[name]) for name, _ in cases]
+
+
+def measure_deployment_storage(world: World, engine: Engine) -> StorageCosts:
+    """Bytes per deployment of the 20-resource, 400-key project, as payload and on disk."""
+    body = {
+        "name": world.pull_project_name,
+        "project": world.pull_project_id,
+        "target": "production",
+    }
+    headers = world.user_headers()
+    before = _disk_bytes(engine)
+    ids = [
+        expect(world.client.post("/v13/deployments", json=body, headers=headers), 200)["id"]
+        for _ in range(STORED_DEPLOYMENTS)
+    ]
+    after = _disk_bytes(engine)
+    return StorageCosts(
+        payload_bytes=_payload_bytes(engine, ids) / len(ids),
+        disk_bytes=(after - before) / len(ids),
+    )
+
+
+def _deployment_tables() -> list[Table]:
+    return [deployments] + [
+        table for table in metadata.sorted_tables if "deployment_id" in table.columns
+    ]
+
+
+def _value_bytes(value: Any) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bytes | memoryview):
+        return len(value)
+    if isinstance(value, str):
+        return len(value.encode())
+    if isinstance(value, bool):
+        return 1
+    return 8  # integers are stored in at most 8 bytes
+
+
+def _payload_bytes(engine: Engine, ids: list[str]) -> int:
+    total = 0
+    with engine.connect() as connection:
+        for table in _deployment_tables():
+            column = table.c.id if table is deployments else table.c.deployment_id
+            for row in connection.execute(select(table).where(column.in_(ids))):
+                total += sum(_value_bytes(value) for value in row)
+    return total
+
+
+def _disk_bytes(engine: Engine) -> int:
+    names = [table.name for table in _deployment_tables()]
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            return sum(
+                int(
+                    connection.execute(
+                        text("SELECT pg_total_relation_size(:name)"), {"name": name}
+                    ).scalar_one()
+                )
+                for name in names
+            )
+        # dbstat lists tables and indexes by name; take each deployment table's indexes too.
+        objects = connection.execute(
+            text("SELECT name FROM sqlite_master WHERE tbl_name IN :names").bindparams(
+                bindparam("names", expanding=True)
+            ),
+            {"names": names},
+        ).scalars()
+        return sum(
+            int(
+                connection.execute(
+                    text("SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = :name"),
+                    {"name": name},
+                ).scalar_one()
+            )
+            for name in objects
+        )
