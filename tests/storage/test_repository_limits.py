@@ -15,9 +15,10 @@ def test_id_list_queries_accept_more_ids_than_one_statement_binds(runtime: Runti
     ids = [f"prj_{n:07d}" for n in range(MANY)]
     with runtime.store.write() as uow:
         uow.projects.lock(ids)
-        assert uow.projects.user_var_keys(ids) == []
-        assert uow.projects.connections_of_projects(ids) == []
+        assert uow.env_vars.keys(ids) == []
+        assert uow.connections.of_projects(ids) == []
         assert uow.secrets.current_names_and_prefixes(ids) == {}
         assert uow.secrets.current_of(dict.fromkeys(ids, "icfg_x")) == {}
+        assert uow.secrets.at_versions(dict.fromkeys(ids, 1)) == {}
         assert uow.deployments.of_projects(ids, target=None, limit=5) == []
         assert uow.deployments.count_of_projects(ids, target=None) == 0

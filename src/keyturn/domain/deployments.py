@@ -1,4 +1,11 @@
-"""Deployments: a build of a project for a target, with the env it was given, frozen."""
+"""Deployments: a build of a project for a target, with the env it was given, frozen.
+
+A deployment does not copy the env vars its connected resources give it. It records, per
+resource, the secrets version it was built with and the connection's shape at that moment;
+secrets versions never change, so deriving from that record gives the same env on every read,
+whatever happens to the resource or the connection later. Only the users' own variables, which
+are edited in place, are copied.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +17,18 @@ DEPLOYMENT_TARGETS: Final = ("production", "preview")
 
 @dataclass(frozen=True, slots=True)
 class SecretsVersionUsed:
-    """The secrets version of one connected resource that a deployment was built with."""
+    """One connected resource of a deployment: the secrets version it was built with, and
+    the connection's prefix, environments and sensitivity then (a `DerivationShape`).
+
+    No environments means the deployment's copied variables hold what this resource gave it:
+    a deployment made before deployments referenced their resources, whose connection is gone.
+    """
 
     resource_id: str  # the resource's internal id
     secrets_version: int
+    environments: tuple[str, ...] = ()
+    env_var_prefix: str | None = None
+    make_sensitive: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,16 @@
 """A project's env: integration variables derived from connections, and the users' own.
 
-Nothing here is stored per project. `derive_connection_vars` turns a connection and its
-resource's current secrets into env vars when they are read; `occupied_keys` and
-`first_conflict` answer, with plain sets, whether a new key would collide with one the project
-already has in a shared environment.
+Nothing derived is stored, per project or per deployment. A project's connections and a
+deployment's references both have a `DerivationShape` (prefix, environments, sensitivity); with
+the secrets of one version it gives the env vars of CONTRACT.md 3.3:
+
+* `derive_target_env`: what `env pull` and a deployment need, (key, value, type) tuples for one
+  target, with no record ids;
+* `derive_connection_vars`: the full records the env listing shows, with their stable ids.
+
+`resolve_entries` is the one rule for which of several variables with the same key a build
+sees; `first_conflict` answers, with plain sets, whether a new key collides with one the
+project already has in a shared environment.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol, TypeVar
 
 from keyturn.domain.envkeys import ENVIRONMENTS, derive_env_key, env_var_type
 from keyturn.domain.ids import BASE62
@@ -20,6 +27,22 @@ from keyturn.domain.secrets import Secret
 SENSITIVE = "sensitive"
 # The types a user may give their own variables.
 UserEnvType = Literal["encrypted", "plain", "sensitive"]
+
+T = TypeVar("T")
+
+
+class DerivationShape(Protocol):
+    """What decides the env vars a resource's secrets become: a connection, or a deployment's
+    record of the connection as it was."""
+
+    @property
+    def environments(self) -> tuple[str, ...]: ...
+
+    @property
+    def env_var_prefix(self) -> str | None: ...
+
+    @property
+    def make_sensitive(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +98,6 @@ class EnvVar:
     # Set on derived variables only.
     source: ConnectedResource | None = None
 
-    @property
-    def is_derived(self) -> bool:
-        return self.source is not None
-
 
 def derived_var_id(connection_id: str, secret_name: str, targets: Iterable[str]) -> str:
     """A stable 16-character base62 id for a derived variable, the same on every read."""
@@ -129,20 +148,31 @@ def derive_connection_vars(
     return derived
 
 
+def derive_target_env(
+    shape: DerivationShape, secrets: Iterable[Secret], target: str
+) -> list[tuple[str, str, str]]:
+    """(key, value, type) of each env var `shape` derives from `secrets` in `target` (3.3)."""
+    if target not in shape.environments:
+        return []
+    prefix = shape.env_var_prefix
+    make_sensitive = shape.make_sensitive
+    derived = []
+    for secret in secrets:
+        key = derive_env_key(secret.name, secret.prefix, prefix)
+        kind = env_var_type(key, target, make_sensitive=make_sensitive)
+        derived.append((key, secret.value_for(target), kind))
+    return derived
+
+
 def derived_keys(
-    connection: Connection, names_and_prefixes: Iterable[tuple[str, str | None]]
+    shape: DerivationShape, names_and_prefixes: Iterable[tuple[str, str | None]]
 ) -> set[tuple[str, str]]:
     """The (key, environment) pairs a connection derives from secrets of these names."""
     return {
-        (derive_env_key(name, prefix, connection.env_var_prefix), environment)
+        (derive_env_key(name, prefix, shape.env_var_prefix), environment)
         for name, prefix in names_and_prefixes
-        for environment in connection.environments
+        for environment in shape.environments
     }
-
-
-def occupied_keys(variables: Iterable[UserEnvVar]) -> set[tuple[str, str]]:
-    """The (key, environment) pairs user variables hold, whatever their git branch."""
-    return {(var.key, target) for var in variables for target in var.targets}
 
 
 def first_conflict(wanted: Iterable[tuple[str, str]], occupied: set[tuple[str, str]]) -> str | None:
@@ -151,21 +181,32 @@ def first_conflict(wanted: Iterable[tuple[str, str]], occupied: set[tuple[str, s
     return clashes[0] if clashes else None
 
 
+def resolve_entries(
+    entries: Iterable[tuple[str, T, str | None]], git_branch: str | None
+) -> dict[str, T]:
+    """The env a build on `git_branch` sees, from (key, what, branch) entries of its target.
+
+    Of two entries with one key, the later wins, except that an entry for the build's own
+    branch wins over every entry without a branch; entries of other branches are left out.
+    """
+    resolved: dict[str, T] = {}
+    branch_specific: dict[str, T] = {}
+    for key, what, branch in entries:
+        if branch is None:
+            resolved[key] = what
+        elif branch == git_branch:
+            branch_specific[key] = what
+    resolved.update(branch_specific)
+    return resolved
+
+
 def resolve_env(
     variables: Iterable[EnvVar], target: str, git_branch: str | None
 ) -> dict[str, EnvVar]:
-    """The env a build for `target` (and branch) sees: branch-specific user values win."""
-    resolved: dict[str, EnvVar] = {}
-    branch_specific: dict[str, EnvVar] = {}
-    for var in variables:
-        if target not in var.targets:
-            continue
-        if var.git_branch is None:
-            resolved[var.key] = var
-        elif var.git_branch == git_branch:
-            branch_specific[var.key] = var
-    resolved.update(branch_specific)
-    return resolved
+    """`resolve_entries` over env var records: what a build for `target` (and branch) sees."""
+    return resolve_entries(
+        ((var.key, var, var.git_branch) for var in variables if target in var.targets), git_branch
+    )
 
 
 def pulled_value(value: str, env_type: str) -> str:

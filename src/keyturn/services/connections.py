@@ -42,7 +42,7 @@ def connect_resource(
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         project = find_project(uow, team_id, request.project_ref)
         uow.projects.lock([project.id])
-        if uow.projects.connection(resource.internal_id, project.id) is not None:
+        if uow.connections.get(resource.internal_id, project.id) is not None:
             raise Conflict(
                 "already_connected", f"resource {partner_id!r} is already connected to the project"
             )
@@ -63,7 +63,7 @@ def connect_resource(
                 f"envVarPrefix makes an env var key longer than {MAX_NAME_LENGTH} characters",
             )
         refuse_conflicts({project.id: wanted}, taken_keys(uow, [project.id]))
-        connection = uow.projects.connect(
+        connection = uow.connections.add(
             resource.internal_id,
             project.id,
             request.environments,
@@ -81,7 +81,7 @@ def list_connections(
     with store.read() as uow:
         _check_installation(uow, team_id, installation_id)
         resource = find_live_resource(uow, installation_id, partner_id)
-        return uow.projects.connections_of_resource(resource.internal_id)
+        return uow.connections.of_resource(resource.internal_id)
 
 
 def disconnect_resource(
@@ -91,10 +91,10 @@ def disconnect_resource(
         _check_installation(uow, team_id, installation_id)
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         project = find_project(uow, team_id, project_ref)
-        connection = uow.projects.connection(resource.internal_id, project.id)
+        connection = uow.connections.get(resource.internal_id, project.id)
         if connection is None:
             raise NotFound(f"projectId: resource {partner_id!r} is not connected to the project")
-        uow.projects.disconnect(connection)
+        uow.connections.delete(connection)
         uow.projects.touch(project.id)
         uow.commit()
 

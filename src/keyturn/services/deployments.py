@@ -1,18 +1,28 @@
 """Deployments (CONTRACT.md 3.5): each freezes the project's env for its target when created.
 
-The frozen env and the secrets version of every connected resource are written with the
-deployment and never changed: later PUTs, disconnects, deletes and user edits leave it as built.
-A redeploy is a new deployment with the env of its own moment.
+Freezing does not copy the derived env. A deployment records, per connected resource, the
+secrets version and the connection's shape at that moment, and copies only the users' own
+variables (few, and edited in place). Reading its env derives from that record with the same
+functions a project's env uses; secrets versions never change, so later PUTs, disconnects,
+deletes and user edits leave the env as built. A redeploy is a new deployment with the env of
+its own moment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from keyturn.domain.deployments import DEPLOYMENT_TARGETS, Deployment, SecretsVersionUsed
-from keyturn.domain.environment import resolve_env
+from keyturn.domain.environment import (
+    ConnectedResource,
+    Connection,
+    pulled_value,
+    resolve_entries,
+)
+from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import Forbidden, NotFound
-from keyturn.services.env import check_target, load_project_env
+from keyturn.services.env import check_target, derived_entries
 from keyturn.services.projects import check_project_name, find_project
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
@@ -50,18 +60,26 @@ def create_deployment(
         check_target(target, DEPLOYMENT_TARGETS)
         deployment_name = name or project.name
         check_project_name(deployment_name)
-        project_env = load_project_env(uow, project)
-        resolved = resolve_env(project_env.variables, target, git_branch)
+        links = [
+            (connection, resource)
+            for connection, resource in uow.connections.of_projects([project.id])
+            if target in connection.environments
+        ]
         deployment = uow.deployments.add(
             project_id=project.id,
             name=deployment_name,
             target=target,
             git_branch=git_branch,
-            env={key: (var.value, var.type) for key, var in resolved.items()},
+            copied=_user_values_kept(uow, project.id, links, target, git_branch),
             secrets_versions=[
-                SecretsVersionUsed(resource.internal_id, resource.secrets_version)
-                for connection, resource in project_env.links
-                if target in connection.environments
+                SecretsVersionUsed(
+                    resource_id=resource.internal_id,
+                    secrets_version=resource.secrets_version,
+                    environments=connection.environments,
+                    env_var_prefix=connection.env_var_prefix,
+                    make_sensitive=connection.make_sensitive,
+                )
+                for connection, resource in links
             ],
             url_host=URL_HOST,
         )
@@ -103,8 +121,52 @@ def pull_deployment_env(store: Store, team_id: str, deployment_id: str) -> dict[
     """The env the deployment was built with, as `env pull` writes it (sensitive → "")."""
     with store.read() as uow:
         deployment = _team_deployment(uow, team_id, deployment_id)
-        frozen = uow.deployments.env(deployment)
-    return {key: "" if kind == "sensitive" else value for key, (value, kind) in frozen.items()}
+        frozen = deployment_env(uow, deployment)
+    return {key: pulled_value(value, kind) for key, (value, kind) in sorted(frozen.items())}
+
+
+def deployment_env(uow: UnitOfWork, deployment: Deployment) -> dict[str, tuple[str, str]]:
+    """{key: (value, type)}: derived from the versions the deployment references, then its
+    copied variables (which won over derived keys when it was made, so they win again)."""
+    references = [
+        used for used in deployment.secrets_versions if deployment.target in used.environments
+    ]
+    secrets = uow.secrets.at_versions(
+        {used.resource_id: used.secrets_version for used in references}
+    )
+    entries = derived_entries(
+        ((used, secrets.get(used.resource_id, {})) for used in references), deployment.target
+    )
+    entries += [
+        (key, frozen, None) for key, frozen in uow.deployments.copied_env(deployment).items()
+    ]
+    return resolve_entries(entries, None)
+
+
+def _user_values_kept(
+    uow: UnitOfWork,
+    project_id: str,
+    links: Sequence[tuple[Connection, ConnectedResource]],
+    target: str,
+    git_branch: str | None,
+) -> dict[str, tuple[str, str]]:
+    """The user variables a build of `target` sees now, {key: (value, type)}: what a
+    deployment copies. Derived keys are looked at by name only, never decrypted."""
+    user = uow.env_vars.in_target(project_id, target)
+    if not user:
+        return {}
+    names = uow.secrets.current_names_and_prefixes(resource.internal_id for _, resource in links)
+    entries: list[tuple[str, tuple[str, str] | None, str | None]] = [
+        (key, (value, kind), branch) for key, value, kind, branch in user
+    ]
+    entries += [
+        (derive_env_key(name, prefix, connection.env_var_prefix), None, None)
+        for connection, resource in links
+        for name, prefix in names.get(resource.internal_id, [])
+    ]
+    return {
+        key: kept for key, kept in resolve_entries(entries, git_branch).items() if kept is not None
+    }
 
 
 def _team_deployment(uow: UnitOfWork, team_id: str, deployment_id: str) -> Deployment:

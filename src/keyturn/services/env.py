@@ -1,29 +1,31 @@
 """A project's env vars (CONTRACT.md 3.4): listed, read, pulled, and the users' own edited.
 
-`project_variables` is the one place a project's env is assembled: its users' variables plus
-what each connection derives from its resource's current secrets version. Nothing derived is
-stored, so a secrets PUT is visible here the moment it commits.
+A project's env is its users' variables plus what each connection derives from its resource's
+current secrets version: `project_variables` assembles the records the listing shows,
+`resolved_project_env` the map a pull or a build gets, from `derived_entries`, which a
+deployment's env uses too. Nothing derived is stored, so a secrets PUT is visible here the
+moment it commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import (
-    ConnectedResource,
-    Connection,
+    DerivationShape,
     EnvVar,
     UserEnvVar,
     derive_connection_vars,
+    derive_target_env,
     pulled_value,
-    resolve_env,
+    resolve_entries,
 )
 from keyturn.domain.envkeys import ENVIRONMENTS
 from keyturn.domain.errors import BadRequest, Conflict, FieldError, NotFound
 from keyturn.domain.ids import now_ms
-from keyturn.domain.secrets import MAX_NAME_LENGTH, MAX_VALUE_BYTES, SECRET_NAME
+from keyturn.domain.secrets import MAX_NAME_LENGTH, MAX_VALUE_BYTES, SECRET_NAME, Secret
 from keyturn.services.namespace import derived_taken_keys, refuse_conflicts, taken_keys
 from keyturn.services.projects import find_project
 from keyturn.storage.unit_of_work import Store, UnitOfWork
@@ -59,21 +61,28 @@ class CreateResult:
     failed: list[tuple[str, str, str]]  # (key, code, message)
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectEnv:
-    """A project's connections (with their resources' current versions) and env vars."""
-
-    links: list[tuple[Connection, ConnectedResource]]
-    variables: list[EnvVar]
+# One env var as a build sees it: (key, (value, type), git branch or None).
+Entry = tuple[str, tuple[str, str], str | None]
 
 
-def load_project_env(uow: UnitOfWork, project: Project) -> ProjectEnv:
-    """Every env var of the project: user variables first, then derived ones."""
-    links = uow.projects.connections_of_projects([project.id])
+def derived_entries(
+    derivations: Iterable[tuple[DerivationShape, Mapping[str, Secret]]], target: str
+) -> list[Entry]:
+    """What connections (or a deployment's references) derive in `target`, as entries."""
+    return [
+        (key, (value, kind), None)
+        for shape, secrets in derivations
+        for key, value, kind in derive_target_env(shape, secrets.values(), target)
+    ]
+
+
+def project_variables(uow: UnitOfWork, project: Project) -> list[EnvVar]:
+    """Every env var record of the project: user variables first, then derived ones."""
+    links = uow.connections.of_projects([project.id])
     secrets = uow.secrets.current_of(
         {resource.internal_id: resource.installation_id for _, resource in links}
     )
-    variables = [_user_record(var) for var in uow.projects.user_vars(project.id)]
+    variables = [_user_record(var) for var in uow.env_vars.of_project(project.id)]
     for connection, resource in links:
         variables += derive_connection_vars(
             connection,
@@ -81,11 +90,33 @@ def load_project_env(uow: UnitOfWork, project: Project) -> ProjectEnv:
             secrets.get(resource.internal_id, {}),
             updated_at=resource.updated_at,
         )
-    return ProjectEnv(links, variables)
+    return variables
 
 
-def project_variables(uow: UnitOfWork, project: Project) -> list[EnvVar]:
-    return load_project_env(uow, project).variables
+def resolved_project_env(
+    uow: UnitOfWork, project: Project, target: str, git_branch: str | None
+) -> dict[str, tuple[str, str]]:
+    """{key: (value, type)}: the env a build of the project for `target` gets now.
+
+    Decrypts only what `target` holds, and builds no record or id per key.
+    """
+    links = [
+        (connection, resource)
+        for connection, resource in uow.connections.of_projects([project.id])
+        if target in connection.environments
+    ]
+    secrets = uow.secrets.current_of(
+        {resource.internal_id: resource.installation_id for _, resource in links}
+    )
+    entries: list[Entry] = [
+        (key, (value, kind), branch)
+        for key, value, kind, branch in uow.env_vars.in_target(project.id, target)
+    ]
+    entries += derived_entries(
+        ((connection, secrets.get(resource.internal_id, {})) for connection, resource in links),
+        target,
+    )
+    return resolve_entries(entries, git_branch)
 
 
 def list_env(
@@ -123,9 +154,9 @@ def pull_env(
     """What `vercel env pull` writes for the target (and branch); sensitive values are ""."""
     check_target(target, ENVIRONMENTS)
     with store.read() as uow:
-        variables = project_variables(uow, find_project(uow, team_id, project_ref))
-    resolved = resolve_env(variables, target, git_branch)
-    return {key: pulled_value(var.value, var.type) for key, var in sorted(resolved.items())}
+        project = find_project(uow, team_id, project_ref)
+        resolved = resolved_project_env(uow, project, target, git_branch)
+    return {key: pulled_value(value, kind) for key, (value, kind) in sorted(resolved.items())}
 
 
 def create_env_vars(
@@ -141,16 +172,22 @@ def create_env_vars(
         uow.projects.lock([project.id])
         # Same keys among user variables are upserts or `failed` entries, not conflicts.
         derived_taken = derived_taken_keys(uow, [project.id])[project.id]
-        existing = uow.projects.user_vars(project.id)
+        # (id, key, targets, branch) of the variables with the keys sent; no value decrypted.
+        existing = [
+            (var_id, key, targets, branch)
+            for var_id, _, key, targets, branch in uow.env_vars.keys(
+                [project.id], {item.key for item in inputs}
+            )
+        ]
         for item in inputs:
             wanted = {(item.key, target) for target in item.targets}
             refuse_conflicts({project.id: wanted}, {project.id: derived_taken})
             same = [
-                var
-                for var in existing
-                if var.key == item.key
-                and var.git_branch == item.git_branch
-                and set(var.targets) & set(item.targets)
+                (var_id, key, targets, branch)
+                for var_id, key, targets, branch in existing
+                if key == item.key
+                and branch == item.git_branch
+                and set(targets) & set(item.targets)
             ]
             if same and not upsert:
                 failed.append(
@@ -161,10 +198,10 @@ def create_env_vars(
                     )
                 )
                 continue
-            for var in same:
-                uow.projects.delete_user_var(var)
-                existing.remove(var)
-            var = uow.projects.add_user_var(
+            for replaced in same:
+                uow.env_vars.delete(replaced[0])
+                existing.remove(replaced)
+            var = uow.env_vars.add(
                 project.id,
                 key=item.key,
                 value=item.value,
@@ -173,7 +210,7 @@ def create_env_vars(
                 git_branch=item.git_branch,
                 comment=item.comment,
             )
-            existing.append(var)
+            existing.append((var.id, var.key, var.targets, var.git_branch))
             created.append(_user_record(var))
         uow.projects.touch(project.id)
         uow.commit()
@@ -206,7 +243,7 @@ def patch_env_var(
         wanted = {(changed.key, target) for target in changed.targets}
         taken = taken_keys(uow, [project.id], except_user_var_id=var.id)
         refuse_conflicts({project.id: wanted}, taken)
-        uow.projects.replace_user_var(changed)
+        uow.env_vars.replace(changed)
         uow.projects.touch(project.id)
         uow.commit()
     return _user_record(changed)
@@ -217,7 +254,7 @@ def delete_env_var(store: Store, team_id: str, project_ref: str, env_id: str) ->
         project = find_project(uow, team_id, project_ref)
         uow.projects.lock([project.id])
         var = _user_var_or_refuse(uow, project, env_id)
-        uow.projects.delete_user_var(var)
+        uow.env_vars.delete(var.id)
         uow.projects.touch(project.id)
         uow.commit()
     return _user_record(var)
@@ -230,9 +267,9 @@ def check_target(target: str, allowed: Sequence[str]) -> None:
 
 
 def _user_var_or_refuse(uow: UnitOfWork, project: Project, env_id: str) -> UserEnvVar:
-    for var in uow.projects.user_vars(project.id):
-        if var.id == env_id:
-            return var
+    var = uow.env_vars.get(project.id, env_id)
+    if var is not None:
+        return var
     if any(var.id == env_id for var in project_variables(uow, project)):
         raise Conflict(
             "env_managed_by_integration",

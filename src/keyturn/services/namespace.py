@@ -2,7 +2,9 @@
 
 A key may live once per project and environment. Connections, user variables and secrets PUTs
 that add names all ask here before they write, holding the project's lock (see
-`storage/repositories/projects.py`), so the answer cannot go stale before the commit.
+`storage/repositories/projects.py`), so the answer cannot go stale before the commit. A
+secrets PUT asks the database directly (`ConnectionRepository.first_taken_key`): its question
+spans every connected project.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def taken_keys(
     taken = derived_taken_keys(
         uow, project_ids, except_resource_id=except_resource_id, only_keys=only_keys
     )
-    for var_id, project_id, key, targets in uow.projects.user_var_keys(list(taken), only_keys):
+    for var_id, project_id, key, targets, _ in uow.env_vars.keys(list(taken), only_keys):
         if var_id != except_user_var_id:
             taken[project_id] |= {(key, target) for target in targets}
     return taken
@@ -51,7 +53,7 @@ def derived_taken_keys(
     taken: dict[str, Keys] = {project_id: set() for project_id in ids}
     links = [
         connection
-        for connection, resource in uow.projects.connections_of_projects(ids)
+        for connection, resource in uow.connections.of_projects(ids)
         if resource.internal_id != except_resource_id
     ]
     names = uow.secrets.current_names_and_prefixes(c.resource_id for c in links)
@@ -68,7 +70,12 @@ def refuse_conflicts(wanted_by_project: dict[str, Keys], taken: dict[str, Keys])
     for project_id in sorted(wanted_by_project):
         key = first_conflict(wanted_by_project[project_id], taken.get(project_id, set()))
         if key is not None:
-            raise Conflict(
-                "env_var_conflict",
-                f"env var {key!r} already exists in a connected project in the same environment",
-            )
+            raise key_conflict(key)
+
+
+def key_conflict(key: str) -> Conflict:
+    """The 409 for a key already held in a project and environment it would be added to."""
+    return Conflict(
+        "env_var_conflict",
+        f"env var {key!r} already exists in a connected project in the same environment",
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from keyturn.domain.environment import derived_keys
+from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import NotFound, RuleViolation
 from keyturn.domain.resources import INACTIVE_STATUS, Resource
 from keyturn.domain.secrets import (
@@ -21,7 +21,7 @@ from keyturn.domain.secrets import (
     merge_secrets,
     validate_secrets,
 )
-from keyturn.services.namespace import refuse_conflicts, taken_keys
+from keyturn.services.namespace import key_conflict
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
 
@@ -121,22 +121,17 @@ def _refuse_new_key_conflicts(
     new_pairs = {(secret.name, secret.prefix) for secret in merged.values()} - old_pairs
     if not new_pairs:
         return
-    # Keys depend on a connection's prefix and environments only, shared by most connections:
-    # derive them once per distinct pair rather than once per connected project.
-    added_by_shape: dict[tuple[str | None, tuple[str, ...]], set[tuple[str, str]]] = {}
-    wanted: dict[str, set[tuple[str, str]]] = {}
-    for connection in uow.projects.connections_of_resource(resource.internal_id):
-        shape = (connection.env_var_prefix, connection.environments)
-        if shape not in added_by_shape:
-            added_by_shape[shape] = derived_keys(connection, new_pairs) - derived_keys(
-                connection, old_pairs
-            )
-        if added_by_shape[shape]:
-            wanted[connection.project_id] = added_by_shape[shape]
-    if wanted:
-        uow.projects.lock(wanted)
-        candidates = {key for keys in added_by_shape.values() for key, _ in keys}
-        taken = taken_keys(
-            uow, wanted, except_resource_id=resource.internal_id, only_keys=candidates
-        )
-        refuse_conflicts(wanted, taken)
+    # A key depends on the connection's prefix alone (environments only decide where it
+    # lands), so the new keys are derived once per distinct prefix, and the database does the
+    # rest: which connected project already holds one of them in a shared environment.
+    candidates: dict[str | None, set[str]] = {}
+    for prefix in uow.connections.prefixes_of_resource(resource.internal_id):
+        added = {derive_env_key(name, secret_prefix, prefix) for name, secret_prefix in new_pairs}
+        added -= {derive_env_key(name, secret_prefix, prefix) for name, secret_prefix in old_pairs}
+        if added:
+            candidates[prefix] = added
+    if candidates:
+        uow.projects.lock_connected_to(resource.internal_id)
+        key = uow.connections.first_taken_key(resource.internal_id, candidates)
+        if key is not None:
+            raise key_conflict(key)

@@ -1,9 +1,9 @@
 """Engines for the two supported databases: SQLite embedded (default) and PostgreSQL.
 
-Dialect differences live here and nowhere else: SQLite gets its PRAGMAs per connection and
-`BEGIN IMMEDIATE` for write transactions; PostgreSQL gets a pool and relies on row locks
-(`SELECT ... FOR UPDATE`, in the repositories) to serialize writes to one resource across
-processes.
+How each database is set up lives here: SQLite gets its PRAGMAs per connection and
+`BEGIN IMMEDIATE` for write transactions; PostgreSQL gets a pool and relies on row locks to
+serialize writes to one resource across processes. What differs statement by statement (those
+locks, snapshots) lives in `dialect.py`; no other module asks which database it runs on.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The schema, as SQLAlchemy Core tables (the migrations create exactly this).
 
-Integration env vars are not stored per project: they are derived when read from connections
-and `resource_secrets`, whose rows carry the version range in which they hold
-(`valid_from` inclusive, `valid_to` exclusive, NULL while current). A partial update therefore
-writes one row per changed secret and history costs nothing extra.
+Integration env vars are not stored per project or per deployment: they are derived when read
+from connections (or a deployment's record of them) and `resource_secrets`, whose rows carry
+the version range in which they hold (`valid_from` inclusive, `valid_to` exclusive, NULL while
+current). A partial update therefore writes one row per changed secret and history costs
+nothing extra.
 """
 
 from __future__ import annotations
@@ -204,18 +205,28 @@ deployments = Table(
     Index("ix_deployments_project_id_created_at", "project_id", "created_at"),
 )
 
-# Which secrets version of each connected resource a deployment was built with.
+# Each connected resource of a deployment: the secrets version it was built with and the
+# connection's shape then. Secrets versions are immutable, so the deployment's derived env is
+# derived from these rows on every read and never copied. A deployment made before revision
+# 0003 whose connection was gone by then has no environments here: its `deployment_env` rows
+# hold what that resource gave it.
 deployment_secrets_versions = Table(
     "deployment_secrets_versions",
     metadata,
     Column("deployment_id", String(ID), ForeignKey("deployments.id"), nullable=False),
     Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
     Column("secrets_version", Integer, nullable=False),
+    Column("env_var_prefix", String(256), nullable=True),
+    Column("in_production", Boolean, nullable=False),
+    Column("in_preview", Boolean, nullable=False),
+    Column("in_development", Boolean, nullable=False),
+    Column("make_sensitive", Boolean, nullable=False),
     PrimaryKeyConstraint("deployment_id", "resource_id"),
     Index("ix_deployment_secrets_versions_resource", "resource_id", "secrets_version"),
 )
 
-# A deployment's env, frozen (sealed) when it was created: nothing later changes it.
+# A deployment's copied variables, sealed when it was created: its users' own variables as they
+# were (they are edited in place, unlike secrets). Nothing later changes these rows.
 deployment_env = Table(
     "deployment_env",
     metadata,

@@ -25,10 +25,13 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from keyturn.domain.errors import Conflict, ServiceUnavailable
+from keyturn.storage.dialect import single_snapshot
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
+from keyturn.storage.repositories.connections import ConnectionRepository
 from keyturn.storage.repositories.deployments import DeploymentRepository
+from keyturn.storage.repositories.env_vars import EnvVarRepository
 from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.secrets import SecretRepository
@@ -76,6 +79,8 @@ class UnitOfWork:
     resources: ResourceRepository
     secrets: SecretRepository
     projects: ProjectRepository
+    connections: ConnectionRepository
+    env_vars: EnvVarRepository
     deployments: DeploymentRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
@@ -92,11 +97,8 @@ class UnitOfWork:
         try:
             if self._write:
                 connection = connection.execution_options(**{WRITE_TRANSACTION: True})
-            if self._snapshot and connection.dialect.name == "postgresql":
-                # READ COMMITTED would let a derived env mix a resource's version number read by
-                # one query with secrets committed before the next. SQLite transactions are
-                # snapshots.
-                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            if self._snapshot:
+                connection = single_snapshot(connection)
             connection.begin()
         except DATABASE_UNAVAILABLE:
             connection.close()
@@ -105,7 +107,9 @@ class UnitOfWork:
         self.accounts = AccountRepository(connection)
         self.resources = ResourceRepository(connection)
         self.secrets = SecretRepository(connection, self._store.keys)
-        self.projects = ProjectRepository(connection, self._store.keys)
+        self.projects = ProjectRepository(connection)
+        self.connections = ConnectionRepository(connection)
+        self.env_vars = EnvVarRepository(connection, self._store.keys)
         self.deployments = DeploymentRepository(connection, self._store.keys)
         return self
 

@@ -7,8 +7,9 @@ advisory lock, so several keyturn processes starting at once migrate one after a
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
+from keyturn.storage.dialect import advisory_lock_id
 from keyturn.storage.tables import metadata
 
 MIGRATION_LOCK_ID = 0x6B65797475726E  # "keyturn" as a number; any constant shared by all processes
@@ -21,8 +22,7 @@ def run_migrations(connection: Connection) -> None:
         render_as_batch=True,
         compare_type=True,
     )
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    advisory_lock_id(connection, MIGRATION_LOCK_ID)
     with context.begin_transaction():
         context.run_migrations()
 

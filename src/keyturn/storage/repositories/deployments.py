@@ -1,7 +1,9 @@
-"""Deployments, their frozen env (sealed per deployment) and the secrets versions they used.
+"""Deployments: their references to the secrets versions they were built with, and their
+copied user variables (sealed per deployment).
 
-A deployment's env is written once, when it is created, and never updated: that is what makes
-"this deployment still runs version N" a fact to look up rather than a guess.
+Both are written once, when the deployment is created, and never updated: that is what makes
+"this deployment still runs version N" a fact to look up rather than a guess. A deployment of
+20 resources of 20 secrets writes 21 small rows, not a sealed copy of its 400 derived values.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from keyturn.domain.deployments import Deployment, SecretsVersionUsed
 from keyturn.domain.ids import new_id, now_ms
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
+from keyturn.storage.repositories.columns import environment_columns, environments_of
 from keyturn.storage.tables import deployment_env, deployment_secrets_versions, deployments
 
 
@@ -30,11 +33,11 @@ class DeploymentRepository:
         name: str,
         target: str,
         git_branch: str | None,
-        env: Mapping[str, tuple[str, str]],
+        copied: Mapping[str, tuple[str, str]],
         secrets_versions: Sequence[SecretsVersionUsed],
         url_host: str,
     ) -> Deployment:
-        """Store a deployment with its env ({key: (value, type)}) frozen."""
+        """Store a deployment, its references and its copied variables ({key: (value, type)})."""
         deployment_id = new_id("dpl")
         deployment = Deployment(
             id=deployment_id,
@@ -57,7 +60,7 @@ class DeploymentRepository:
                 created_at=deployment.created_at,
             )
         )
-        if env:
+        if copied:
             self._connection.execute(
                 insert(deployment_env),
                 [
@@ -69,7 +72,7 @@ class DeploymentRepository:
                             value, associated_data=_env_identity(deployment_id, key)
                         ),
                     }
-                    for key, (value, kind) in sorted(env.items())
+                    for key, (value, kind) in sorted(copied.items())
                 ],
             )
         if secrets_versions:
@@ -80,6 +83,9 @@ class DeploymentRepository:
                         "deployment_id": deployment_id,
                         "resource_id": used.resource_id,
                         "secrets_version": used.secrets_version,
+                        "env_var_prefix": used.env_var_prefix,
+                        "make_sensitive": used.make_sensitive,
+                        **environment_columns(used.environments),
                     }
                     for used in secrets_versions
                 ],
@@ -118,8 +124,8 @@ class DeploymentRepository:
             total += int(self._connection.execute(query).scalar_one())
         return total
 
-    def env(self, deployment: Deployment) -> dict[str, tuple[str, str]]:
-        """The frozen env: {key: (value, type)}."""
+    def copied_env(self, deployment: Deployment) -> dict[str, tuple[str, str]]:
+        """The variables copied when the deployment was made: {key: (value, type)}."""
         rows = self._connection.execute(
             select(deployment_env)
             .where(deployment_env.c.deployment_id == deployment.id)
@@ -150,7 +156,13 @@ class DeploymentRepository:
                 .order_by(deployment_secrets_versions.c.resource_id)
             ):
                 used.setdefault(version_row.deployment_id, []).append(
-                    SecretsVersionUsed(version_row.resource_id, version_row.secrets_version)
+                    SecretsVersionUsed(
+                        resource_id=version_row.resource_id,
+                        secrets_version=version_row.secrets_version,
+                        environments=environments_of(version_row),
+                        env_var_prefix=version_row.env_var_prefix,
+                        make_sensitive=version_row.make_sensitive,
+                    )
                 )
         return [
             Deployment(

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, text, update
+from sqlalchemy import Connection, Row, insert, select, update
 
 from keyturn.domain.ids import new_id, now_ms
 from keyturn.domain.resources import Resource, ResourceFields
+from keyturn.storage.dialect import advisory_lock
 from keyturn.storage.tables import resources, secrets_versions
 
 
@@ -28,11 +29,8 @@ class ResourceRepository:
         With `for_update` on PostgreSQL, also takes a transaction lock on the partner id itself,
         so two imports of a resource that does not exist yet create it once, one after the other.
         """
-        if for_update and self._connection.dialect.name == "postgresql":
-            self._connection.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"resource/{installation_id}/{partner_id}"},
-            )
+        if for_update:
+            advisory_lock(self._connection, f"resource/{installation_id}/{partner_id}")
         query = select(resources).where(
             resources.c.installation_id == installation_id,
             resources.c.partner_id == partner_id,

@@ -8,16 +8,19 @@ added names from N: O(changed secrets) rows, whatever else refers to the resourc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, and_, insert, or_, select, update
 
 from keyturn.domain.resources import Resource
 from keyturn.domain.secrets import Secret, SecretSetChange
 from keyturn.storage.encryption import KeyRing
-from keyturn.storage.repositories.batches import batches
-from keyturn.storage.tables import resource_secrets
+from keyturn.storage.repositories.batches import BATCH_SIZE, batches
+from keyturn.storage.tables import resource_secrets, resources
+
+# SQLite refuses expressions nested deeper than 1,000: an `OR` of this many terms stays clear.
+MAX_OR_TERMS = 200
 
 
 class SecretRepository:
@@ -51,6 +54,37 @@ class SecretRepository:
         for row in rows:
             installation_id = installations_by_resource[row.resource_id]
             found.setdefault(row.resource_id, {})[row.name] = self._unseal(installation_id, row)
+        return found
+
+    def at_versions(self, versions: Mapping[str, int]) -> dict[str, dict[str, Secret]]:
+        """Secrets of several resources, each as of a given version, decrypted:
+        {internal id: {name: secret}}. Versions never change, so neither does the answer;
+        a deleted resource keeps its rows, so it still answers for its old versions."""
+        found: dict[str, dict[str, Secret]] = {}
+        for groups in _version_groups(versions):
+            query = (
+                select(resource_secrets, resources.c.installation_id)
+                .join(resources, resources.c.internal_id == resource_secrets.c.resource_id)
+                .where(
+                    or_(
+                        *(
+                            and_(
+                                resource_secrets.c.resource_id.in_(resource_ids),
+                                resource_secrets.c.valid_from <= version,
+                                or_(
+                                    resource_secrets.c.valid_to.is_(None),
+                                    resource_secrets.c.valid_to > version,
+                                ),
+                            )
+                            for version, resource_ids in groups
+                        )
+                    )
+                )
+            )
+            for row in self._connection.execute(query):
+                found.setdefault(row.resource_id, {})[row.name] = self._unseal(
+                    row.installation_id, row
+                )
         return found
 
     def current_names_and_prefixes(
@@ -153,3 +187,22 @@ def _row_identity(
 ) -> str:
     """Associated data binding a ciphertext to its row: moved elsewhere, it will not open."""
     return f"secret/{installation_id}/{resource_id}/{name}/{version}/{field}"
+
+
+def _version_groups(versions: Mapping[str, int]) -> Iterator[list[tuple[int, list[str]]]]:
+    """(version, resource ids) terms, a statement's worth at a time: at most `MAX_OR_TERMS`
+    terms and `BATCH_SIZE` ids."""
+    by_version: dict[int, list[str]] = {}
+    for resource_id, version in versions.items():
+        by_version.setdefault(version, []).append(resource_id)
+    statement: list[tuple[int, list[str]]] = []
+    size = 0
+    for version, resource_ids in sorted(by_version.items()):
+        for batch in batches(resource_ids):
+            if statement and (len(statement) == MAX_OR_TERMS or size + len(batch) > BATCH_SIZE):
+                yield statement
+                statement, size = [], 0
+            statement.append((version, batch))
+            size += len(batch)
+    if statement:
+        yield statement

@@ -1,0 +1,55 @@
+"""Where SQLite and PostgreSQL differ inside a transaction; no other module asks which it is.
+
+`engine.py` sets each database up per connection (SQLite's PRAGMAs and `BEGIN IMMEDIATE`,
+PostgreSQL's pool). What differs statement by statement lives here:
+
+* **Locks.** A SQLite write transaction holds the whole database from its `BEGIN IMMEDIATE`,
+  so writers are already serial and there is nothing to lock. PostgreSQL writers run side by
+  side, in several processes: they queue on row locks (`SELECT ... FOR UPDATE`) and, for rows
+  that do not exist yet, on transaction-scoped advisory locks.
+* **Snapshots.** A SQLite transaction reads one snapshot. PostgreSQL's default READ COMMITTED
+  lets each statement see the commits made since the previous one; a unit that must read one
+  moment asks for REPEATABLE READ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select, text
+
+POSTGRESQL = "postgresql"
+
+
+def serializes_writers(connection: Connection) -> bool:
+    """Whether a write transaction already excludes every other writer (SQLite)."""
+    return connection.dialect.name != POSTGRESQL
+
+
+def lock_rows(connection: Connection, query: Select[Any]) -> None:
+    """Take the write lock of the rows `query` selects (PostgreSQL; SQLite is serial)."""
+    if not serializes_writers(connection):
+        connection.execute(query.with_for_update())
+
+
+def advisory_lock(connection: Connection, key: str) -> None:
+    """Hold a lock named `key` until the transaction ends (PostgreSQL; SQLite is serial)."""
+    if not serializes_writers(connection):
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
+
+
+def advisory_lock_id(connection: Connection, lock_id: int) -> None:
+    """`advisory_lock` by a number, for callers that must agree on one without keyturn's code."""
+    if not serializes_writers(connection):
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
+def single_snapshot(connection: Connection) -> Connection:
+    """`connection`, set so that every statement of its next transaction reads one moment."""
+    if serializes_writers(connection):
+        return connection  # a SQLite transaction is a snapshot already
+    # READ COMMITTED would let a derived env mix a resource's version number read by one query
+    # with secrets committed before the next.
+    return connection.execution_options(isolation_level="REPEATABLE READ")
