@@ -1,15 +1,23 @@
-"""The migrations build exactly the schema the code declares, and can be undone."""
+"""The migrations build exactly the schema the code declares, can be undone, and move data
+without changing what anything pulls."""
 
 from __future__ import annotations
 
+import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from keyturn.app import Runtime
+from keyturn.domain.environment import resolve_entries
+from keyturn.domain.ids import new_id, now_ms
+from keyturn.services.env import project_variables
 from keyturn.storage.migrate import alembic_config, pending_migrations, upgrade
-from keyturn.storage.tables import metadata
+from keyturn.storage.tables import deployment_env, metadata
+from tests.conftest import Partner, Workspace
+from tests.storage_snapshot import database_snapshot
 
 
 def test_migrated_schema_matches_the_tables(runtime: Runtime) -> None:
@@ -29,3 +37,197 @@ def test_downgrade_to_base_and_upgrade_again(runtime: Runtime) -> None:
     assert pending_migrations(engine)
     upgrade(engine)
     assert set(inspect(engine).get_table_names()) >= {t.name for t in metadata.sorted_tables}
+
+
+# Deployments as revision 0002 stored them: every key of the env sealed in `deployment_env`.
+deployments_0002 = sa.table(
+    "deployments",
+    *(sa.column(name) for name in ("id", "project_id", "name", "target", "git_branch", "url")),
+    sa.column("created_at"),
+)
+versions_0002 = sa.table(
+    "deployment_secrets_versions",
+    sa.column("deployment_id"),
+    sa.column("resource_id"),
+    sa.column("secrets_version"),
+)
+
+
+def _migrate(runtime: Runtime, revision: str) -> None:
+    config = alembic_config()
+    with runtime.store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        if revision == "head":
+            command.upgrade(config, revision)
+        else:
+            command.downgrade(config, revision)
+
+
+def _deploy_as_0002(
+    runtime: Runtime, project_id: str, target: str, git_branch: str | None = None
+) -> str:
+    """Freeze the project's env the way revision 0002 did: a sealed row per key."""
+    deployment_id = new_id("dpl")
+    with runtime.store.write() as uow:
+        project = uow.projects.by_id(project_id)
+        assert project is not None
+        variables = project_variables(uow, project)
+        frozen = resolve_entries(
+            ((var.key, var, var.git_branch) for var in variables if target in var.targets),
+            git_branch,
+        )
+        links = uow.connections.of_projects([project_id])
+    with runtime.store.engine.begin() as connection:
+        connection.execute(
+            deployments_0002.insert().values(
+                id=deployment_id,
+                project_id=project_id,
+                name="web",
+                target=target,
+                git_branch=git_branch,
+                url="web.keyturn.localhost",
+                created_at=now_ms(),
+            )
+        )
+        for key, var in frozen.items():
+            connection.execute(
+                deployment_env.insert().values(
+                    deployment_id=deployment_id,
+                    key=key,
+                    type=var.type,
+                    value_ciphertext=runtime.store.keys.seal(
+                        var.value, associated_data=f"deployment-env/{deployment_id}/{key}"
+                    ),
+                )
+            )
+        for conn, resource in links:
+            if target in conn.environments:
+                connection.execute(
+                    versions_0002.insert().values(
+                        deployment_id=deployment_id,
+                        resource_id=resource.internal_id,
+                        secrets_version=resource.secrets_version,
+                    )
+                )
+    return deployment_id
+
+
+def _pull_as_0002(runtime: Runtime, deployment_id: str) -> dict[str, str]:
+    with runtime.store.engine.connect() as connection:
+        rows = connection.execute(
+            select(deployment_env).where(deployment_env.c.deployment_id == deployment_id)
+        ).all()
+    return {
+        row.key: ""
+        if row.type == "sensitive"
+        else runtime.store.keys.open(
+            row.value_ciphertext, associated_data=f"deployment-env/{deployment_id}/{row.key}"
+        )
+        for row in rows
+    }
+
+
+def _copied_keys(runtime: Runtime, deployment_id: str) -> set[str]:
+    with runtime.store.engine.connect() as connection:
+        return set(
+            connection.execute(
+                select(deployment_env.c.key).where(deployment_env.c.deployment_id == deployment_id)
+            ).scalars()
+        )
+
+
+def test_upgrade_to_references_keeps_what_every_deployment_pulls(
+    runtime: Runtime, partner: Partner, workspace: Workspace
+) -> None:
+    client = partner.client
+    partner.import_resource(
+        "db1",
+        secrets=[
+            {"name": "URL", "value": "db1-url-1", "environmentOverrides": {"preview": "db1-pre"}},
+            {"name": "NEXT_PUBLIC_HOST", "value": "db1-host", "prefix": "ACME"},
+        ],
+    )
+    partner.import_resource("db2", secrets=[{"name": "TOKEN", "value": "db2-token-1"}])
+    web, api = workspace.create_project("web"), workspace.create_project("api")
+    assert (
+        workspace.connect(
+            web,
+            "db1",
+            envVarPrefix="DB1",
+            makeEnvVarsSensitive=True,
+            envVarEnvironments=["production", "preview"],
+        ).status_code
+        == 201
+    )
+    assert workspace.connect(web, "db2").status_code == 201
+    assert workspace.connect(api, "db1", envVarEnvironments=["preview"]).status_code == 201
+    created = workspace.add_var(
+        web, {"key": "API_KEY", "value": "user-1", "type": "encrypted", "target": ["production"]}
+    )
+    user_var = created.json()["created"][0]["id"]
+    workspace.add_var(
+        web,
+        {"key": "FLAG", "value": "on", "type": "plain", "target": ["preview"], "gitBranch": "feat"},
+    )
+
+    _migrate(runtime, "0002")
+    made = {
+        "web production": _deploy_as_0002(runtime, web, "production"),
+        "web preview feat": _deploy_as_0002(runtime, web, "preview", "feat"),
+        "api preview": _deploy_as_0002(runtime, api, "preview"),
+    }
+    # Later changes, each of which a deployment must not see: a rotation, a user edit...
+    assert (
+        partner.put_secrets(
+            {"secrets": [{"name": "URL", "value": "db1-url-2"}], "partial": True}, "db1"
+        )[0]
+        == 201
+    )
+    patched = client.patch(
+        f"/v9/projects/{web}/env/{user_var}", json={"value": "user-2"}, headers=workspace.headers
+    )
+    assert patched.status_code == 200
+    made["web production, later"] = _deploy_as_0002(runtime, web, "production")
+    # ...a disconnect (the shape of web's db2 connection is then lost)...
+    path = workspace.connections_path
+    assert client.delete(f"{path('db2')}/{web}", headers=workspace.headers).status_code == 204
+    # ...a reconnection with another shape, after "api preview" was made...
+    assert client.delete(f"{path('db1')}/{api}", headers=workspace.headers).status_code == 204
+    assert workspace.connect(api, "db1", envVarPrefix="OTHER").status_code == 201
+    made["api preview, reconnected"] = _deploy_as_0002(runtime, api, "preview")
+    # ...and a deleted resource.
+    assert client.delete(partner.resource_path("db1"), headers=partner.auth()).status_code == 204
+
+    before = {name: _pull_as_0002(runtime, d) for name, d in made.items()}
+    assert before["web production"] == {
+        "API_KEY": "user-1",
+        "DB1_URL": "",
+        "NEXT_PUBLIC_DB1_HOST": "db1-host",
+        "TOKEN": "db2-token-1",
+    }
+    assert before["web production, later"]["API_KEY"] == "user-2"
+    assert before["api preview"] == {"URL": "db1-pre", "NEXT_PUBLIC_ACME_HOST": "db1-host"}
+
+    _migrate(runtime, "head")
+
+    assert {name: workspace.deployment_env(d) for name, d in made.items()} == before
+    # db1's connection to web still exists and is older: its keys are now derived, not copied;
+    # db2's is gone, so its key stays copied. api's first connection was replaced: copied too.
+    assert _copied_keys(runtime, made["web production"]) == {"API_KEY", "TOKEN"}
+    assert _copied_keys(runtime, made["web preview feat"]) == {"FLAG", "TOKEN"}
+    assert _copied_keys(runtime, made["api preview"]) == {"URL", "NEXT_PUBLIC_ACME_HOST"}
+    assert _copied_keys(runtime, made["api preview, reconnected"]) == set()
+
+
+def test_downgrade_below_references_refuses_and_changes_nothing(
+    runtime: Runtime, partner: Partner, workspace: Workspace
+) -> None:
+    partner.import_resource("db1", secrets=[{"name": "URL", "value": "v1"}])
+    project = workspace.create_project("web")
+    assert workspace.connect(project).status_code == 201
+    deployment = workspace.deploy({"name": "web", "project": project, "target": "production"})
+    snapshot = database_snapshot(runtime)
+    with pytest.raises(RuntimeError, match="cannot"):
+        _migrate(runtime, "0002")
+    assert database_snapshot(runtime) == snapshot
+    assert workspace.deployment_env(deployment["id"]) == {"URL": "v1"}

@@ -200,15 +200,6 @@ def resolve_entries(
     return resolved
 
 
-def resolve_env(
-    variables: Iterable[EnvVar], target: str, git_branch: str | None
-) -> dict[str, EnvVar]:
-    """`resolve_entries` over env var records: what a build for `target` (and branch) sees."""
-    return resolve_entries(
-        ((var.key, var, var.git_branch) for var in variables if target in var.targets), git_branch
-    )
-
-
 def pulled_value(value: str, env_type: str) -> str:
     """What `env pull` writes: the value, or "" for a sensitive variable."""
     return "" if env_type == SENSITIVE else value

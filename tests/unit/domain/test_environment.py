@@ -7,11 +7,11 @@ import pytest
 from keyturn.domain.environment import (
     ConnectedResource,
     Connection,
-    EnvVar,
     derive_connection_vars,
+    derive_target_env,
     derived_keys,
     first_conflict,
-    resolve_env,
+    resolve_entries,
 )
 from keyturn.domain.secrets import Secret
 
@@ -112,21 +112,32 @@ def test_first_conflict_needs_the_same_key_in_the_same_environment() -> None:
     assert first_conflict({("B", "production"), ("A", "preview")}, taken) == "A"
 
 
-def _var(key: str, value: str, targets: tuple[str, ...], branch: str | None = None) -> EnvVar:
-    return EnvVar("id" + key + value, key, value, "encrypted", targets, branch, 1, 1)
-
-
-def test_resolve_env_takes_the_targets_variables_and_branch_overrides() -> None:
-    variables = [
-        _var("A", "prod", ("production",)),
-        _var("A", "pre", ("preview",)),
-        _var("A", "feat", ("preview",), "feat"),
-        _var("B", "all", ("production", "preview")),
+def test_resolve_entries_lets_later_entries_and_the_builds_branch_win() -> None:
+    entries = [
+        ("A", "user", None),
+        ("A", "feat", "feat"),
+        ("A", "other-branch", "fix"),
+        ("B", "user", None),
+        ("B", "derived", None),
     ]
-    assert {k: v.value for k, v in resolve_env(variables, "preview", None).items()} == {
-        "A": "pre",
-        "B": "all",
+    assert resolve_entries(entries, None) == {"A": "user", "B": "derived"}
+    assert resolve_entries(entries, "feat") == {"A": "feat", "B": "derived"}
+    assert resolve_entries(entries, "fix") == {"A": "other-branch", "B": "derived"}
+    assert resolve_entries([], "feat") == {}
+
+
+@pytest.mark.parametrize("target", ["production", "preview", "development"])
+@pytest.mark.parametrize("make_sensitive", [False, True])
+@pytest.mark.parametrize("environments", [("production", "development"), ("preview",)])
+def test_target_env_holds_what_the_records_show_in_that_target(
+    target: str, make_sensitive: bool, environments: tuple[str, ...]
+) -> None:
+    shape = connection(environments=environments, prefix="DB1", sensitive=make_sensitive)
+    secrets = {
+        "URL": Secret("URL", "u", None, {"preview": "u-preview"}),
+        "NEXT_PUBLIC_KEY": Secret("NEXT_PUBLIC_KEY", "k", "ACME"),
     }
-    assert resolve_env(variables, "preview", "feat")["A"].value == "feat"
-    assert resolve_env(variables, "production", "feat")["A"].value == "prod"
-    assert resolve_env(variables, "development", None) == {}
+    records = derive_connection_vars(shape, RESOURCE, secrets, updated_at=1)
+    expected = sorted((r.key, r.value, r.type) for r in records if target in r.targets)
+    assert sorted(derive_target_env(shape, secrets.values(), target)) == expected
+    assert bool(expected) == (target in environments)

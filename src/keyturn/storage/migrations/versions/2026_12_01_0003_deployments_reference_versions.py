@@ -141,13 +141,12 @@ def _convert_existing_deployments(connection: sa.Connection) -> None:
         if version not in names:
             names[version] = _names_at(connection, *version)
         if row.deployment_id not in copied:
-            copied[row.deployment_id] = dict(
-                connection.execute(
-                    sa.select(deployment_env.c.key, deployment_env.c.type).where(
-                        deployment_env.c.deployment_id == row.deployment_id
-                    )
-                ).tuples()
+            rows = connection.execute(
+                sa.select(deployment_env.c.key, deployment_env.c.type).where(
+                    deployment_env.c.deployment_id == row.deployment_id
+                )
             )
+            copied[row.deployment_id] = {copy.key: copy.type for copy in rows}
         frozen = copied[row.deployment_id]
         derived = _derived_types(row, names[version])
         if derived is None or any(frozen.get(key) != kind for key, kind in derived.items()):
@@ -171,19 +170,18 @@ def _convert_existing_deployments(connection: sa.Connection) -> None:
             del frozen[key]
 
 
-def _names_at(connection: sa.Connection, resource_id: str, version: int) -> list[Any]:
+def _names_at(
+    connection: sa.Connection, resource_id: str, version: int
+) -> list[tuple[str, str | None]]:
     """(name, prefix) of the resource's secrets in `version`."""
-    return list(
-        connection.execute(
-            sa.select(resource_secrets.c.name, resource_secrets.c.prefix).where(
-                resource_secrets.c.resource_id == resource_id,
-                resource_secrets.c.valid_from <= version,
-                sa.or_(
-                    resource_secrets.c.valid_to.is_(None), resource_secrets.c.valid_to > version
-                ),
-            )
-        ).tuples()
+    rows = connection.execute(
+        sa.select(resource_secrets.c.name, resource_secrets.c.prefix).where(
+            resource_secrets.c.resource_id == resource_id,
+            resource_secrets.c.valid_from <= version,
+            sa.or_(resource_secrets.c.valid_to.is_(None), resource_secrets.c.valid_to > version),
+        )
     )
+    return [(name, prefix) for name, prefix in rows]
 
 
 def _derived_types(row: Any, names: Iterable[tuple[str, str | None]]) -> dict[str, str] | None:
