@@ -1,7 +1,10 @@
 """State machine: partners, users and deployments interleaved, against a plain-Python model.
 
+Rules: secrets PUTs (rotations, new names, removals), connects, disconnects, resource deletes
+and re-imports, user variable creates, edits and deletes, deployments and redeploys.
+
 Invariants after every step:
-* a deployment's env never changes;
+* a deployment's env never changes, whatever happened since to what it was built from;
 * every project's env, per environment, equals the model's derivation;
 * no response to a request without `decrypt=true` carries a secret value.
 """
@@ -285,6 +288,26 @@ class ProjectEnvMachine(RuleBasedStateMachine):
             f"/v9/projects/{self.project_ids[project]}/env/{env_id}", headers=self.workspace.headers
         )
         assert response.status_code == 200
+
+    @precondition(lambda self: bool(self.model.user_vars))
+    @rule(data=st.data(), value=st.sampled_from(USER_VALUES), var_targets=environment_sets)
+    def patch_user_var(self, data: st.DataObject, value: str, var_targets: list[str]) -> None:
+        project, key = data.draw(st.sampled_from(sorted(self.model.user_vars)))
+        env_id, _, targets = self.model.user_vars[(project, key)]
+        response = self.client.patch(
+            f"/v9/projects/{self.project_ids[project]}/env/{env_id}",
+            json={"value": value, "target": var_targets},
+            headers=self.workspace.headers,
+        )
+        others = self.model.taken(project) - {(key, env) for env in targets}
+        if any((key, env) in others for env in var_targets):
+            assert (response.status_code, response.json()["error"]["code"]) == (
+                409,
+                "env_var_conflict",
+            )
+            return
+        assert response.status_code == 200, response.text
+        self.model.user_vars[(project, key)] = (env_id, value, var_targets)
 
     @rule(
         project=st.sampled_from(PROJECTS), deploy_target=st.sampled_from(["production", "preview"])
