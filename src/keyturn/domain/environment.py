@@ -30,6 +30,10 @@ UserEnvType = Literal["encrypted", "plain", "sensitive"]
 
 T = TypeVar("T")
 
+# A secret as derivation reads it: (name, prefix, value, environment overrides). A tuple, not a
+# `Secret`: `env pull` and a deployment's env read one per key, and build nothing more.
+SecretValues = tuple[str, str | None, str, Mapping[str, str]]
+
 
 class DerivationShape(Protocol):
     """What decides the env vars a resource's secrets become: a connection, or a deployment's
@@ -149,18 +153,21 @@ def derive_connection_vars(
 
 
 def derive_target_env(
-    shape: DerivationShape, secrets: Iterable[Secret], target: str
+    shape: DerivationShape, secrets: Iterable[SecretValues], target: str
 ) -> list[tuple[str, str, str]]:
-    """(key, value, type) of each env var `shape` derives from `secrets` in `target` (3.3)."""
+    """(key, value, type) of each env var `shape` derives from `secrets` in `target` (3.3).
+
+    The value is the target's override if there is one, as `Secret.value_for` has it.
+    """
     if target not in shape.environments:
         return []
     prefix = shape.env_var_prefix
     make_sensitive = shape.make_sensitive
     derived = []
-    for secret in secrets:
-        key = derive_env_key(secret.name, secret.prefix, prefix)
+    for name, secret_prefix, value, overrides in secrets:
+        key = derive_env_key(name, secret_prefix, prefix)
         kind = env_var_type(key, target, make_sensitive=make_sensitive)
-        derived.append((key, secret.value_for(target), kind))
+        derived.append((key, overrides.get(target, value), kind))
     return derived
 
 

@@ -42,6 +42,24 @@ def derive_env_key(
     return join_prefix(prefix, secret_name)
 
 
+def secret_names_deriving(key: str) -> set[str]:
+    """Every secret name from which some prefix could derive `key` with `derive_env_key`.
+
+    A superset: which of them does depends on the prefixes, and `derive_env_key` decides.
+    It lets a query look up candidate secrets by name instead of deriving every key.
+    """
+
+    def after_underscores(text: str) -> set[str]:
+        # A prefix is never empty and always ends where an `_` does (its own or the one added).
+        return {text[index + 1 :] for index in range(1, len(text)) if text[index] == "_"}
+
+    names = {key} | after_underscores(key)
+    if key.startswith(NEXT_PUBLIC):
+        rest = key.removeprefix(NEXT_PUBLIC)
+        names |= {NEXT_PUBLIC + tail for tail in after_underscores(rest)}
+    return names
+
+
 def env_var_type(key: str, environment: str, *, make_sensitive: bool) -> str:
     """`sensitive` (never read back) or `encrypted`; development and public keys stay readable."""
     if make_sensitive and environment != "development" and not key.startswith(NEXT_PUBLIC):

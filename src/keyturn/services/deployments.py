@@ -135,7 +135,7 @@ def deployment_env(uow: UnitOfWork, deployment: Deployment) -> dict[str, tuple[s
         {used.resource_id: used.secrets_version for used in references}
     )
     entries = derived_entries(
-        ((used, secrets.get(used.resource_id, {})) for used in references), deployment.target
+        ((used, secrets.get(used.resource_id, ())) for used in references), deployment.target
     )
     entries += [
         (key, frozen, None) for key, frozen in uow.deployments.copied_env(deployment).items()

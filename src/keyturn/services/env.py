@@ -9,13 +9,14 @@ moment it commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import (
     DerivationShape,
     EnvVar,
+    SecretValues,
     UserEnvVar,
     derive_connection_vars,
     derive_target_env,
@@ -25,7 +26,7 @@ from keyturn.domain.environment import (
 from keyturn.domain.envkeys import ENVIRONMENTS
 from keyturn.domain.errors import BadRequest, Conflict, FieldError, NotFound
 from keyturn.domain.ids import now_ms
-from keyturn.domain.secrets import MAX_NAME_LENGTH, MAX_VALUE_BYTES, SECRET_NAME, Secret
+from keyturn.domain.secrets import MAX_NAME_LENGTH, MAX_VALUE_BYTES, SECRET_NAME
 from keyturn.services.namespace import derived_taken_keys, refuse_conflicts, taken_keys
 from keyturn.services.projects import find_project
 from keyturn.storage.unit_of_work import Store, UnitOfWork
@@ -66,13 +67,13 @@ Entry = tuple[str, tuple[str, str], str | None]
 
 
 def derived_entries(
-    derivations: Iterable[tuple[DerivationShape, Mapping[str, Secret]]], target: str
+    derivations: Iterable[tuple[DerivationShape, Iterable[SecretValues]]], target: str
 ) -> list[Entry]:
     """What connections (or a deployment's references) derive in `target`, as entries."""
     return [
         (key, (value, kind), None)
         for shape, secrets in derivations
-        for key, value, kind in derive_target_env(shape, secrets.values(), target)
+        for key, value, kind in derive_target_env(shape, secrets, target)
     ]
 
 
@@ -105,7 +106,7 @@ def resolved_project_env(
         for connection, resource in uow.connections.of_projects([project.id])
         if target in connection.environments
     ]
-    secrets = uow.secrets.current_of(
+    secrets = uow.secrets.current_values_of(
         {resource.internal_id: resource.installation_id for _, resource in links}
     )
     entries: list[Entry] = [
@@ -113,7 +114,7 @@ def resolved_project_env(
         for key, value, kind, branch in uow.env_vars.in_target(project.id, target)
     ]
     entries += derived_entries(
-        ((connection, secrets.get(resource.internal_id, {})) for connection, resource in links),
+        ((connection, secrets.get(resource.internal_id, ())) for connection, resource in links),
         target,
     )
     return resolve_entries(entries, git_branch)

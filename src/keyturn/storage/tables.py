@@ -154,6 +154,13 @@ resource_secrets = Table(
     Column("overrides_ciphertext", LargeBinary, nullable=True),
     PrimaryKeyConstraint("resource_id", "name", "valid_from"),
     Index("ix_resource_secrets_current", "resource_id", "valid_to"),
+    # Current secrets by name: a PUT adding a key looks up only the secrets that could clash.
+    Index(
+        "ix_resource_secrets_current_name",
+        "name",
+        sqlite_where=text("valid_to IS NULL"),
+        postgresql_where=text("valid_to IS NULL"),
+    ),
 )
 
 # A project's link to a resource; the project's integration env vars are derived from it.
@@ -171,6 +178,8 @@ connections = Table(
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("resource_id", "project_id"),
     Index("ix_connections_project_id", "project_id"),
+    # A resource's distinct prefixes in a seek each (ConnectionRepository.prefixes_of_resource).
+    Index("ix_connections_resource_id_prefix", "resource_id", "env_var_prefix"),
 )
 
 # The variables a project's users set themselves (integration ones are derived, never stored).
@@ -190,6 +199,8 @@ user_env_vars = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_user_env_vars_project_id_key", "project_id", "key"),
+    # By key alone: a PUT adding a key looks up only the variables that could clash.
+    Index("ix_user_env_vars_key", "key"),
 )
 
 deployments = Table(

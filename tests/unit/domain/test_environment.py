@@ -139,5 +139,6 @@ def test_target_env_holds_what_the_records_show_in_that_target(
     }
     records = derive_connection_vars(shape, RESOURCE, secrets, updated_at=1)
     expected = sorted((r.key, r.value, r.type) for r in records if target in r.targets)
-    assert sorted(derive_target_env(shape, secrets.values(), target)) == expected
+    values = [(s.name, s.prefix, s.value, s.environment_overrides) for s in secrets.values()]
+    assert sorted(derive_target_env(shape, values, target)) == expected
     assert bool(expected) == (target in environments)

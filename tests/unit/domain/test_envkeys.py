@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from keyturn.domain.envkeys import derive_env_key, env_var_type, join_prefix
+from keyturn.domain.envkeys import derive_env_key, env_var_type, join_prefix, secret_names_deriving
 from keyturn.domain.secrets import Secret
 
 
@@ -63,3 +65,28 @@ def test_value_for_environment_prefers_its_override() -> None:
     assert secret.value_for("preview") == "preview-value"
     assert secret.value_for("production") == "base"
     assert secret.value_for("development") == "base"
+
+
+names = st.one_of(
+    st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True),
+    st.from_regex(r"NEXT_PUBLIC_[A-Za-z0-9_]{0,8}", fullmatch=True),
+)
+prefixes = st.one_of(st.none(), st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,6}", fullmatch=True))
+
+
+@given(name=names, secret_prefix=prefixes, connection_prefix=prefixes)
+def test_every_key_names_the_secret_it_came_from(
+    name: str, secret_prefix: str | None, connection_prefix: str | None
+) -> None:
+    key = derive_env_key(name, secret_prefix, connection_prefix)
+    assert name in secret_names_deriving(key)
+
+
+def test_names_deriving_a_key_are_its_tails_after_underscores() -> None:
+    assert secret_names_deriving("DB1_DATABASE_URL") == {
+        "DB1_DATABASE_URL",
+        "DATABASE_URL",
+        "URL",
+    }
+    assert secret_names_deriving("NEXT_PUBLIC_ACME_KEY") >= {"NEXT_PUBLIC_KEY", "ACME_KEY"}
+    assert secret_names_deriving("PGHOST") == {"PGHOST"}

@@ -9,15 +9,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, insert, or_, select, update
 
+from keyturn.domain.environment import SecretValues
 from keyturn.domain.resources import Resource
 from keyturn.domain.secrets import Secret, SecretSetChange
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import BATCH_SIZE, batches
 from keyturn.storage.tables import resource_secrets, resources
+
+# What derivation reads of a secret row, in `_values`'s order.
+VALUE_COLUMNS = (
+    resource_secrets.c.resource_id,
+    resource_secrets.c.name,
+    resource_secrets.c.valid_from,
+    resource_secrets.c.prefix,
+    resource_secrets.c.value_ciphertext,
+    resource_secrets.c.overrides_ciphertext,
+)
+NO_OVERRIDES: Mapping[str, str] = MappingProxyType({})
 
 # SQLite refuses expressions nested deeper than 1,000: an `OR` of this many terms stays clear.
 MAX_OR_TERMS = 200
@@ -56,14 +69,41 @@ class SecretRepository:
             found.setdefault(row.resource_id, {})[row.name] = self._unseal(installation_id, row)
         return found
 
-    def at_versions(self, versions: Mapping[str, int]) -> dict[str, dict[str, Secret]]:
-        """Secrets of several resources, each as of a given version, decrypted:
-        {internal id: {name: secret}}. Versions never change, so neither does the answer;
-        a deleted resource keeps its rows, so it still answers for its old versions."""
-        found: dict[str, dict[str, Secret]] = {}
+    def current_values_of(
+        self, installations_by_resource: Mapping[str, str]
+    ) -> dict[str, list[SecretValues]]:
+        """`current_of` as derivation reads it: {internal id: [(name, prefix, value,
+        overrides)]}, a tuple per secret (env pull builds nothing more per key)."""
+        found: dict[str, list[SecretValues]] = {}
+        for batch in batches(installations_by_resource):
+            rows = self._connection.execute(
+                select(*VALUE_COLUMNS).where(
+                    resource_secrets.c.resource_id.in_(batch),
+                    resource_secrets.c.valid_to.is_(None),
+                )
+            ).all()
+            for resource_id, name, version, prefix, sealed, sealed_overrides in rows:
+                found.setdefault(resource_id, []).append(
+                    self._values(
+                        installations_by_resource[resource_id],
+                        resource_id,
+                        name,
+                        version,
+                        prefix,
+                        sealed,
+                        sealed_overrides,
+                    )
+                )
+        return found
+
+    def at_versions(self, versions: Mapping[str, int]) -> dict[str, list[SecretValues]]:
+        """Secrets of several resources, each as of a given version, as derivation reads them
+        (see `current_values_of`). Versions never change, so neither does the answer; a
+        deleted resource keeps its rows, so it still answers for its old versions."""
+        found: dict[str, list[SecretValues]] = {}
         for groups in _version_groups(versions):
             query = (
-                select(resource_secrets, resources.c.installation_id)
+                select(*VALUE_COLUMNS, resources.c.installation_id)
                 .join(resources, resources.c.internal_id == resource_secrets.c.resource_id)
                 .where(
                     or_(
@@ -81,9 +121,25 @@ class SecretRepository:
                     )
                 )
             )
-            for row in self._connection.execute(query):
-                found.setdefault(row.resource_id, {})[row.name] = self._unseal(
-                    row.installation_id, row
+            for (
+                resource_id,
+                name,
+                version,
+                prefix,
+                sealed,
+                sealed_overrides,
+                installation_id,
+            ) in self._connection.execute(query):
+                found.setdefault(resource_id, []).append(
+                    self._values(
+                        installation_id,
+                        resource_id,
+                        name,
+                        version,
+                        prefix,
+                        sealed,
+                        sealed_overrides,
+                    )
                 )
         return found
 
@@ -166,6 +222,32 @@ class SecretRepository:
             if overrides
             else None,
         }
+
+    def _values(
+        self,
+        installation_id: str,
+        resource_id: str,
+        name: str,
+        version: int,
+        prefix: str | None,
+        sealed: bytes,
+        sealed_overrides: bytes | None,
+    ) -> SecretValues:
+        value = self._keys.open(
+            sealed,
+            associated_data=_row_identity(installation_id, resource_id, name, version, "value"),
+        )
+        overrides: Mapping[str, str] = NO_OVERRIDES
+        if sealed_overrides is not None:
+            overrides = json.loads(
+                self._keys.open(
+                    sealed_overrides,
+                    associated_data=_row_identity(
+                        installation_id, resource_id, name, version, "overrides"
+                    ),
+                )
+            )
+        return (name, prefix, value, overrides)
 
     def _unseal(self, installation_id: str, row: Row[Any]) -> Secret:
         def identity(field: str) -> str:

@@ -1,4 +1,6 @@
-"""Deployments reference the secrets versions they use instead of copying the derived env.
+"""Deployments reference the secrets versions they use instead of copying the derived env;
+three indexes for the name-adding conflict check (a resource's connections by prefix, user
+variables by key, current secrets by name).
 
 Each `deployment_secrets_versions` row gains the connection's shape at the deployment's moment
 (prefix, environments, sensitivity); with the immutable secrets version it already names, that
@@ -92,6 +94,22 @@ def upgrade() -> None:
     with op.batch_alter_table("deployment_secrets_versions", schema=None) as batch_op:
         for flag in SHAPE_FLAGS:
             batch_op.alter_column(flag, existing_type=sa.Boolean(), server_default=None)
+    # For the name-adding conflict check: a resource's distinct connection prefixes, and the
+    # candidates found by key and by name.
+    with op.batch_alter_table("connections", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_connections_resource_id_prefix", ["resource_id", "env_var_prefix"], unique=False
+        )
+    with op.batch_alter_table("user_env_vars", schema=None) as batch_op:
+        batch_op.create_index("ix_user_env_vars_key", ["key"], unique=False)
+    with op.batch_alter_table("resource_secrets", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_resource_secrets_current_name",
+            ["name"],
+            unique=False,
+            sqlite_where=sa.text("valid_to IS NULL"),
+            postgresql_where=sa.text("valid_to IS NULL"),
+        )
 
 
 def downgrade() -> None:
@@ -108,6 +126,12 @@ def downgrade() -> None:
             "their values copied, which a migration cannot do. Restore the backup taken "
             "before upgrading instead."
         )
+    with op.batch_alter_table("resource_secrets", schema=None) as batch_op:
+        batch_op.drop_index("ix_resource_secrets_current_name")
+    with op.batch_alter_table("user_env_vars", schema=None) as batch_op:
+        batch_op.drop_index("ix_user_env_vars_key")
+    with op.batch_alter_table("connections", schema=None) as batch_op:
+        batch_op.drop_index("ix_connections_resource_id_prefix")
     with op.batch_alter_table("deployment_secrets_versions", schema=None) as batch_op:
         for column in ("env_var_prefix", *SHAPE_FLAGS):
             batch_op.drop_column(column)
