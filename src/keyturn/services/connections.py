@@ -62,6 +62,7 @@ def connect_resource(
                 "invalid_secret_name",
                 f"envVarPrefix makes an env var key longer than {MAX_NAME_LENGTH} characters",
             )
+        uow.projects.lock_env_keys(key for key, _ in wanted)
         refuse_conflicts({project.id: wanted}, taken_keys(uow, [project.id]))
         connection = uow.connections.add(
             resource.internal_id,

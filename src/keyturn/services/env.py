@@ -171,6 +171,7 @@ def create_env_vars(
     with store.write() as uow:
         project = find_project(uow, team_id, project_ref)
         uow.projects.lock([project.id])
+        uow.projects.lock_env_keys(item.key for item in inputs)
         # Same keys among user variables are upserts or `failed` entries, not conflicts.
         derived_taken = derived_taken_keys(uow, [project.id])[project.id]
         # (id, key, targets, branch) of the variables with the keys sent; no value decrypted.
@@ -242,6 +243,7 @@ def patch_env_var(
             "",
         )
         wanted = {(changed.key, target) for target in changed.targets}
+        uow.projects.lock_env_keys([changed.key])
         taken = taken_keys(uow, [project.id], except_user_var_id=var.id)
         refuse_conflicts({project.id: wanted}, taken)
         uow.env_vars.replace(changed)

@@ -1,10 +1,10 @@
 """A project's env namespace: which (key, environment) pairs are already taken, and by whom.
 
-A key may live once per project and environment. Connections, user variables and secrets PUTs
-that add names all ask here before they write, holding the project's lock (see
+A key may live once per project and environment. Connections and user variables ask here
+before they write, holding the project's lock and the locks of the keys they add (see
 `storage/repositories/projects.py`), so the answer cannot go stale before the commit. A
-secrets PUT asks the database directly (`ConnectionRepository.first_taken_key`): its question
-spans every connected project.
+secrets PUT that adds names takes the locks of its new keys and asks the database directly
+(`ConnectionRepository.first_taken_key`): its question spans every connected project.
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def _refuse_new_key_conflicts(
         if added:
             candidates[prefix] = added
     if candidates:
-        uow.projects.lock_connected_to(resource.internal_id)
+        uow.projects.lock_env_keys(key for keys in candidates.values() for key in keys)
         key = uow.connections.first_taken_key(resource.internal_id, candidates)
         if key is not None:
             raise key_conflict(key)

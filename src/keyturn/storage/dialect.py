@@ -14,6 +14,7 @@ PostgreSQL's pool). What differs statement by statement lives here:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Select, text
@@ -37,6 +38,23 @@ def advisory_lock(connection: Connection, key: str) -> None:
     if not serializes_writers(connection):
         connection.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
+
+
+def advisory_locks(connection: Connection, keys: Iterable[str]) -> None:
+    """`advisory_lock` for each key, in one statement and one global order (by hash), so two
+    transactions locking overlapping sets never wait on each other in a cycle."""
+    wanted = sorted(set(keys))
+    if wanted and not serializes_writers(connection):
+        # PostgreSQL evaluates a volatile target list after the sort, so the locks are taken
+        # in hash order.
+        connection.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(hashed) FROM ("
+                "SELECT DISTINCT hashtextextended(key, 0) AS hashed "
+                "FROM unnest(CAST(:keys AS text[])) AS key) AS hashes ORDER BY hashed"
+            ),
+            {"keys": wanted},
         )
 
 

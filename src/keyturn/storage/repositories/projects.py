@@ -1,9 +1,18 @@
-"""Projects, and the per-project write lock.
+"""Projects, and the locks that keep a key once per project and environment.
 
-`lock` is the per-project write lock on PostgreSQL (`SELECT ... FOR UPDATE`): whatever adds a
-key to a project's env (a connection, a user variable, a secrets PUT with new names) takes it,
-so two of them cannot both pass the conflict check. Locks are always taken resource first,
-then projects in id order, so writers never wait on each other in a cycle.
+On PostgreSQL (SQLite's writers are serial already):
+
+* `lock` is the per-project write lock (`SELECT ... FOR UPDATE`): a connection, a user
+  variable or a project delete takes it, so two writers of one project run one after another.
+* `lock_env_keys` takes a transaction lock per env var key, across all projects: whatever is
+  about to add a key (a connection, a user variable, a secrets PUT with new names) takes the
+  locks of the keys it adds before it checks they are free, so two writers adding one key
+  cannot both pass the check. A secrets PUT therefore needs no lock on its resource's connected
+  projects, however many there are. The check must read after the lock: these writers run in
+  READ COMMITTED, where each statement sees what committed before it.
+
+Locks are always taken resource first, then projects in id order, then keys (in one statement,
+in one order), and nothing takes a lock after its keys, so writers never wait in a cycle.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.ids import new_id, now_ms
-from keyturn.storage.dialect import lock_rows
+from keyturn.storage.dialect import advisory_locks, lock_rows
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     connections,
@@ -67,14 +76,9 @@ class ProjectRepository:
                 select(projects.c.id).where(projects.c.id.in_(batch)).order_by(projects.c.id),
             )
 
-    def lock_connected_to(self, resource_id: str) -> None:
-        """Take the write lock of every project connected to the resource, in id order, in one
-        statement: no id list leaves the database."""
-        connected = select(connections.c.project_id).where(connections.c.resource_id == resource_id)
-        lock_rows(
-            self._connection,
-            select(projects.c.id).where(projects.c.id.in_(connected)).order_by(projects.c.id),
-        )
+    def lock_env_keys(self, keys: Iterable[str]) -> None:
+        """Take the lock of these env var keys, in every project, until the commit."""
+        advisory_locks(self._connection, (f"env-key/{key}" for key in keys))
 
     def touch(self, project_id: str) -> None:
         self._connection.execute(
