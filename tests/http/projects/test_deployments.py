@@ -1,10 +1,14 @@
-"""Deployments freeze their env (CONTRACT.md 3.5): nothing later changes what they pull."""
+"""Deployments freeze their env (CONTRACT.md 3.5): nothing later changes what they pull, and
+they reference their resources' secrets versions rather than copy what those derive."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from keyturn.app import Runtime
+from keyturn.storage.tables import deployment_env, deployment_secrets_versions
 from tests.conftest import Partner, Workspace, seed_partner
 
 OLD = "postgres://app:old-4410@db/app"
@@ -143,3 +147,30 @@ def test_another_teams_deployment_is_403(
         ),
     ):
         assert response.status_code == 403
+
+
+def _deployment_rows(runtime: Runtime, deployment_id: str) -> dict[str, int]:
+    with runtime.store.engine.connect() as connection:
+        return {
+            table.name: connection.execute(
+                select(func.count()).where(table.c.deployment_id == deployment_id)
+            ).scalar_one()
+            for table in (deployment_env, deployment_secrets_versions)
+        }
+
+
+def test_deployment_stores_a_row_per_resource_not_per_key(
+    workspace: Workspace, project: str, partner: Partner, runtime: Runtime
+) -> None:
+    small = workspace.deploy({"name": "web", "target": "production"})
+    many = [{"name": f"KEY_{n:02d}", "value": f"value-{n}"} for n in range(40)]
+    assert partner.put_secrets({"secrets": many, "partial": True})[0] == 201
+    large = workspace.deploy({"name": "web", "target": "production"})
+    assert (
+        len(workspace.deployment_env(large["id"]))
+        == len(workspace.deployment_env(small["id"])) + 40
+    )
+    # One reference for the one resource, and the one user variable copied, either way.
+    expected = {"deployment_env": 1, "deployment_secrets_versions": 1}
+    assert _deployment_rows(runtime, small["id"]) == expected
+    assert _deployment_rows(runtime, large["id"]) == expected
