@@ -110,13 +110,16 @@ def print_storage_verdicts(name: str, rows: list[Row], costs: StorageCosts | Non
                 f"(target <= {CPU_TARGET_MS:g} ms): {met}"
             )
     if costs is not None:
-        met = "MET" if costs.disk_bytes <= STORAGE_TARGET_BYTES else "NOT MET"
-        print(
-            f"storage {name}: {costs.payload_bytes:,.0f} bytes of row values and "
-            f"{costs.disk_bytes:,.0f} bytes on disk (indexes included) per deployment of "
-            f"20 resources x 20 secrets, over {STORED_DEPLOYMENTS} deployments "
-            f"(target <= {STORAGE_TARGET_BYTES:,} on disk): {met}"
-        )
+        for what, measured in (
+            ("bytes of row values", costs.payload_bytes),
+            ("bytes on disk, indexes included,", costs.disk_bytes),
+        ):
+            met = "MET" if measured <= STORAGE_TARGET_BYTES else "NOT MET"
+            print(
+                f"storage {name}: {measured:,.0f} {what} per deployment of 20 resources x 20 "
+                f"secrets, over {STORED_DEPLOYMENTS} deployments "
+                f"(target <= {STORAGE_TARGET_BYTES:,}): {met}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,9 +131,7 @@ def deployment_env(uow: UnitOfWork, deployment: Deployment) -> dict[str, tuple[s
     references = [
         used for used in deployment.secrets_versions if deployment.target in used.environments
     ]
-    secrets = uow.secrets.at_versions(
-        {used.resource_id: used.secrets_version for used in references}
-    )
+    secrets = uow.secrets.referenced_by(deployment.id, deployment.target)
     entries = derived_entries(
         ((used, secrets.get(used.resource_id, ())) for used in references), deployment.target
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 BATCH_SIZE = 5_000
+# SQLite refuses expressions nested deeper than 1,000: an `OR` of this many terms stays clear.
+MAX_OR_TERMS = 200
 
 
 def batches(values: Iterable[str]) -> Iterator[list[str]]:

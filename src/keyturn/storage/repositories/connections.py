@@ -36,13 +36,12 @@ from sqlalchemy import Connection as SQLConnection
 from keyturn.domain.environment import ConnectedResource, Connection
 from keyturn.domain.envkeys import NEXT_PUBLIC, in_standard_order, secret_names_deriving
 from keyturn.domain.ids import new_id, now_ms
-from keyturn.storage.repositories.batches import BATCH_SIZE, batches
+from keyturn.storage.repositories.batches import BATCH_SIZE, MAX_OR_TERMS, batches
 from keyturn.storage.repositories.columns import (
     environment_columns,
     environments_of,
     share_an_environment,
 )
-from keyturn.storage.repositories.secrets import MAX_OR_TERMS
 from keyturn.storage.tables import (
     connections,
     installations,

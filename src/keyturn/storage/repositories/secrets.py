@@ -8,20 +8,22 @@ added names from N: O(changed secrets) rows, whatever else refers to the resourc
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, or_, select, update
+from sqlalchemy import Connection, Row, Select, and_, bindparam, insert, or_, select, update
 
 from keyturn.domain.environment import SecretValues
+from keyturn.domain.envkeys import ENVIRONMENTS
 from keyturn.domain.resources import Resource
 from keyturn.domain.secrets import Secret, SecretSetChange
 from keyturn.storage.encryption import KeyRing
-from keyturn.storage.repositories.batches import BATCH_SIZE, batches
-from keyturn.storage.tables import resource_secrets, resources
+from keyturn.storage.repositories.batches import batches
+from keyturn.storage.tables import deployment_secrets_versions, resource_secrets, resources
 
-# What derivation reads of a secret row, in `_values`'s order.
+# What derivation reads of a secret row, in `_open_into`'s order, with its installation id
+# (part of every ciphertext's identity). Built once: only the bound values change.
 VALUE_COLUMNS = (
     resource_secrets.c.resource_id,
     resource_secrets.c.name,
@@ -29,11 +31,45 @@ VALUE_COLUMNS = (
     resource_secrets.c.prefix,
     resource_secrets.c.value_ciphertext,
     resource_secrets.c.overrides_ciphertext,
+    resources.c.installation_id,
 )
 NO_OVERRIDES: Mapping[str, str] = MappingProxyType({})
 
-# SQLite refuses expressions nested deeper than 1,000: an `OR` of this many terms stays clear.
-MAX_OR_TERMS = 200
+CURRENT_VALUES = (
+    select(*VALUE_COLUMNS)
+    .join(resources, resources.c.internal_id == resource_secrets.c.resource_id)
+    .where(
+        resource_secrets.c.resource_id.in_(bindparam("ids", expanding=True)),
+        resource_secrets.c.valid_to.is_(None),
+    )
+)
+
+
+def _referenced_values(target: str) -> Select[Any]:
+    """Each referenced resource's rows valid at the version the deployment recorded."""
+    used = deployment_secrets_versions
+    return (
+        select(*VALUE_COLUMNS)
+        .select_from(used)
+        .join(
+            resource_secrets,
+            and_(
+                resource_secrets.c.resource_id == used.c.resource_id,
+                resource_secrets.c.valid_from <= used.c.secrets_version,
+                or_(
+                    resource_secrets.c.valid_to.is_(None),
+                    resource_secrets.c.valid_to > used.c.secrets_version,
+                ),
+            ),
+        )
+        .join(resources, resources.c.internal_id == used.c.resource_id)
+        .where(used.c.deployment_id == bindparam("deployment"), used.c[f"in_{target}"])
+    )
+
+
+REFERENCED_VALUES: dict[str, Select[Any]] = {
+    target: _referenced_values(target) for target in ENVIRONMENTS
+}
 
 
 class SecretRepository:
@@ -76,71 +112,19 @@ class SecretRepository:
         overrides)]}, a tuple per secret (env pull builds nothing more per key)."""
         found: dict[str, list[SecretValues]] = {}
         for batch in batches(installations_by_resource):
-            rows = self._connection.execute(
-                select(*VALUE_COLUMNS).where(
-                    resource_secrets.c.resource_id.in_(batch),
-                    resource_secrets.c.valid_to.is_(None),
-                )
-            ).all()
-            for resource_id, name, version, prefix, sealed, sealed_overrides in rows:
-                found.setdefault(resource_id, []).append(
-                    self._values(
-                        installations_by_resource[resource_id],
-                        resource_id,
-                        name,
-                        version,
-                        prefix,
-                        sealed,
-                        sealed_overrides,
-                    )
-                )
+            self._open_into(found, self._connection.execute(CURRENT_VALUES, {"ids": batch}))
         return found
 
-    def at_versions(self, versions: Mapping[str, int]) -> dict[str, list[SecretValues]]:
-        """Secrets of several resources, each as of a given version, as derivation reads them
-        (see `current_values_of`). Versions never change, so neither does the answer; a
-        deleted resource keeps its rows, so it still answers for its old versions."""
+    def referenced_by(self, deployment_id: str, target: str) -> dict[str, list[SecretValues]]:
+        """The secrets of each resource the deployment references in `target`, each as of
+        the version it recorded, as derivation reads them (see `current_values_of`).
+
+        Versions never change, so neither does the answer; a deleted resource keeps its
+        rows, so it still answers for the versions deployments recorded.
+        """
         found: dict[str, list[SecretValues]] = {}
-        for groups in _version_groups(versions):
-            query = (
-                select(*VALUE_COLUMNS, resources.c.installation_id)
-                .join(resources, resources.c.internal_id == resource_secrets.c.resource_id)
-                .where(
-                    or_(
-                        *(
-                            and_(
-                                resource_secrets.c.resource_id.in_(resource_ids),
-                                resource_secrets.c.valid_from <= version,
-                                or_(
-                                    resource_secrets.c.valid_to.is_(None),
-                                    resource_secrets.c.valid_to > version,
-                                ),
-                            )
-                            for version, resource_ids in groups
-                        )
-                    )
-                )
-            )
-            for (
-                resource_id,
-                name,
-                version,
-                prefix,
-                sealed,
-                sealed_overrides,
-                installation_id,
-            ) in self._connection.execute(query):
-                found.setdefault(resource_id, []).append(
-                    self._values(
-                        installation_id,
-                        resource_id,
-                        name,
-                        version,
-                        prefix,
-                        sealed,
-                        sealed_overrides,
-                    )
-                )
+        rows = self._connection.execute(REFERENCED_VALUES[target], {"deployment": deployment_id})
+        self._open_into(found, rows)
         return found
 
     def current_names_and_prefixes(
@@ -223,31 +207,25 @@ class SecretRepository:
             else None,
         }
 
-    def _values(
-        self,
-        installation_id: str,
-        resource_id: str,
-        name: str,
-        version: int,
-        prefix: str | None,
-        sealed: bytes,
-        sealed_overrides: bytes | None,
-    ) -> SecretValues:
-        value = self._keys.open(
-            sealed,
-            associated_data=_row_identity(installation_id, resource_id, name, version, "value"),
-        )
-        overrides: Mapping[str, str] = NO_OVERRIDES
-        if sealed_overrides is not None:
-            overrides = json.loads(
-                self._keys.open(
-                    sealed_overrides,
-                    associated_data=_row_identity(
-                        installation_id, resource_id, name, version, "overrides"
-                    ),
-                )
+    def _open_into(self, found: dict[str, list[SecretValues]], rows: Iterable[Any]) -> None:
+        """Open rows of `VALUE_COLUMNS` (and the installation id) into `found`, by resource."""
+        open_sealed = self._keys.open
+        for resource_id, name, version, prefix, sealed, sealed_overrides, installation in rows:
+            value = open_sealed(
+                sealed,
+                associated_data=_row_identity(installation, resource_id, name, version, "value"),
             )
-        return (name, prefix, value, overrides)
+            overrides: Mapping[str, str] = NO_OVERRIDES
+            if sealed_overrides is not None:
+                overrides = json.loads(
+                    open_sealed(
+                        sealed_overrides,
+                        associated_data=_row_identity(
+                            installation, resource_id, name, version, "overrides"
+                        ),
+                    )
+                )
+            found.setdefault(resource_id, []).append((name, prefix, value, overrides))
 
     def _unseal(self, installation_id: str, row: Row[Any]) -> Secret:
         def identity(field: str) -> str:
@@ -269,22 +247,3 @@ def _row_identity(
 ) -> str:
     """Associated data binding a ciphertext to its row: moved elsewhere, it will not open."""
     return f"secret/{installation_id}/{resource_id}/{name}/{version}/{field}"
-
-
-def _version_groups(versions: Mapping[str, int]) -> Iterator[list[tuple[int, list[str]]]]:
-    """(version, resource ids) terms, a statement's worth at a time: at most `MAX_OR_TERMS`
-    terms and `BATCH_SIZE` ids."""
-    by_version: dict[int, list[str]] = {}
-    for resource_id, version in versions.items():
-        by_version.setdefault(version, []).append(resource_id)
-    statement: list[tuple[int, list[str]]] = []
-    size = 0
-    for version, resource_ids in sorted(by_version.items()):
-        for batch in batches(resource_ids):
-            if statement and (len(statement) == MAX_OR_TERMS or size + len(batch) > BATCH_SIZE):
-                yield statement
-                statement, size = [], 0
-            statement.append((version, batch))
-            size += len(batch)
-    if statement:
-        yield statement
