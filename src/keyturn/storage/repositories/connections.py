@@ -72,6 +72,26 @@ DISTINCT_PREFIXES = text(
 )
 
 
+# Connections of some projects to live resources, with what a derived record says of each.
+# Built once: env pull runs it on every call, and only the bound ids change.
+LINKS_OF_PROJECTS = (
+    select(
+        connections,
+        resources.c.installation_id,
+        resources.c.product_id,
+        resources.c.secrets_version,
+        resources.c.updated_at.label("resource_updated_at"),
+        installations.c.integration_id,
+    )
+    .join(resources, resources.c.internal_id == connections.c.resource_id)
+    .join(installations, installations.c.id == resources.c.installation_id)
+    .where(
+        connections.c.project_id.in_(bindparam("ids", expanding=True)),
+        resources.c.deleted_at.is_(None),
+    )
+)
+
+
 class ConnectionRepository:
     def __init__(self, connection: SQLConnection) -> None:
         self._connection = connection
@@ -137,19 +157,7 @@ class ConnectionRepository:
         rows = [
             row
             for batch in batches(project_ids)
-            for row in self._connection.execute(
-                select(
-                    connections,
-                    resources.c.installation_id,
-                    resources.c.product_id,
-                    resources.c.secrets_version,
-                    resources.c.updated_at.label("resource_updated_at"),
-                    installations.c.integration_id,
-                )
-                .join(resources, resources.c.internal_id == connections.c.resource_id)
-                .join(installations, installations.c.id == resources.c.installation_id)
-                .where(connections.c.project_id.in_(batch), resources.c.deleted_at.is_(None))
-            )
+            for row in self._connection.execute(LINKS_OF_PROJECTS, {"ids": batch}).all()
         ]
         rows.sort(key=lambda row: (row.created_at, row.id))
         return [

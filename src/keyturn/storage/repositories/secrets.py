@@ -112,7 +112,8 @@ class SecretRepository:
         overrides)]}, a tuple per secret (env pull builds nothing more per key)."""
         found: dict[str, list[SecretValues]] = {}
         for batch in batches(installations_by_resource):
-            self._open_into(found, self._connection.execute(CURRENT_VALUES, {"ids": batch}))
+            # `.all()` fetches every row in one driver call, not one call per row.
+            self._open_into(found, self._connection.execute(CURRENT_VALUES, {"ids": batch}).all())
         return found
 
     def referenced_by(self, deployment_id: str, target: str) -> dict[str, list[SecretValues]]:
@@ -124,7 +125,7 @@ class SecretRepository:
         """
         found: dict[str, list[SecretValues]] = {}
         rows = self._connection.execute(REFERENCED_VALUES[target], {"deployment": deployment_id})
-        self._open_into(found, rows)
+        self._open_into(found, rows.all())
         return found
 
     def current_names_and_prefixes(
