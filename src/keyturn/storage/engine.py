@@ -1,7 +1,8 @@
 """Engines for the two supported databases: SQLite embedded (default) and PostgreSQL.
 
 Dialect differences live here and nowhere else: SQLite gets its PRAGMAs per connection and
-`BEGIN IMMEDIATE` for write transactions; PostgreSQL gets a pool and relies on row locks
+`BEGIN IMMEDIATE` for write transactions (queued per process first: writer_queue.py);
+PostgreSQL gets a pool and relies on row locks
 (`SELECT ... FOR UPDATE`, in the repositories) to serialize writes to one resource across
 processes.
 """
@@ -68,9 +69,9 @@ def create_database_engine(raw_url: str) -> Engine:
     url = normalize_database_url(raw_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
-        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
-    )
+    # No pool_pre_ping: it cost a round trip per transaction. A connection found dead fails
+    # its request (503) and the pool invalidates it, so the next checkout gets a fresh one.
+    return create_engine(url, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def _sqlite_engine(url: URL) -> Engine:
