@@ -3,9 +3,11 @@
 What it answers: does a secrets rotation PUT cost the same whatever the number of projects
 connected to the resource (1, 100, 1,000, 10,000)? Integration env vars are derived on read, so
 it should. It also times `env pull` and a deployment of a project with 20 connected resources.
-See docs/performance.md for the method and a measured table.
+Then its HTTP part (bench/http.py) measures the real `keyturn serve` over sockets with wrk, next
+to a bare FastAPI app. See docs/performance.md for the method and measured tables.
 
-Run from the repository root: `.venv/bin/python -m bench [--samples N] [--database NAME]`.
+Run from the repository root:
+`.venv/bin/python -m bench [--samples N] [--database NAME] [--part all|inprocess|http]`.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import argparse
 import base64
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -24,6 +27,8 @@ from pydantic import SecretStr
 from tests.postgres_cluster import PostgresClusterError
 
 from bench.databases import postgres_database, sqlite_database, work_directory
+from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measure_http
+from bench.http_report import http_table
 from bench.measure import (
     SAMPLES,
     measure_name_additions,
@@ -123,16 +128,78 @@ def print_storage_verdicts(name: str, rows: list[Row], costs: StorageCosts | Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A stopped benchmark still stops its servers and its PostgreSQL cluster (the `finally`s).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=SAMPLES, help="timed requests per case")
     parser.add_argument(
         "--database", choices=sorted(DATABASES), action="append", help="default: both"
     )
+    parser.add_argument(
+        "--part",
+        choices=("all", "inprocess", "http"),
+        default="all",
+        help="the in-process latency tables, the HTTP part (real server, wrk), or both",
+    )
+    parser.add_argument(
+        "--workers", default="1,2", help="HTTP part: worker counts to measure (default 1,2)"
+    )
+    parser.add_argument(
+        "--server-python",
+        type=Path,
+        help="HTTP part: serve with this Python, where another keyturn is installed (before/after)",
+    )
     args = parser.parse_args(argv)
     if args.samples < 2:
         parser.error("--samples must be at least 2")
     chosen = args.database or list(DATABASES)
+    status = 0
+    if args.part in ("all", "inprocess"):
+        status = run_inprocess(chosen, args.samples)
+    if args.part in ("all", "http"):
+        workers = [int(count) for count in args.workers.split(",")]
+        status = run_http(chosen, workers, args.server_python) or status
+    return status
 
+
+def run_http(chosen: list[str], workers: list[int], server_python: Path | None) -> int:
+    """The HTTP part: `keyturn serve` over real sockets next to a bare FastAPI app."""
+    source = source_revision()
+    notes: list[str] = []
+    with work_directory() as work_dir, ExitStack() as stack:
+        targets = []
+        for name in chosen:
+            progress(f"http: {name}: preparing the database")
+            try:
+                url = stack.enter_context(DATABASES[name](work_dir))
+            except PostgresClusterError as exc:
+                notes.append(f"{name}: not measured: {str(exc).splitlines()[0]}")
+                progress(notes[-1])
+                continue
+            key = base64.b64encode(secrets.token_bytes(32)).decode()
+            targets.append(Target(name, url, work_dir / f"{name}-http-data", key, server_python))
+        try:
+            rows, verdict_lines = measure_http(targets, workers, progress)
+        except LoadGeneratorMissing as exc:
+            print(f"HTTP part not measured: {exc}")
+            return 0
+    print(f"{header(0, source).replace(' | 0 samples per case', '')} | HTTP part")
+    if server_python is not None:
+        print(f"server: keyturn as installed for {server_python} (not this checkout)")
+    print(
+        f"wrk: 1 thread, {DURATION_S} s per case after {WARMUP_S} s of warm-up; 1 worker: "
+        "server on core 0, wrk on core 1; 2 workers and scaling rows: server on both, wrk "
+        "unpinned"
+    )
+    print()
+    print(http_table(rows))
+    print()
+    for line in [*verdict_lines, *notes]:
+        print(line)
+    return 0
+
+
+def run_inprocess(chosen: list[str], samples: int) -> int:
     source = source_revision()
     rows: list[Row] = []
     storage: dict[str, StorageCosts] = {}
@@ -143,9 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             try:
                 with DATABASES[name](work_dir) as url:
-                    rows += run_database(
-                        name, url, work_dir / f"{name}-data", args.samples, storage
-                    )
+                    rows += run_database(name, url, work_dir / f"{name}-data", samples, storage)
             except PostgresClusterError as exc:
                 notes.append(f"{name}: not measured: {str(exc).splitlines()[0]}")
                 progress(notes[-1])
@@ -156,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(
             "note: src/ changed while the benchmark ran; it measured the code loaded at its start"
         )
-    print(header(args.samples, source))
+    print(header(samples, source))
     print()
     print(table(rows))
     print()

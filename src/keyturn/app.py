@@ -1,7 +1,8 @@
 """The composition root: settings in, a running application out.
 
 Nothing is built at import time; `build_runtime` opens the data directory, the key ring and
-the database engine, and `create_app` wires them into the HTTP routes.
+the database engine, and `create_app` wires them into the HTTP routes. `app_from_environment`
+is what each worker process of `keyturn serve --workers N` calls to build its own.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings=settings,
         data_dir=data_dir,
         store=store,
-        authenticator=Authenticator(store, admin_digest),
+        authenticator=Authenticator(admin_digest),
         generated_admin_token=generated_admin_token,
         generated_key_file=generated_key_file,
     )
@@ -93,3 +94,12 @@ def create_app(runtime: Runtime) -> FastAPI:
     for router in routers:
         app.include_router(router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app from `KEYTURN_*` variables: uvicorn's factory in each worker process.
+
+    `keyturn serve` has already generated the admin token digest and the key file (if it had
+    to) before starting the workers, so every worker reads the same ones.
+    """
+    return create_app(build_runtime(Settings()))

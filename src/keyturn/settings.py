@@ -5,6 +5,7 @@ Every field here is documented in docs/configuration.md; a test fails when one i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -46,6 +47,16 @@ class Settings(BaseSettings):
         "created in the data directory.",
     )
 
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Server processes; default: the number of CPU cores this process may use.",
+    )
+    access_log: bool = Field(
+        default=False, description="Log one line per request (uvicorn's access log)."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _database_url_is_usable(cls, value: str | None) -> str | None:
@@ -85,3 +96,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / DATABASE_FILE_NAME).resolve()}"
+
+    @property
+    def resolved_workers(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        # The cores this process may run on (taskset, cgroups' cpusets), not all of the machine's.
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1)
+        )

@@ -132,6 +132,13 @@ class Server:
             if done(line):
                 return
 
+    def drain_rest(self) -> None:
+        """After `stop`: collect whatever the server printed that no `read_until` took."""
+        while not self._queue.empty():
+            line = self._queue.get_nowait()
+            if line is not None:
+                self.lines.append(line)
+
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
@@ -461,3 +468,67 @@ def test_serve_demo_second_start_reuses_demo_ids_and_prints_no_admin_token(
             headers={"Authorization": f"Bearer {second.integration_token}"},
         )
         assert got.status_code == 200, got.text
+
+
+def _workers(pid: int) -> list[int]:
+    """The worker processes uvicorn spawned (not multiprocessing's resource tracker)."""
+    children = [
+        int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    ]
+    return [
+        child for child in children if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree in /proc")
+def test_serve_with_two_workers_starts_two_processes_sharing_one_generated_admin_token(
+    migrated_data_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = clean_env(migrated_data_dir, KEYTURN_PORT=str(port))
+    with (
+        serving("--demo", "--workers", "2", env=env, stderr_path=tmp_path / "serve.err") as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+    ):
+        demo = read_demo_block(server, port)
+        wait_until_healthy(server, client)
+        assert demo.admin_token is not None, server.output
+        deadline = time.monotonic() + SERVER_START_DEADLINE_S
+        while len(_workers(server.proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_workers(server.proc.pid)) == 2, server.describe()
+        # New connections land on either worker: each must know the one admin token.
+        statuses = set()
+        for index in range(20):
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as fresh:
+                statuses.add(
+                    fresh.post(
+                        "/v1/admin/teams",
+                        json={"slug": f"workers-{index}"},
+                        headers={"Authorization": f"Bearer {demo.admin_token}"},
+                    ).status_code
+                )
+        assert statuses == {201}
+    server.drain_rest()
+    assert len(set(ANY_ADMIN_TOKEN.findall(server.output))) == 1, server.output
+    assert "POST /v1/admin/teams" not in server.output + (tmp_path / "serve.err").read_text()
+
+
+@pytest.mark.slow
+def test_serve_logs_each_request_only_with_access_log_on(
+    migrated_data_dir: Path, tmp_path: Path
+) -> None:
+    for setting, logged in (("0", False), ("1", True)):
+        port = free_port()
+        env = clean_env(migrated_data_dir, KEYTURN_PORT=str(port), KEYTURN_ACCESS_LOG=setting)
+        stderr_path = tmp_path / f"serve-{setting}.err"
+        with (
+            serving("--workers", "1", env=env, stderr_path=stderr_path) as server,
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+        ):
+            wait_until_healthy(server, client)
+            assert client.get("/healthz").status_code == 200
+        server.drain_rest()
+        printed = server.output + stderr_path.read_text()
+        assert ("GET /healthz" in printed) is logged, printed

@@ -1,7 +1,7 @@
 """Concurrency: 8 threads x 25 partial updates of distinct names against real server processes.
 
 All 200 names must be there with 200 versions: no lost update, no duplicate version, on
-SQLite (one process) and PostgreSQL (one process, and two processes sharing the database).
+SQLite and PostgreSQL, with one process and with two processes sharing the database.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ def start_server(database_url: str, tmp_path: Path, master_key: str) -> Iterator
             "KEYTURN_ADMIN_TOKEN": ADMIN_TOKEN,
             "KEYTURN_MASTER_KEY": master_key,
             "KEYTURN_PORT": str(port),
+            # One process per server: the tests that want two start two servers.
+            "KEYTURN_WORKERS": "1",
         }
         log = (tmp_path / f"server{len(processes)}.log").open("wb")
         logs.append(log)
@@ -143,6 +145,18 @@ def test_concurrent_partial_updates_lose_nothing(
     statuses = _hammer([base], installation_id, token)
     assert statuses == [201] * (THREADS * UPDATES_PER_THREAD)
     _check_result(base, database_url, installation_id, token)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_two_processes_sharing_one_sqlite_file_lose_nothing(
+    start_server: Callable[[], str], database_url: str
+) -> None:
+    """Each process queues its own writers; between processes SQLite's busy timeout decides."""
+    bases = [start_server(), start_server()]
+    installation_id, token = _seed(bases[0])
+    statuses = _hammer(bases, installation_id, token)
+    assert statuses == [201] * (THREADS * UPDATES_PER_THREAD)
+    _check_result(bases[1], database_url, installation_id, token)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

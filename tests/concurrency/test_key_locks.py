@@ -16,6 +16,7 @@ from keyturn.app import Runtime
 from keyturn.domain.errors import Conflict
 from keyturn.domain.secrets import Secret
 from keyturn.services.env import NewUserVar, create_env_vars
+from keyturn.services.projects import TeamCaller
 from keyturn.services.secrets import (
     SecretsUpdate,
     apply_secrets,
@@ -59,7 +60,11 @@ def test_user_variable_waits_for_a_put_adding_its_key_and_then_conflicts(
         apply_secrets(uow, resource, [Secret("NEW_KEY", "secret-value")], partial=True)
         thread, outcome = _in_thread(
             lambda: create_env_vars(
-                runtime.store, partner.team_id, project, [new_var], upsert=False
+                runtime.store,
+                TeamCaller(runtime.authenticator.credentials(f"Bearer {partner.user_token}")),
+                project,
+                lambda: [new_var],
+                upsert=False,
             )
         )
         thread.join(WAIT_S)
@@ -91,7 +96,13 @@ def test_put_waits_for_a_user_variable_of_its_new_key_and_then_conflicts(
             comment=None,
         )
         thread, outcome = _in_thread(
-            lambda: update_resource_secrets(runtime.store, partner.installation_id, "db1", update)
+            lambda: update_resource_secrets(
+                runtime.store,
+                runtime.authenticator.credentials(f"Bearer {partner.token}"),
+                partner.installation_id,
+                "db1",
+                lambda: update,
+            )
         )
         thread.join(WAIT_S)
         assert thread.is_alive(), "the PUT did not wait for the user variable"

@@ -1,5 +1,6 @@
-"""The unit of work turns a database that cannot be reached into `ServiceUnavailable` (503),
-whether it fails at connect, mid-transaction or for want of a pooled connection."""
+"""Units of work: a database that cannot be reached becomes `ServiceUnavailable` (503),
+whether it fails at connect, mid-transaction or for want of a pooled connection; and how
+transactions end on each database."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import secrets
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
-from keyturn.domain.errors import ServiceUnavailable
+from keyturn.app import Runtime
+from keyturn.domain.errors import NotFound, ServiceUnavailable
+from keyturn.services.projects import get_project
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import create_database_engine
 from keyturn.storage.unit_of_work import Store
@@ -60,3 +63,26 @@ def test_postgres_database_dropped_mid_transaction_is_unavailable(
     finally:
         engine.dispose()
         postgres.drop_database(name, missing_ok=True)
+
+
+# psycopg prepares a statement the fifth time it runs it (its prepare_threshold).
+RUNS = 8
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_read_units_keep_prepared_statements_across_transactions(runtime: Runtime) -> None:
+    """A read ends with COMMIT: psycopg deallocates every prepared statement on a ROLLBACK."""
+    store = runtime.store
+    for _ in range(RUNS):
+        with store.read() as uow:
+            uow.accounts.team("team_missing")
+    # A refused read (a 404 raised inside the unit) keeps them too.
+    with pytest.raises(NotFound):
+        get_project(store, "team_missing", "no-such-project")
+    with store.read() as uow:
+        # Prepared statements belong to one session: ask through the unit's own connection
+        # (the pool's only one, reused by every unit above).
+        session = uow._require_connection()
+        prepared = session.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar()
+    assert prepared is not None
+    assert prepared >= 1

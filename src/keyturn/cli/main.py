@@ -6,6 +6,7 @@ the command before anything starts, with the reason.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
@@ -74,17 +75,41 @@ def serve(
         bool,
         typer.Option("--demo", help="Seed a demo team, integration, project and print tokens."),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes [KEYTURN_WORKERS, else the number of cores].", min=1),
+    ] = None,
 ) -> None:
     """Serve the HTTP API."""
-    settings = _settings(host=host, port=port, database_url=database_url)
+    settings = _settings(host=host, port=port, database_url=database_url, workers=workers)
     # Checked before the runtime is built: a first start that stops here must not generate an
     # admin token it never gets to print.
     _require_current_schema(settings)
+    # Built here once, even when workers build their own: a generated admin token and key file
+    # must exist before the workers start, so that all of them read the same ones.
     runtime = _runtime(settings)
     _print_start(runtime)
     if demo:
         _print_demo(runtime, seed_demo(runtime.store))
-    uvicorn.run(create_app(runtime), host=settings.host, port=settings.port, log_level="info")
+    count = settings.resolved_workers
+    # uvloop and httptools when installed (they are dependencies): "auto" picks them.
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "access_log": settings.access_log,
+        "loop": "auto",
+        "http": "auto",
+    }
+    if count == 1:
+        uvicorn.run(create_app(runtime), **options)
+        return
+    runtime.store.engine.dispose()
+    # Workers are new processes that read their settings from the environment; host and port
+    # stay with this process, which holds the socket.
+    if database_url is not None:
+        os.environ["KEYTURN_DATABASE_URL"] = database_url
+    uvicorn.run("keyturn.app:app_from_environment", factory=True, workers=count, **options)
 
 
 def _require_current_schema(settings: Settings) -> None:

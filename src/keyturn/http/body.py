@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -113,6 +114,22 @@ def parse_body_as(adapter: TypeAdapter[T], body: bytes) -> T:
         return adapter.validate_python(data, strict=True)
     except ValidationError as exc:
         raise _bad_request(exc) from None
+
+
+def parsed_when_asked(parse: Callable[[], T]) -> Callable[[], T]:
+    """Run `parse` now, outside any transaction, but raise its 400 only when the use case
+    calls the result: after it has checked the token (and, for the secrets PUT, the resource),
+    so the contract's order of errors holds."""
+    try:
+        value = parse()
+    except BadRequest as refusal:
+        error = refusal
+
+        def refuse() -> T:
+            raise error
+
+        return refuse
+    return lambda: value
 
 
 def _bad_request(exc: ValidationError) -> BadRequest:

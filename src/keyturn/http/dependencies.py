@@ -1,13 +1,20 @@
 """What routes need from the composition root: the services' context and the caller.
 
+These dependencies are `async` and touch no database, so FastAPI runs them on the event loop.
+A sync dependency would cost a hop to the thread pool of its own; the database work of a
+request (looking up its token included) happens in the route, which is its one hop. The hot
+writes (the secrets PUT, a deployment, an env var create) hand the credentials to their use
+case, which looks them up in its own transaction.
+
 The caller dependency is also where path and query parameters are checked to be storable text
-(`domain.text`), once for every authenticated route: right after the token (401) and before
-any scope check (403) or lookup (404), because such a parameter can name nothing keyturn
-stores and PostgreSQL refuses NUL in a query's parameters.
+(`domain.text`), once for every authenticated route. Its 400 is answered right after the
+token's look-up (401) and before any scope check (403) or lookup (404), because such a
+parameter can name nothing keyturn stores and PostgreSQL refuses NUL in a query's parameters.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,25 +22,37 @@ from fastapi import Depends, Request
 from keyturn.domain.accounts import Principal
 from keyturn.domain.errors import BadRequest, FieldError
 from keyturn.domain.text import text_problem
-from keyturn.services.auth import require_user
+from keyturn.services.auth import Credentials, identify
 from keyturn.services.context import ServiceContext
-from keyturn.services.projects import check_team_scope
+from keyturn.services.projects import TeamCaller, caller_team
 
 
-def service_context(request: Request) -> ServiceContext:
+async def service_context(request: Request) -> ServiceContext:
     """The context `keyturn.app.create_app` put on `app.state`."""
     context: ServiceContext = request.app.state.context
     return context
 
 
-def principal(request: Request) -> Principal:
-    """The caller, from `Authorization: Bearer`; 401 when there is no usable token, then 400
-    when a path or query parameter is not storable text."""
-    caller = service_context(request).authenticator.authenticate(
-        request.headers.get("authorization")
-    )
-    check_parameters_text(request)
-    return caller
+Context = Annotated[ServiceContext, Depends(service_context)]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCaller:
+    """The request's credentials, not yet looked up; the route does that in its thread."""
+
+    context: ServiceContext
+    credentials: Credentials
+    team: TeamCaller
+
+    def principal(self) -> Principal:
+        """Whom the token speaks for; 401 when it is unknown or revoked."""
+        with self.context.store.read() as uow:
+            return identify(uow, self.credentials)
+
+    def team_id(self) -> str:
+        """The user token's team; `?teamId=` or `?slug=`, if given, must name it (else 403)."""
+        with self.context.store.read() as uow:
+            return caller_team(uow, self.team)
 
 
 def check_parameters_text(request: Request) -> None:
@@ -51,20 +70,20 @@ def check_parameters_text(request: Request) -> None:
             raise BadRequest(message, (FieldError(name, problem),))
 
 
-Context = Annotated[ServiceContext, Depends(service_context)]
-Caller = Annotated[Principal, Depends(principal)]
-
-
-def user_team(request: Request, caller: Caller, context: Context) -> str:
-    """The user token's team; `?teamId=` or `?slug=`, if given, must name it (else 403)."""
-    team_id = require_user(caller)
-    check_team_scope(
-        context.store,
-        team_id,
-        request.query_params.get("teamId"),
-        request.query_params.get("slug"),
+async def caller(request: Request, context: Context) -> RequestCaller:
+    """The caller of this request; 401 at once when the header is missing or malformed."""
+    credentials = context.authenticator.credentials(request.headers.get("authorization"))
+    try:
+        check_parameters_text(request)
+    except BadRequest as refusal:
+        # Answered by `identify`, once the token is known to be good: an unknown one is a 401.
+        credentials = credentials.refusing(refusal)
+    team = TeamCaller(
+        credentials,
+        team_ref=request.query_params.get("teamId"),
+        team_slug=request.query_params.get("slug"),
     )
-    return team_id
+    return RequestCaller(context=context, credentials=credentials, team=team)
 
 
-UserTeam = Annotated[str, Depends(user_team)]
+Caller = Annotated[RequestCaller, Depends(caller)]

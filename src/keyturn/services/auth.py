@@ -1,30 +1,50 @@
 """Bearer tokens: who a request speaks for, and whether that reaches what it asks for.
 
 Tokens are stored as SHA-256 digests (`domain.ids.hash_token`) and compared with
-`hmac.compare_digest`.
+`hmac.compare_digest`. The header is checked without the database (`Authenticator.credentials`);
+the look-up (`identify`) runs in whichever unit of work the use case opens.
 """
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass, field, replace
 
 from keyturn.domain.accounts import Principal, TokenKind
-from keyturn.domain.errors import Forbidden, Unauthorized
+from keyturn.domain.errors import BadRequest, Forbidden, Unauthorized
 from keyturn.domain.ids import TOKEN_SHAPE, hash_token
-from keyturn.storage.unit_of_work import Store
+from keyturn.storage.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A request's bearer token, checked for shape and kept only as its digest.
+
+    Whose it is gets looked up by `identify` in a unit of work: the use case's own, for the
+    writes that run in one transaction, so the token costs no transaction of its own.
+    """
+
+    digest: str = field(repr=False)
+    admin: bool
+    # A refusal of the request that must wait for the token's look-up (an unknown token is a
+    # 401 first): `identify` raises it once the token is known to be good.
+    refusal: BadRequest | None = None
+
+    def refusing(self, refusal: BadRequest) -> Credentials:
+        return replace(self, refusal=refusal)
 
 
 class Authenticator:
-    """Turns an `Authorization` header into a `Principal`, or refuses with a 401."""
+    """Turns an `Authorization` header into `Credentials`, or refuses it (401)."""
 
-    def __init__(self, store: Store, admin_token_hash: str) -> None:
-        self._store = store
+    def __init__(self, admin_token_hash: str) -> None:
         self._admin_token_hash = admin_token_hash
 
     def __repr__(self) -> str:
         return "Authenticator()"
 
-    def authenticate(self, authorization: str | None) -> Principal:
+    def credentials(self, authorization: str | None) -> Credentials:
+        """The header's token; 401 when it is missing or malformed. Touches no database."""
         if not authorization or not authorization.strip():
             raise Unauthorized("an Authorization: Bearer <token> header is required", missing=True)
         scheme, _, token = authorization.strip().partition(" ")
@@ -36,18 +56,31 @@ class Authenticator:
                 missing=False,
             )
         digest = hash_token(token)
-        if hmac.compare_digest(digest, self._admin_token_hash):
-            return Principal(kind=TokenKind.ADMIN)
-        with self._store.read() as uow:
-            row = uow.accounts.live_token_by_hash(digest)
-        if row is None or not hmac.compare_digest(row.token_hash, digest):
-            raise Unauthorized("the token is unknown or revoked", missing=False)
-        return Principal(
-            kind=row.kind,
-            team_id=row.team_id,
-            installation_id=row.installation_id,
-            token_id=row.id,
-        )
+        return Credentials(digest, admin=hmac.compare_digest(digest, self._admin_token_hash))
+
+
+ADMIN = Principal(kind=TokenKind.ADMIN)
+
+
+def identify(uow: UnitOfWork, credentials: Credentials) -> Principal:
+    """Whom `credentials` speak for, read in `uow`; 401 when the token is unknown or revoked,
+    then the request's waiting refusal, if any."""
+    principal = ADMIN if credentials.admin else _token_principal(uow, credentials.digest)
+    if credentials.refusal is not None:
+        raise credentials.refusal
+    return principal
+
+
+def _token_principal(uow: UnitOfWork, digest: str) -> Principal:
+    row = uow.accounts.live_token_by_hash(digest)
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        raise Unauthorized("the token is unknown or revoked", missing=False)
+    return Principal(
+        kind=row.kind,
+        team_id=row.team_id,
+        installation_id=row.installation_id,
+        token_id=row.id,
+    )
 
 
 def require_admin(principal: Principal) -> None:

@@ -10,7 +10,7 @@ its own moment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from keyturn.domain.deployments import DEPLOYMENT_TARGETS, Deployment, SecretsVersionUsed
@@ -23,7 +23,7 @@ from keyturn.domain.environment import (
 from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import Forbidden, NotFound
 from keyturn.services.env import check_target, derived_entries
-from keyturn.services.projects import check_project_name, find_project
+from keyturn.services.projects import TeamCaller, caller_team, check_project_name, find_project
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
 URL_HOST = "keyturn.localhost"
@@ -35,17 +35,25 @@ class DeploymentView:
     project_name: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeploymentRequest:
+    name: str | None = None
+    project_ref: str | None = None
+    target: str | None = None
+    git_branch: str | None = None
+    redeploy_of: str | None = None
+
+
 def create_deployment(
-    store: Store,
-    team_id: str,
-    *,
-    name: str | None,
-    project_ref: str | None,
-    target: str | None,
-    git_branch: str | None,
-    redeploy_of: str | None = None,
+    store: Store, caller: TeamCaller, ask: Callable[[], DeploymentRequest]
 ) -> DeploymentView:
+    """Deploy (or redeploy) in one transaction: the caller's token, then the body (`ask()`
+    raises its 400), then the project and the frozen env."""
     with store.write(snapshot=True) as uow:
+        team_id = caller_team(uow, caller)
+        request = ask()
+        name, target, git_branch = request.name, request.target, request.git_branch
+        project_ref, redeploy_of = request.project_ref, request.redeploy_of
         if redeploy_of is not None:
             original = _team_deployment(uow, team_id, redeploy_of)
             project = find_project(uow, team_id, original.project_id)

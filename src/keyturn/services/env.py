@@ -9,7 +9,7 @@ moment it commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from keyturn.domain.accounts import Project
@@ -28,7 +28,7 @@ from keyturn.domain.errors import BadRequest, Conflict, FieldError, NotFound
 from keyturn.domain.ids import now_ms
 from keyturn.domain.secrets import MAX_NAME_LENGTH, MAX_VALUE_BYTES, SECRET_NAME
 from keyturn.services.namespace import derived_taken_keys, refuse_conflicts, taken_keys
-from keyturn.services.projects import find_project
+from keyturn.services.projects import TeamCaller, caller_team, find_project
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
 
@@ -161,14 +161,24 @@ def pull_env(
 
 
 def create_env_vars(
-    store: Store, team_id: str, project_ref: str, inputs: Sequence[NewUserVar], *, upsert: bool
+    store: Store,
+    caller: TeamCaller,
+    project_ref: str,
+    ask: Callable[[], Sequence[NewUserVar]],
+    *,
+    upsert: bool,
 ) -> CreateResult:
-    """Create (or with `upsert`, replace) user variables; all-or-nothing on a 409."""
-    for index, item in enumerate(inputs):
-        _check_user_var(item, f"[{index}]" if len(inputs) > 1 else "")
+    """Create (or with `upsert`, replace) user variables; all-or-nothing on a 409.
+
+    One transaction: the caller's token, then the body (`ask()` raises its 400), then the rest.
+    """
     created: list[EnvVar] = []
     failed: list[tuple[str, str, str]] = []
     with store.write() as uow:
+        team_id = caller_team(uow, caller)
+        inputs = ask()
+        for index, item in enumerate(inputs):
+            _check_user_var(item, f"[{index}]" if len(inputs) > 1 else "")
         project = find_project(uow, team_id, project_ref)
         uow.projects.lock([project.id])
         uow.projects.lock_env_keys(item.key for item in inputs)

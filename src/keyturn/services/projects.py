@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from keyturn.domain.accounts import Project, Team
 from keyturn.domain.errors import BadRequest, Conflict, FieldError, Forbidden, NotFound
+from keyturn.services.auth import Credentials, identify, require_user
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
 # Vercel's rule: lowercase letters, digits, '.', '_', '-'; at most 100; no '---'.
@@ -65,14 +67,35 @@ def delete_project(store: Store, team_id: str, id_or_name: str) -> None:
 def find_team(store: Store, team_id: str, team_ref: str) -> Team:
     """The caller's team by id or slug; 403 for any other team."""
     with store.read() as uow:
-        team = uow.accounts.team(team_id)
-    if team is None or team_ref not in (team.id, team.slug):
-        raise Forbidden(f"team {team_ref!r} is not the token's team")
-    return team
+        return _own_team(uow, team_id, team_ref)
 
 
-def check_team_scope(store: Store, team_id: str, team_ref: str | None, slug: str | None) -> None:
+@dataclass(frozen=True, slots=True)
+class TeamCaller:
+    """A user request's credentials and the team it names (`?teamId=`, `?slug=`), not yet
+    looked up: `caller_team` does that inside the use case's transaction."""
+
+    credentials: Credentials
+    team_ref: str | None = None
+    team_slug: str | None = None
+
+
+def caller_team(uow: UnitOfWork, caller: TeamCaller) -> str:
+    """The user token's team; 401 for an unknown token, 403 for another kind or team."""
+    team_id = require_user(identify(uow, caller.credentials))
+    check_team_scope(uow, team_id, caller.team_ref, caller.team_slug)
+    return team_id
+
+
+def check_team_scope(uow: UnitOfWork, team_id: str, team_ref: str | None, slug: str | None) -> None:
     """`?teamId=` and `?slug=` must name the token's own team (CONTRACT.md 0)."""
     for reference in (team_ref, slug):
         if reference:
-            find_team(store, team_id, reference)
+            _own_team(uow, team_id, reference)
+
+
+def _own_team(uow: UnitOfWork, team_id: str, team_ref: str) -> Team:
+    team = uow.accounts.team(team_id)
+    if team is None or team_ref not in (team.id, team.slug):
+        raise Forbidden(f"team {team_ref!r} is not the token's team")
+    return team

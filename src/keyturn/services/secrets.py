@@ -8,7 +8,7 @@ commit is the propagation: there is no per-project work, and no reader sees half
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from keyturn.domain.envkeys import derive_env_key
@@ -21,6 +21,7 @@ from keyturn.domain.secrets import (
     merge_secrets,
     validate_secrets,
 )
+from keyturn.services.auth import Credentials, identify, require_installation
 from keyturn.services.namespace import key_conflict
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
@@ -63,19 +64,26 @@ def ensure_resource_exists(
 
 def update_resource_secrets(
     store: Store,
+    credentials: Credentials,
     installation_id: str,
     partner_id: str,
-    update: SecretsUpdate,
+    update: Callable[[], SecretsUpdate],
     *,
     product_ref: str | None = None,
 ) -> int:
-    """Apply the update and commit; returns the resource's secrets version afterwards."""
-    validate_secrets(update.secrets)
+    """Apply the update and commit; returns the resource's secrets version afterwards.
+
+    One transaction does the contract's checks in their order, then the write: the token
+    (401/403), the resource (404), the body (`update()` raises its 400), the rules (422).
+    """
     with store.write() as uow:
+        require_installation(identify(uow, credentials), installation_id)
         resource = find_live_resource(
             uow, installation_id, partner_id, product_ref=product_ref, for_update=True
         )
-        version = apply_secrets(uow, resource, update.secrets, partial=update.partial)
+        request = update()
+        validate_secrets(request.secrets)
+        version = apply_secrets(uow, resource, request.secrets, partial=request.partial)
         uow.commit()
     return version
 

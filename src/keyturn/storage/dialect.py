@@ -7,6 +7,8 @@ PostgreSQL's pool). What differs statement by statement lives here:
   so writers are already serial and there is nothing to lock. PostgreSQL writers run side by
   side, in several processes: they queue on row locks (`SELECT ... FOR UPDATE`) and, for rows
   that do not exist yet, on transaction-scoped advisory locks.
+* **Writer queues.** SQLite writers of one process wait in a FIFO queue before `BEGIN
+  IMMEDIATE` (writer_queue.py); PostgreSQL writers need none.
 * **Snapshots.** A SQLite transaction reads one snapshot. PostgreSQL's default READ COMMITTED
   lets each statement see the commits made since the previous one; a unit that must read one
   moment asks for REPEATABLE READ.
@@ -17,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Select, text
+from sqlalchemy import Connection, Engine, Select, text
+
+from keyturn.storage.writer_queue import TicketLock, writer_queue
 
 POSTGRESQL = "postgresql"
 
@@ -64,10 +68,22 @@ def advisory_lock_id(connection: Connection, lock_id: int) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
 
 
-def single_snapshot(connection: Connection) -> Connection:
-    """`connection`, set so that every statement of its next transaction reads one moment."""
-    if serializes_writers(connection):
-        return connection  # a SQLite transaction is a snapshot already
+def snapshot_engine(engine: Engine) -> Engine:
+    """`engine`, set so that every statement of a transaction reads one moment.
+
+    A second engine sharing the pool, not an option set per connection: psycopg would otherwise
+    send the isolation level with every `BEGIN`.
+    """
+    if engine.dialect.name != POSTGRESQL:
+        return engine  # a SQLite transaction is a snapshot already
     # READ COMMITTED would let a derived env mix a resource's version number read by one query
     # with secrets committed before the next.
-    return connection.execution_options(isolation_level="REPEATABLE READ")
+    return engine.execution_options(isolation_level="REPEATABLE READ")
+
+
+def process_writer_queue(engine: Engine) -> TicketLock | None:
+    """The queue this process's writers wait in before they begin (SQLite); None when the
+    database queues its writers itself (PostgreSQL's row locks)."""
+    if engine.dialect.name == POSTGRESQL:
+        return None
+    return writer_queue(str(engine.url.database))

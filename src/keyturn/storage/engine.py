@@ -3,7 +3,8 @@
 How each database is set up lives here: SQLite gets its PRAGMAs per connection and
 `BEGIN IMMEDIATE` for write transactions; PostgreSQL gets a pool and relies on row locks to
 serialize writes to one resource across processes. What differs statement by statement (those
-locks, snapshots) lives in `dialect.py`; no other module asks which database it runs on.
+locks, snapshots, SQLite's per-process writer queue) lives in `dialect.py`; no other module asks
+which database it runs on.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ def create_database_engine(raw_url: str) -> Engine:
     url = normalize_database_url(raw_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
-        url, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True
-    )
+    # No pool_pre_ping: it cost a round trip per transaction. A connection found dead fails
+    # its request (503) and the pool invalidates it, so the next checkout gets a fresh one.
+    return create_engine(url, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -2,8 +2,12 @@
 
 Services open a `UnitOfWork`, call repositories, and commit; leaving the block without a commit
 rolls back, so a refusal halfway through changes nothing. A write unit begins with
-`BEGIN IMMEDIATE` on SQLite (see engine.py); on PostgreSQL the repositories lock the rows they
-are about to change.
+`BEGIN IMMEDIATE` on SQLite (see engine.py), after waiting its turn in the process's writer
+queue (writer_queue.py); on PostgreSQL the repositories lock the rows they are about to change.
+
+A read unit ends with COMMIT, never ROLLBACK: it wrote nothing, so both end it the same, but
+psycopg drops every prepared statement of the connection on a ROLLBACK (`DEALLOCATE ALL`), and
+keeping them across requests saves PostgreSQL re-planning the same queries.
 
 A database that cannot be reached (refused or dropped connections, a SQLite file that cannot be
 opened, an exhausted pool) is turned into the domain's `ServiceUnavailable` here, at the one
@@ -25,7 +29,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from keyturn.domain.errors import Conflict, ServiceUnavailable
-from keyturn.storage.dialect import single_snapshot
+from keyturn.storage.dialect import process_writer_queue, snapshot_engine
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
@@ -35,6 +39,7 @@ from keyturn.storage.repositories.env_vars import EnvVarRepository
 from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.secrets import SecretRepository
+from keyturn.storage.writer_queue import TicketLock
 
 # What a database that is down, unreachable or out of connections raises: DBAPI operational
 # and interface errors (psycopg and sqlite3 alike), a failed pre-ping, a pool timeout.
@@ -52,6 +57,10 @@ class Store:
     def __init__(self, engine: Engine, keys: KeyRing) -> None:
         self.engine = engine
         self.keys = keys
+        # One engine per isolation level, sharing the pool: snapshot reads need no
+        # per-transaction option on the connection (see dialect.py).
+        self.snapshot_engine = snapshot_engine(engine)
+        self.writer_queue: TicketLock | None = process_writer_queue(engine)
 
     def __repr__(self) -> str:
         return f"Store(dialect={self.engine.dialect.name})"
@@ -69,6 +78,7 @@ class Store:
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+                connection.commit()  # not a rollback: see the module docstring
         except SQLAlchemyError:
             return False
         return True
@@ -88,21 +98,19 @@ class UnitOfWork:
         self._write = write
         self._snapshot = snapshot
         self._connection: Connection | None = None
+        self._queue = store.writer_queue if write else None
 
     def __enter__(self) -> UnitOfWork:
+        engine = self._store.snapshot_engine if self._snapshot else self._store.engine
+        if self._queue is not None:
+            # Before the pool checkout: a writer waiting its turn holds no connection.
+            self._queue.acquire()
         try:
-            connection = self._store.engine.connect()
-        except DATABASE_UNAVAILABLE:
-            raise database_unavailable() from None
-        try:
-            if self._write:
-                connection = connection.execution_options(**{WRITE_TRANSACTION: True})
-            if self._snapshot:
-                connection = single_snapshot(connection)
-            connection.begin()
-        except DATABASE_UNAVAILABLE:
-            connection.close()
-            raise database_unavailable() from None
+            connection = self._begin(engine)
+        except BaseException:
+            if self._queue is not None:
+                self._queue.release()
+            raise
         self._connection = connection
         self.accounts = AccountRepository(connection)
         self.resources = ResourceRepository(connection)
@@ -122,7 +130,10 @@ class UnitOfWork:
         connection = self._require_connection()
         try:
             if connection.in_transaction():
-                connection.rollback()
+                if self._write or isinstance(exc, SQLAlchemyError):
+                    connection.rollback()
+                else:
+                    connection.commit()
         except DATABASE_UNAVAILABLE:
             # The connection died with the database: the transaction is gone with it, and the
             # error that matters is the one below.
@@ -130,6 +141,8 @@ class UnitOfWork:
         finally:
             connection.close()
             self._connection = None
+            if self._queue is not None:
+                self._queue.release()
         if isinstance(exc, DATABASE_UNAVAILABLE):
             raise database_unavailable() from None
         if isinstance(exc, IntegrityError):
@@ -141,6 +154,20 @@ class UnitOfWork:
 
     def commit(self) -> None:
         self._require_connection().commit()
+
+    def _begin(self, engine: Engine) -> Connection:
+        try:
+            connection = engine.connect()
+        except DATABASE_UNAVAILABLE:
+            raise database_unavailable() from None
+        try:
+            if self._write:
+                connection = connection.execution_options(**{WRITE_TRANSACTION: True})
+            connection.begin()
+        except DATABASE_UNAVAILABLE:
+            connection.close()
+            raise database_unavailable() from None
+        return connection
 
     def _require_connection(self) -> Connection:
         if self._connection is None:

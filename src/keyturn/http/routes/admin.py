@@ -19,7 +19,7 @@ Body = Annotated[bytes, Depends(raw_body)]
 
 @router.post("/teams", status_code=201, openapi_extra=json_body(TeamIn))
 def create_team(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
-    require_admin(caller)
+    require_admin(caller.principal())
     request = parse_body(TeamIn, body)
     team = bootstrap.create_team(context.store, request.slug, request.name)
     return {"id": team.id, "slug": team.slug, "name": team.name}
@@ -27,7 +27,7 @@ def create_team(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
 
 @router.post("/teams/{teamId}/tokens", status_code=201, openapi_extra=json_body(TokenIn))
 def create_user_token(teamId: str, context: Context, caller: Caller, body: Body) -> dict[str, Any]:
-    require_admin(caller)
+    require_admin(caller.principal())
     request = parse_body(TokenIn, body) if body.strip() else TokenIn()
     issued = bootstrap.create_user_token(context.store, teamId, request.name)
     return {"id": issued.id, "token": issued.token}
@@ -35,7 +35,7 @@ def create_user_token(teamId: str, context: Context, caller: Caller, body: Body)
 
 @router.post("/integrations", status_code=201, openapi_extra=json_body(IntegrationIn))
 def create_integration(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
-    require_admin(caller)
+    require_admin(caller.principal())
     request = parse_body(IntegrationIn, body)
     integration = bootstrap.create_integration(
         context.store,
@@ -56,7 +56,7 @@ def create_integration(context: Context, caller: Caller, body: Body) -> dict[str
 
 @router.post("/installations", status_code=201, openapi_extra=json_body(InstallationIn))
 def create_installation(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
-    require_admin(caller)
+    require_admin(caller.principal())
     request = parse_body(InstallationIn, body)
     issued = bootstrap.create_installation(context.store, request.teamId, request.integration)
     return {

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from keyturn.domain.environment import Connection
 from keyturn.http.body import parse_body, raw_body
-from keyturn.http.dependencies import Context, UserTeam
+from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import json_body
 from keyturn.http.wire_projects import ConnectionIn
 from keyturn.services import connections
@@ -25,10 +25,11 @@ def connect(
     integrationConfigurationId: str,
     resourceId: str,
     context: Context,
-    team_id: UserTeam,
+    caller: Caller,
     body: Body,
 ) -> dict[str, Any]:
     """Connect the resource to a project: its secrets become the project's env vars."""
+    team_id = caller.team_id()
     request = parse_body(ConnectionIn, body).to_request()
     connection = connections.connect_resource(
         context.store, team_id, integrationConfigurationId, resourceId, request
@@ -41,8 +42,9 @@ def list_connections(
     integrationConfigurationId: str,
     resourceId: str,
     context: Context,
-    team_id: UserTeam,
+    caller: Caller,
 ) -> dict[str, Any]:
+    team_id = caller.team_id()
     found = connections.list_connections(
         context.store, team_id, integrationConfigurationId, resourceId
     )
@@ -55,8 +57,9 @@ def disconnect(
     resourceId: str,
     projectId: str,
     context: Context,
-    team_id: UserTeam,
+    caller: Caller,
 ) -> Response:
+    team_id = caller.team_id()
     connections.disconnect_resource(
         context.store, team_id, integrationConfigurationId, resourceId, projectId
     )

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from keyturn.http.body import parse_body, raw_body
-from keyturn.http.dependencies import Context, UserTeam
+from keyturn.http.body import parse_body, parsed_when_asked, raw_body
+from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import json_body
 from keyturn.http.wire_projects import DeploymentIn, deployment_record
 from keyturn.services import deployments
@@ -17,34 +17,38 @@ Body = Annotated[bytes, Depends(raw_body)]
 
 
 @router.post("/v13/deployments", openapi_extra=json_body(DeploymentIn))
-def create_deployment(context: Context, team_id: UserTeam, body: Body) -> dict[str, Any]:
+def create_deployment(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
     """Deploy a project, or redeploy with `deploymentId`: the env is frozen now."""
-    request = parse_body(DeploymentIn, body)
-    view = deployments.create_deployment(
-        context.store,
-        team_id,
-        name=request.name,
-        project_ref=request.project,
-        target=request.target,
-        git_branch=request.gitBranch,
-        redeploy_of=request.deploymentId,
-    )
+
+    def parse() -> deployments.DeploymentRequest:
+        request = parse_body(DeploymentIn, body)
+        return deployments.DeploymentRequest(
+            name=request.name,
+            project_ref=request.project,
+            target=request.target,
+            git_branch=request.gitBranch,
+            redeploy_of=request.deploymentId,
+        )
+
+    view = deployments.create_deployment(context.store, caller.team, parsed_when_asked(parse))
     return deployment_record(view)
 
 
 @router.get("/v13/deployments/{deploymentId}")
-def get_deployment(deploymentId: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+def get_deployment(deploymentId: str, context: Context, caller: Caller) -> dict[str, Any]:
+    team_id = caller.team_id()
     return deployment_record(deployments.get_deployment(context.store, team_id, deploymentId))
 
 
 @router.get("/v6/deployments")
 def list_deployments(
     context: Context,
-    team_id: UserTeam,
+    caller: Caller,
     projectId: str | None = None,
     target: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
+    team_id = caller.team_id()
     found, total = deployments.list_deployments(
         context.store, team_id, project_ref=projectId, target=target, limit=limit
     )
@@ -55,6 +59,7 @@ def list_deployments(
 
 
 @router.delete("/v13/deployments/{deploymentId}")
-def delete_deployment(deploymentId: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+def delete_deployment(deploymentId: str, context: Context, caller: Caller) -> dict[str, Any]:
+    team_id = caller.team_id()
     deleted = deployments.delete_deployment(context.store, team_id, deploymentId)
     return {"uid": deleted.id, "state": "DELETED"}

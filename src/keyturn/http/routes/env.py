@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import TypeAdapter
 
-from keyturn.http.body import parse_body, parse_body_as, raw_body
-from keyturn.http.dependencies import Context, UserTeam
+from keyturn.http.body import parse_body, parse_body_as, parsed_when_asked, raw_body
+from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import json_body
 from keyturn.http.wire_projects import UserEnvVarIn, UserEnvVarPatchIn, env_record
 from keyturn.services import deployments, env
@@ -27,12 +27,13 @@ def _flag(value: str | None) -> bool:
 def list_env(
     idOrName: str,
     context: Context,
-    team_id: UserTeam,
+    caller: Caller,
     target: str | None = None,
     gitBranch: str | None = None,
     decrypt: str | None = None,
 ) -> dict[str, Any]:
     """The project's variables; values only with `decrypt=true`, and never sensitive ones."""
+    team_id = caller.team_id()
     found = env.list_env(context.store, team_id, idOrName, target=target, git_branch=gitBranch)
     return {
         "envs": [env_record(var, decrypt=_flag(decrypt)) for var in found],
@@ -41,8 +42,9 @@ def list_env(
 
 
 @router.get("/v1/projects/{idOrName}/env/{envId}")
-def get_env_var(idOrName: str, envId: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+def get_env_var(idOrName: str, envId: str, context: Context, caller: Caller) -> dict[str, Any]:
     """One variable, decrypted unless it is sensitive."""
+    team_id = caller.team_id()
     return env_record(env.get_env_var(context.store, team_id, idOrName, envId), decrypt=True)
 
 
@@ -50,17 +52,22 @@ def get_env_var(idOrName: str, envId: str, context: Context, team_id: UserTeam) 
 def create_env_vars(
     idOrName: str,
     context: Context,
-    team_id: UserTeam,
+    caller: Caller,
     body: Body,
     upsert: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
-    # One variable or a list of them; errors then name `[1].key` rather than a union branch.
-    if body.lstrip().startswith(b"["):
-        items = parse_body_as(UserEnvVarListIn, body)
-    else:
-        items = [parse_body_as(OneUserEnvVarIn, body)]
+    """Create user variables, one or a list; with `upsert=true`, replace those of the same key."""
+
+    def parse() -> list[env.NewUserVar]:
+        # One variable or a list of them; errors then name `[1].key` rather than a union branch.
+        if body.lstrip().startswith(b"["):
+            items = parse_body_as(UserEnvVarListIn, body)
+        else:
+            items = [parse_body_as(OneUserEnvVarIn, body)]
+        return [item.to_input() for item in items]
+
     result = env.create_env_vars(
-        context.store, team_id, idOrName, [item.to_input() for item in items], upsert=_flag(upsert)
+        context.store, caller.team, idOrName, parsed_when_asked(parse), upsert=_flag(upsert)
     )
     return {
         "created": [env_record(var, decrypt=False) for var in result.created],
@@ -76,9 +83,10 @@ def patch_env_var(
     idOrName: str,
     envId: str,
     context: Context,
-    team_id: UserTeam,
+    caller: Caller,
     body: Body,
 ) -> dict[str, Any]:
+    team_id = caller.team_id()
     patch = parse_body(UserEnvVarPatchIn, body).to_input()
     return env_record(
         env.patch_env_var(context.store, team_id, idOrName, envId, patch), decrypt=False
@@ -86,9 +94,8 @@ def patch_env_var(
 
 
 @router.delete("/v9/projects/{idOrName}/env/{envId}")
-def delete_env_var(
-    idOrName: str, envId: str, context: Context, team_id: UserTeam
-) -> dict[str, Any]:
+def delete_env_var(idOrName: str, envId: str, context: Context, caller: Caller) -> dict[str, Any]:
+    team_id = caller.team_id()
     return env_record(env.delete_env_var(context.store, team_id, idOrName, envId), decrypt=False)
 
 
@@ -98,15 +105,17 @@ def pull_project_env(
     projectId: str,
     target: str,
     context: Context,
-    team_id: UserTeam,
+    caller: Caller,
     gitBranch: str | None = None,
 ) -> dict[str, Any]:
     """`vercel env pull`: the env a build of this target (and branch) would get now."""
+    team_id = caller.team_id()
     return {"env": env.pull_env(context.store, team_id, projectId, target, gitBranch)}
 
 
 @router.get("/v3/env/pull/{deploymentId}")
-def pull_deployment_env(deploymentId: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+def pull_deployment_env(deploymentId: str, context: Context, caller: Caller) -> dict[str, Any]:
     """The env a deployment was built with, frozen; the CLI reads `buildEnv`."""
+    team_id = caller.team_id()
     frozen = deployments.pull_deployment_env(context.store, team_id, deploymentId)
     return {"env": frozen, "buildEnv": frozen}

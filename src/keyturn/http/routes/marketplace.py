@@ -2,7 +2,7 @@
 
 Each route keeps the contract's check order: the token (401/403), then the resource (404),
 then the body's shape (400), then the rules (422) inside the service, which commits or changes
-nothing.
+nothing. The secrets PUT does all of it in one transaction (`http.body.parsed_when_asked`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from keyturn.http.body import parse_body, raw_body
+from keyturn.http.body import parse_body, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import json_body
 from keyturn.http.wire import ResourceImportIn, ResourcePatchIn, SecretsUpdateIn
@@ -65,11 +65,14 @@ def _update_secrets(
     body: bytes,
     product_ref: str | None,
 ) -> dict[str, Any]:
-    require_installation(caller, installation_id)
-    secrets.ensure_resource_exists(context.store, installation_id, partner_id, product_ref)
-    update = parse_body(SecretsUpdateIn, body).to_domain()
+    update = parsed_when_asked(lambda: parse_body(SecretsUpdateIn, body).to_domain())
     secrets.update_resource_secrets(
-        context.store, installation_id, partner_id, update, product_ref=product_ref
+        context.store,
+        caller.credentials,
+        installation_id,
+        partner_id,
+        update,
+        product_ref=product_ref,
     )
     return {}
 
@@ -83,7 +86,7 @@ def import_resource(
     body: Body,
 ) -> dict[str, Any]:
     """Create or update a resource (an upsert); `secrets` replaces its whole set."""
-    require_installation(caller, integrationConfigurationId)
+    require_installation(caller.principal(), integrationConfigurationId)
     request = parse_body(ResourceImportIn, body)
     resource = resources.import_resource(
         context.store,
@@ -103,7 +106,7 @@ def patch_resource(
     caller: Caller,
     body: Body,
 ) -> dict[str, Any]:
-    require_installation(caller, integrationConfigurationId)
+    require_installation(caller.principal(), integrationConfigurationId)
     secrets.ensure_resource_exists(context.store, integrationConfigurationId, resourceId)
     request = parse_body(ResourcePatchIn, body)
     resource = resources.patch_resource(
@@ -124,7 +127,7 @@ def get_resource(
     caller: Caller,
 ) -> dict[str, Any]:
     """A resource with the names of its secrets, never their values."""
-    require_installation(caller, integrationConfigurationId)
+    require_installation(caller.principal(), integrationConfigurationId)
     view = resources.get_resource(context.store, integrationConfigurationId, resourceId)
     return _resource_body(view)
 
@@ -135,7 +138,7 @@ def list_resources(
     context: Context,
     caller: Caller,
 ) -> dict[str, Any]:
-    require_installation(caller, integrationConfigurationId)
+    require_installation(caller.principal(), integrationConfigurationId)
     views = resources.list_resources(context.store, integrationConfigurationId)
     return {
         "resources": [
@@ -151,7 +154,7 @@ def delete_resource(
     context: Context,
     caller: Caller,
 ) -> Response:
-    require_installation(caller, integrationConfigurationId)
+    require_installation(caller.principal(), integrationConfigurationId)
     resources.delete_resource(context.store, integrationConfigurationId, resourceId)
     return Response(status_code=204)
 

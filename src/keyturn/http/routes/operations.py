@@ -12,8 +12,8 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up; touches no database."""
+async def healthz() -> dict[str, str]:
+    """The process is up; touches no database, so it runs on the event loop (no thread hop)."""
     return {"status": "ok"}
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from keyturn.http.body import parse_body, raw_body
-from keyturn.http.dependencies import Caller, Context, UserTeam
+from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import json_body
 from keyturn.http.wire_projects import ProjectIn, project_record
 from keyturn.services import projects
@@ -17,13 +17,15 @@ Body = Annotated[bytes, Depends(raw_body)]
 
 
 @router.post("/v11/projects", openapi_extra=json_body(ProjectIn))
-def create_project(context: Context, team_id: UserTeam, body: Body) -> dict[str, Any]:
+def create_project(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
+    team_id = caller.team_id()
     request = parse_body(ProjectIn, body)
     return project_record(projects.create_project(context.store, team_id, request.name))
 
 
 @router.get("/v9/projects")
-def list_projects(context: Context, team_id: UserTeam) -> dict[str, Any]:
+def list_projects(context: Context, caller: Caller) -> dict[str, Any]:
+    team_id = caller.team_id()
     found = projects.list_projects(context.store, team_id)
     return {
         "projects": [project_record(project) for project in found],
@@ -32,29 +34,34 @@ def list_projects(context: Context, team_id: UserTeam) -> dict[str, Any]:
 
 
 @router.get("/v9/projects/{idOrName}")
-def get_project(idOrName: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+def get_project(idOrName: str, context: Context, caller: Caller) -> dict[str, Any]:
+    team_id = caller.team_id()
     return project_record(projects.get_project(context.store, team_id, idOrName))
 
 
 @router.delete("/v9/projects/{idOrName}", status_code=204, response_class=Response)
-def delete_project(idOrName: str, context: Context, team_id: UserTeam) -> Response:
+def delete_project(idOrName: str, context: Context, caller: Caller) -> Response:
+    team_id = caller.team_id()
     projects.delete_project(context.store, team_id, idOrName)
     return Response(status_code=204)
 
 
 @router.get("/projects/{idOrName}/custom-environments")
 @router.get("/v9/projects/{idOrName}/custom-environments")
-def custom_environments(idOrName: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
+def custom_environments(idOrName: str, context: Context, caller: Caller) -> dict[str, Any]:
     """keyturn has the three standard environments only."""
+    team_id = caller.team_id()
     projects.get_project(context.store, team_id, idOrName)
     return {"environments": []}
 
 
 @router.get("/v2/user", tags=["account"])
-def current_user(context: Context, caller: Caller, team_id: UserTeam) -> dict[str, Any]:
+def current_user(context: Context, caller: Caller) -> dict[str, Any]:
     """The token as a user: the CLI asks for it; a team token's user is its team's member."""
+    team_id = caller.team_id()
     team = projects.find_team(context.store, team_id, team_id)
-    user_id = "user_" + (caller.token_id or team_id).split("_", 1)[-1]
+    principal = caller.principal()
+    user_id = "user_" + (principal.token_id or team_id).split("_", 1)[-1]
     return {
         "user": {
             "id": user_id,
@@ -68,6 +75,6 @@ def current_user(context: Context, caller: Caller, team_id: UserTeam) -> dict[st
 
 @router.get("/teams/{teamId}", tags=["account"])
 @router.get("/v2/teams/{teamId}", tags=["account"])
-def get_team(teamId: str, context: Context, team_id: UserTeam) -> dict[str, Any]:
-    team = projects.find_team(context.store, team_id, teamId)
+def get_team(teamId: str, context: Context, caller: Caller) -> dict[str, Any]:
+    team = projects.find_team(context.store, caller.team_id(), teamId)
     return {"id": team.id, "slug": team.slug, "name": team.name}
