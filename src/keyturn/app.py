@@ -77,7 +77,11 @@ def build_runtime(settings: Settings, *, clock: Callable[[], float] = time.monot
     keys = master_keys_of(settings, data_dir)
     generated_key_file = False
     if keys is None:
-        _refuse_new_key_over_data(engine, data_dir)
+        try:
+            _refuse_new_key_over_data(engine, data_dir)
+        finally:
+            # The check's connection goes back to the pool; a refusal must not leak it.
+            engine.dispose()
         keys, generated_key_file = create_key_file(data_dir), True
     generated_admin_token = None
     if settings.admin_token is not None:
