@@ -13,23 +13,25 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import event, select
+from sqlalchemy import event
 
 from keyturn.app import Runtime, build_runtime, create_app
 from keyturn.services.keys import count_to_reencrypt, reencrypt
 from keyturn.settings import Settings
-from keyturn.storage.encryption import key_id_of, key_id_of_ciphertext
-from keyturn.storage.sealed_columns import SEALED_COLUMNS
+from keyturn.storage.encryption import key_id_of
 from tests.conftest import Partner, Workspace, seed_partner
-
-OLD_VALUE = "postgres://app:before-rotation-51@db/app"
-OVERRIDE = "postgres://app:preview-only-77@db/app"
-USER_VALUE = "user-value-3310"
+from tests.sealed_world import (
+    OLD_VALUE,
+    USER_VALUE,
+    World,
+    everything_readable,
+    key_ids_by_column,
+    seed_world,
+)
 
 
 def new_key() -> bytes:
@@ -51,67 +53,6 @@ def runtime_with(settings: Settings, *keys: bytes) -> Iterator[Runtime]:
         runtime.store.engine.dispose()
 
 
-def key_ids_by_column(runtime: Runtime) -> dict[str, Counter[bytes]]:
-    """Straight from the tables: which key id each stored ciphertext names."""
-    found: dict[str, Counter[bytes]] = {}
-    with runtime.store.engine.connect() as connection:
-        for sealed in SEALED_COLUMNS:
-            blobs = connection.execute(
-                select(sealed.column).where(sealed.column.is_not(None))
-            ).scalars()
-            found[sealed.name] = Counter(key_id_of_ciphertext(blob) for blob in blobs)
-    return found
-
-
-@dataclass(frozen=True)
-class World:
-    """A resource with an override, a connected project with a user variable, a deployment."""
-
-    project_id: str
-    deployment_id: str
-    env_var_id: str
-
-
-def seed_world(partner: Partner, workspace: Workspace, resources: int = 1) -> World:
-    for index in range(resources):
-        partner.import_resource(
-            f"db{index}",
-            secrets=[
-                {
-                    "name": f"DATABASE_URL_{index}",
-                    "value": f"{OLD_VALUE}/{index}",
-                    "environmentOverrides": {"preview": OVERRIDE},
-                },
-                {"name": f"PGHOST_{index}", "value": f"host-{index}"},
-            ],
-        )
-    project_id = workspace.create_project("web")
-    for index in range(resources):
-        assert workspace.connect(project_id, f"db{index}").status_code == 201
-    created = workspace.add_var(
-        project_id,
-        {"key": "USER_KEY", "value": USER_VALUE, "type": "encrypted", "target": ["production"]},
-    )
-    assert created.status_code == 201, created.text
-    deployment = workspace.deploy({"name": "web", "project": project_id, "target": "production"})
-    return World(project_id, deployment["id"], created.json()["created"][0]["id"])
-
-
-def everything_readable(client: TestClient, workspace: Workspace, world: World) -> dict[str, str]:
-    """Every kind of sealed value, decrypted through the API."""
-    headers = workspace.headers
-    production = client.get(f"/v3/env/pull/{world.project_id}/production", headers=headers)
-    preview = client.get(f"/v3/env/pull/{world.project_id}/preview", headers=headers)
-    frozen = client.get(f"/v3/env/pull/{world.deployment_id}", headers=headers)
-    for response in (production, preview, frozen):
-        assert response.status_code == 200, response.text
-    return {
-        **{f"production:{k}": v for k, v in production.json()["env"].items()},
-        **{f"preview:{k}": v for k, v in preview.json()["env"].items()},
-        **{f"deployment:{k}": v for k, v in frozen.json()["env"].items()},
-    }
-
-
 @pytest.fixture
 def world(partner: Partner, workspace: Workspace) -> World:
     return seed_world(partner, workspace)
@@ -121,8 +62,8 @@ def test_reencrypt_puts_every_ciphertext_of_every_sealed_column_under_the_new_ke
     runtime: Runtime, settings: Settings, master_key: str, world: World, workspace: Workspace
 ) -> None:
     old = base64.b64decode(master_key)
-    before = everything_readable(workspace.client, workspace, world)
-    by_column = key_ids_by_column(runtime)
+    before = everything_readable(workspace.client, world)
+    by_column = key_ids_by_column(runtime.store.engine)
     # Every sealed column holds something, so the check below looks at all of them.
     assert all(counts.total() > 0 for counts in by_column.values()), by_column
     assert set().union(*by_column.values()) == {key_id_of(old)}
@@ -130,7 +71,7 @@ def test_reencrypt_puts_every_ciphertext_of_every_sealed_column_under_the_new_ke
     new = new_key()
     with runtime_with(settings, new, old) as rotated:
         result = reencrypt(rotated.store, batch_size=3)
-        after = key_ids_by_column(rotated)
+        after = key_ids_by_column(rotated.store.engine)
 
     total = sum(counts.total() for counts in by_column.values())
     assert (result.rewritten, result.remaining) == (total, 0)
@@ -143,14 +84,14 @@ def test_reencrypt_puts_every_ciphertext_of_every_sealed_column_under_the_new_ke
     # Retire the old key: a server holding only the new one reads every value back.
     with runtime_with(settings, new) as retired, TestClient(create_app(retired)) as client:
         assert client.get("/readyz").status_code == 200
-        assert everything_readable(client, workspace, world) == before
+        assert everything_readable(client, world) == before
 
 
 def test_interrupted_reencrypt_leaves_every_value_readable_and_a_second_run_completes(
     runtime: Runtime, settings: Settings, master_key: str, world: World, workspace: Workspace
 ) -> None:
     old, new = base64.b64decode(master_key), new_key()
-    before = everything_readable(workspace.client, workspace, world)
+    before = everything_readable(workspace.client, world)
 
     class Interrupted(Exception):
         pass
@@ -163,18 +104,18 @@ def test_interrupted_reencrypt_leaves_every_value_readable_and_a_second_run_comp
         with pytest.raises(Interrupted):
             reencrypt(rotated.store, batch_size=2, on_batch=interrupt_after_first_batch)
         halfway = Counter[bytes]()
-        for counts in key_ids_by_column(rotated).values():
+        for counts in key_ids_by_column(rotated.store.engine).values():
             halfway.update(counts)
         assert halfway == {key_id_of(new): 2, key_id_of(old): total - 2}
         # Mid-rotation, a server holding both keys reads everything.
         with TestClient(create_app(rotated)) as client:
-            assert everything_readable(client, workspace, world) == before
+            assert everything_readable(client, world) == before
 
         resumed = reencrypt(rotated.store, batch_size=2)
         assert (resumed.rewritten, resumed.remaining) == (total - 2, 0)
 
     with runtime_with(settings, new) as retired, TestClient(create_app(retired)) as client:
-        assert everything_readable(client, workspace, world) == before
+        assert everything_readable(client, world) == before
 
 
 def test_reencrypt_with_max_batches_stops_there_and_the_next_run_goes_on(
@@ -192,10 +133,10 @@ def test_reencrypt_with_max_batches_stops_there_and_the_next_run_goes_on(
 def test_reencrypt_with_nothing_under_other_keys_rewrites_nothing(
     runtime: Runtime, world: World
 ) -> None:
-    before = key_ids_by_column(runtime)
+    before = key_ids_by_column(runtime.store.engine)
     result = reencrypt(runtime.store)
     assert (result.rewritten, result.batches, result.remaining) == (0, 0, 0)
-    assert key_ids_by_column(runtime) == before
+    assert key_ids_by_column(runtime.store.engine) == before
 
 
 def test_reencrypt_refuses_a_batch_size_below_one(runtime: Runtime) -> None:
@@ -263,10 +204,10 @@ def test_reencrypt_while_a_restarted_server_writes_loses_no_write(
         assert failures == []
         assert sum(result.rewritten for result in passes) > 0
         assert passes[-1].remaining == 0
-        assert set().union(*key_ids_by_column(serving).values()) == {key_id_of(new)}
+        assert set().union(*key_ids_by_column(serving.store.engine).values()) == {key_id_of(new)}
 
     with runtime_with(settings, new) as retired, TestClient(create_app(retired)) as reader:
-        env = everything_readable(reader, workspace, world)
+        env = everything_readable(reader, world)
     assert {name: env[name] for name in written} == written
     assert env["production:DATABASE_URL_3"] == f"{OLD_VALUE}/3"
     assert env["production:USER_KEY"] == USER_VALUE
@@ -306,9 +247,7 @@ def test_value_changed_between_reencrypt_reading_and_writing_it_keeps_the_change
             event.remove(rotated.store.engine, "before_cursor_execute", patch_first)
         assert patched == [200]
         assert count_to_reencrypt(rotated.store) == 0
-        assert everything_readable(client, workspace, world)["production:USER_KEY"] == (
-            "changed-meanwhile"
-        )
+        assert everything_readable(client, world)["production:USER_KEY"] == ("changed-meanwhile")
 
 
 def test_build_runtime_without_a_key_over_existing_data_refuses_and_creates_no_key_file(

@@ -23,7 +23,7 @@ from keyturn.services.demo import DemoSeed, seed_demo
 from keyturn.services.keys import DEFAULT_BATCH_SIZE, count_to_reencrypt, reencrypt
 from keyturn.settings import Settings
 from keyturn.storage.data_dir import ADMIN_TOKEN_DIGEST_FILE, prepare_data_dir
-from keyturn.storage.encryption import CiphertextError, InvalidMasterKey
+from keyturn.storage.encryption import CiphertextError, InvalidMasterKey, key_id_of
 from keyturn.storage.engine import create_database_engine
 from keyturn.storage.master_keys import (
     KEY_FILE_NAME,
@@ -260,8 +260,12 @@ def keys_rotate() -> None:
             fg="red",
         )
         raise typer.Exit(2)
-    ring = (new_master_key(), *master_keys.keys)
-    _keep_ring(master_keys, ring, done=f"new current key id {ring[0].hex()}")
+    new_key = new_master_key()
+    _keep_ring(
+        master_keys,
+        (new_key, *master_keys.keys),
+        done=f"new current key id {key_id_of(new_key).hex()}",
+    )
     typer.echo(
         "  next: restart every server, run `keyturn db reencrypt`, then "
         f"`keyturn keys retire {master_keys.key_ids[0].hex()}`",
