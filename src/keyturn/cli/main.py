@@ -206,6 +206,7 @@ def keys_status(
     Exits 1 when the data needs a key the ring does not hold.
     """
     settings = _settings(database_url=database_url)
+    _require_current_schema(settings)
     data_dir = prepare_data_dir(settings.data_dir)
     master_keys = _master_keys(settings)
     engine = create_database_engine(settings.resolved_database_url)
@@ -253,13 +254,10 @@ def keys_rotate() -> None:
     prepare_data_dir(settings.data_dir)
     master_keys = _master_keys(settings)
     if master_keys is None:
-        typer.secho(
-            f"keyturn: no master key to rotate: {MASTER_KEY_SETTING} and {MASTER_KEYS_SETTING} "
-            f"are unset and there is no {KEY_FILE_NAME}; `keyturn serve` makes one on first start",
-            err=True,
-            fg="red",
+        _refuse(
+            f"no master key to rotate: {MASTER_KEY_SETTING} and {MASTER_KEYS_SETTING} are unset "
+            f"and there is no {KEY_FILE_NAME}; `keyturn serve` makes one on first start"
         )
-        raise typer.Exit(2)
     new_key = new_master_key()
     _keep_ring(
         master_keys,
@@ -290,6 +288,7 @@ def keys_retire(
     position = ids.index(key_id.lower())
     if position == 0:
         _refuse(f"key id {key_id} is the current key; `keyturn keys rotate` first")
+    _require_current_schema(settings)
     engine = create_database_engine(settings.resolved_database_url)
     try:
         in_use = key_ids_in_database(engine)
