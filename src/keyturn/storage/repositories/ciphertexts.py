@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     LargeBinary,
+    bindparam,
     func,
     literal_column,
     select,
@@ -102,7 +103,7 @@ class CiphertextRepository:
         if after is not None:
             query = query.where(tuple_(*primary_key) > tuple_(*after))
         rows = self._connection.execute(query).all()
-        rewritten = 0
+        changes = []
         for row in rows:
             old = row._mapping[sealed.column]
             identity = sealed.identity(row)
@@ -111,13 +112,23 @@ class CiphertextRepository:
             except CiphertextError as exc:
                 where = ", ".join(f"{column.name}={row._mapping[column]}" for column in primary_key)
                 raise CiphertextError(f"{sealed.name} of the row {where}: {exc}") from exc
-            result = self._connection.execute(
-                update(sealed.table)
-                .where(*(column == row._mapping[column] for column in primary_key))
-                # Compare-and-set: only while the row still holds the blob that was opened.
-                .where(sealed.column == old)
-                .values({sealed.column_name: self._keys.seal(plaintext, associated_data=identity)})
+            changes.append(
+                {
+                    **{f"key_{column.name}": row._mapping[column] for column in primary_key},
+                    "old_blob": old,
+                    "new_blob": self._keys.seal(plaintext, associated_data=identity),
+                }
             )
-            rewritten += result.rowcount
+        rewritten = 0
+        if changes:
+            # One executemany; both drivers sum the rows each parameter set changed.
+            rewritten = self._connection.execute(
+                update(sealed.table)
+                .where(*(column == bindparam(f"key_{column.name}") for column in primary_key))
+                # Compare-and-set: only while the row still holds the blob that was opened.
+                .where(sealed.column == bindparam("old_blob", type_=LargeBinary))
+                .values({sealed.column_name: bindparam("new_blob", type_=LargeBinary)}),
+                changes,
+            ).rowcount
         last_key = tuple(rows[-1]._mapping[column] for column in primary_key) if rows else None
         return ResealedBatch(found=len(rows), rewritten=rewritten, last_key=last_key)
