@@ -146,12 +146,9 @@ def test_rotate_reencrypt_resume_retire_then_serve_reads_every_value_with_the_ne
     # Interrupted after one batch: part under the new key, the rest still under the old one.
     partial = keyturn("db", "reencrypt", "--batch-size", "2", "--max-batches", "1", env=env)
     assert partial.returncode == 0, partial.stderr
-    assert REENCRYPTED.search(partial.stdout) is not None, partial.stdout
-    assert REENCRYPTED.search(partial.stdout).groups() == (
-        "2",
-        key_id_of(new).hex(),
-        str(total - 2),
-    )  # type: ignore[union-attr]  # asserted on the line above
+    summary = REENCRYPTED.search(partial.stdout)
+    assert summary is not None, partial.stdout
+    assert summary.groups() == ("2", key_id_of(new).hex(), str(total - 2))
     assert key_ids_in_database(database_url) == {key_id_of(new): 2, key_id_of(old): total - 2}
 
     refused = keyturn("keys", "retire", key_id_of(old).hex(), env=env)
@@ -274,3 +271,22 @@ def test_rotate_without_any_key_exits_2_and_makes_none(tmp_path: Path) -> None:
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "no master key to rotate" in result.stderr
     assert not (tmp_path / "data" / "master.key").exists()
+
+
+def test_help_lists_the_keys_commands_and_db_reencrypt(tmp_path: Path) -> None:
+    keys_help = keyturn("keys", "--help", env=clean_env(tmp_path / "data"))
+    db_help = keyturn("db", "--help", env=clean_env(tmp_path / "data"))
+
+    assert keys_help.returncode == 0, keys_help.stderr
+    for command in ("status", "rotate", "retire"):
+        assert re.search(rf"\b{command}\b", keys_help.stdout), keys_help.stdout
+    assert re.search(r"\breencrypt\b", db_help.stdout), db_help.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def test_reencrypt_batch_size_below_one_exits_2_naming_the_option(tmp_path: Path) -> None:
+    result = keyturn("db", "reencrypt", "--batch-size", "0", env=clean_env(tmp_path / "data"))
+
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "--batch-size" in result.stderr
+    assert not (tmp_path / "data").exists()

@@ -44,7 +44,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-db = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+db = typer.Typer(help="Database commands: schema upgrade, re-encryption.", no_args_is_help=True)
 app.add_typer(db, name="db")
 keys = typer.Typer(help="Master key commands: status, rotate, retire.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
