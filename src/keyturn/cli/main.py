@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
 from keyturn.app import Runtime, build_runtime, create_app, master_keys_of
+from keyturn.domain.errors import ServiceUnavailable
 from keyturn.services.demo import DemoSeed, seed_demo
 from keyturn.services.keys import DEFAULT_BATCH_SIZE, count_to_reencrypt, reencrypt
 from keyturn.settings import Settings
@@ -180,7 +181,8 @@ def db_reencrypt(
                 max_batches=max_batches,
                 on_batch=lambda found: progress.advance(task, found),
             )
-    except CiphertextError as exc:
+    except (CiphertextError, ServiceUnavailable) as exc:
+        # Batches committed so far stay re-encrypted; a next run picks up the rest.
         typer.secho(f"keyturn: stopped: {exc}", err=True, fg="red")
         raise typer.Exit(1) from None
     finally:
