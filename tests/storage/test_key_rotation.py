@@ -17,12 +17,13 @@ from contextlib import contextmanager
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import event
+from sqlalchemy import event, select, update
 
 from keyturn.app import Runtime, build_runtime, create_app
 from keyturn.services.keys import count_to_reencrypt, reencrypt
 from keyturn.settings import Settings
-from keyturn.storage.encryption import key_id_of
+from keyturn.storage.encryption import CiphertextError, key_id_of
+from keyturn.storage.tables import user_env_vars
 from tests.conftest import Partner, Workspace, seed_partner
 from tests.sealed_world import (
     OLD_VALUE,
@@ -286,3 +287,28 @@ def test_reencrypted_secrets_of_two_installations_open_each_in_its_own_row(
             assert resource is not None
             values.append(unit.secrets.current(resource)["URL"].value)
     assert values == [first.installation_id, second.installation_id]
+
+
+def test_reencrypt_stops_at_a_tampered_ciphertext_naming_its_row_and_keeps_earlier_batches(
+    runtime: Runtime, settings: Settings, master_key: str, world: World
+) -> None:
+    with runtime.store.engine.begin() as connection:
+        blob = connection.execute(
+            select(user_env_vars.c.value_ciphertext).where(user_env_vars.c.id == world.env_var_id)
+        ).scalar_one()
+        connection.execute(
+            update(user_env_vars)
+            .where(user_env_vars.c.id == world.env_var_id)
+            .values(value_ciphertext=blob[:-1] + bytes([blob[-1] ^ 1]))
+        )
+    old, new = base64.b64decode(master_key), new_key()
+    with runtime_with(settings, new, old) as rotated:
+        with pytest.raises(CiphertextError) as raised:
+            reencrypt(rotated.store, batch_size=1)
+        by_column = key_ids_by_column(rotated.store.engine)
+    message = str(raised.value)
+    assert f"user_env_vars.value_ciphertext of the row id={world.env_var_id}" in message
+    assert USER_VALUE not in message
+    # The secrets columns come first in the registry: their batches were committed.
+    assert set(by_column["resource_secrets.value_ciphertext"]) == {key_id_of(new)}
+    assert set(by_column["user_env_vars.value_ciphertext"]) == {key_id_of(old)}
