@@ -2,9 +2,10 @@
 
 What it answers: does a secrets rotation PUT cost the same whatever the number of projects
 connected to the resource (1, 100, 1,000, 10,000)? Integration env vars are derived on read, so
-it should. It also times `env pull` and a deployment of a project with 20 connected resources.
-Then its HTTP part (bench/http.py) measures the real `keyturn serve` over sockets with wrk, next
-to a bare FastAPI app. See docs/performance.md for the method and measured tables.
+it should. It also times `env pull` and a deployment of a project with 20 connected resources,
+and re-encrypting every ciphertext under a new master key. Then its HTTP part (bench/http.py)
+measures the real `keyturn serve` over sockets with wrk, next to a bare FastAPI app. See
+docs/performance.md for the method and measured tables.
 
 Run from the repository root:
 `.venv/bin/python -m bench [--samples N] [--database NAME] [--part all|inprocess|http]`.
@@ -33,6 +34,7 @@ from bench.measure import (
     SAMPLES,
     measure_name_additions,
     measure_pull_and_deploy,
+    measure_reencrypt,
     measure_rotations,
 )
 from bench.report import Row, header, source_revision, table, verdict
@@ -59,14 +61,19 @@ def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def new_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def run_database(
     name: str, url: str, data_dir: Path, samples: int, storage: dict[str, StorageCosts]
 ) -> Iterator[Row]:
+    master_key = new_key()
     settings = Settings(
         data_dir=data_dir,
         database_url=url,
         admin_token=SecretStr(ADMIN_TOKEN),
-        master_key=SecretStr(base64.b64encode(secrets.token_bytes(32)).decode()),
+        master_key=SecretStr(master_key),
     )
     runtime = build_runtime(settings)
     try:
@@ -87,13 +94,23 @@ def run_database(
             storage[name] = measure_deployment_storage(world, runtime.store.engine)
     finally:
         runtime.store.engine.dispose()
+    progress(f"{name}: measuring re-encryption under a new master key")
+    rotated = build_runtime(
+        settings.model_copy(
+            update={"master_key": None, "master_keys": SecretStr(f"{new_key()},{master_key}")}
+        )
+    )
+    try:
+        reencrypted = measure_reencrypt(rotated.store)
+    finally:
+        rotated.store.engine.dispose()
     baseline = rotations[SIZES[0]].median
     for size, result in rotations.items():
         yield Row(name, result.case, result.median, result.p90, result.median / baseline, size)
     first_addition = additions[SIZES[0]].median
     for result in additions.values():
         yield Row(name, result.case, result.median, result.p90, result.median / first_addition)
-    for result in (pull, deploy, *service_cpu):
+    for result in (pull, deploy, *service_cpu, reencrypted):
         yield Row(name, result.case, result.median, result.p90)
 
 

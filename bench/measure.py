@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bench.world import PULL_RESOURCES, SECRETS_PER_RESOURCE, SIZES, World, expect, secret_values
+from keyturn.services.keys import reencrypt
+from keyturn.storage.unit_of_work import Store
 
 T = TypeVar("T")
 
@@ -155,3 +157,29 @@ def measure_pull_and_deploy(world: World, samples: int = SAMPLES) -> tuple[Resul
         Result(f"env pull, {keys} keys", times["pull"]),
         Result(f"deployment, {keys} keys", times["deploy"]),
     )
+
+
+REENCRYPT_BATCH = 500
+
+
+def measure_reencrypt(store: Store, batch_size: int = REENCRYPT_BATCH) -> Result:
+    """`keyturn db reencrypt` over the whole world, its store's ring rotated: time per batch.
+
+    A sample is one batch, its own transaction: select, open, seal, compare-and-set each row,
+    commit. Every ciphertext the world holds is rewritten once.
+    """
+    samples: list[float] = []
+    last = time.perf_counter()
+
+    def lap(found: int) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        samples.append((now - last) * 1000)
+        last = now
+
+    result = reencrypt(store, batch_size=batch_size, on_batch=lap)
+    if result.remaining or result.rewritten < 2 * batch_size:
+        raise RuntimeError(
+            f"re-encryption left {result.remaining} and rewrote {result.rewritten}: not measured"
+        )
+    return Result(f"re-encrypt, batch of {batch_size}", samples)

@@ -2,15 +2,21 @@
 
 Nothing is built at import time; `build_runtime` opens the data directory, the key ring and
 the database engine, and `create_app` wires them into the HTTP routes. `app_from_environment`
-is what each worker process of `keyturn serve --workers N` calls to build its own.
+is what each worker process of `keyturn serve --workers N` calls to build its own. Whether the
+keys open the data that exists is checked by `keyturn serve` before it builds a runtime
+(cli/main.py); `/readyz` keeps checking while it runs.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import Engine
 
 from keyturn import __version__
 from keyturn.domain.ids import hash_token
@@ -27,11 +33,19 @@ from keyturn.http.routes import (
 )
 from keyturn.services.auth import Authenticator
 from keyturn.services.context import ServiceContext
+from keyturn.services.operations import Readiness
 from keyturn.settings import Settings
 from keyturn.storage.data_dir import load_or_create_admin_token_digest, prepare_data_dir
-from keyturn.storage.encryption import KeyRing, decode_master_key, load_or_create_key_file
 from keyturn.storage.engine import create_database_engine
-from keyturn.storage.unit_of_work import Store
+from keyturn.storage.master_keys import (
+    KEY_FILE_NAME,
+    KeysDoNotOpenData,
+    MasterKeys,
+    configured_master_keys,
+    create_key_file,
+    require_keys_for_data,
+)
+from keyturn.storage.unit_of_work import Store, key_ids_in_database
 
 
 @dataclass(frozen=True)
@@ -42,33 +56,64 @@ class Runtime:
     data_dir: Path
     store: Store
     authenticator: Authenticator
+    readiness: Readiness
     # Set only on the start that generated them, so the CLI can print them once.
     generated_admin_token: str | None = field(default=None, repr=False)
     generated_key_file: bool = False
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def master_keys_of(settings: Settings, data_dir: Path) -> MasterKeys | None:
+    """The key ring the settings name (or the key file holds); None when there is none yet."""
+    return configured_master_keys(
+        master_keys=_secret(settings.master_keys),
+        master_key=_secret(settings.master_key),
+        data_dir=data_dir,
+    )
+
+
+def build_runtime(settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> Runtime:
+    """Open everything a server holds; `clock` (monotonic seconds) times the readiness check."""
     data_dir = prepare_data_dir(settings.data_dir)
+    engine = create_database_engine(settings.resolved_database_url)
+    keys = master_keys_of(settings, data_dir)
     generated_key_file = False
-    if settings.master_key is not None:
-        key = decode_master_key(settings.master_key.get_secret_value())
-    else:
-        key, generated_key_file = load_or_create_key_file(data_dir)
+    if keys is None:
+        try:
+            _refuse_new_key_over_data(engine, data_dir)
+        finally:
+            # The check's connection goes back to the pool; a refusal must not leak it.
+            engine.dispose()
+        keys, generated_key_file = create_key_file(data_dir), True
     generated_admin_token = None
     if settings.admin_token is not None:
         admin_digest = hash_token(settings.admin_token.get_secret_value())
     else:
         admin_digest, generated_admin_token = load_or_create_admin_token_digest(data_dir)
-    engine = create_database_engine(settings.resolved_database_url)
-    store = Store(engine, KeyRing(key))
+    store = Store(engine, keys.ring)
     return Runtime(
         settings=settings,
         data_dir=data_dir,
         store=store,
         authenticator=Authenticator(admin_digest),
+        readiness=Readiness(store, clock=clock),
         generated_admin_token=generated_admin_token,
         generated_key_file=generated_key_file,
     )
+
+
+def _refuse_new_key_over_data(engine: Engine, data_dir: Path) -> None:
+    # A new key would make every stored value unreadable (a deleted master.key, say): refuse.
+    in_use = key_ids_in_database(engine)
+    if in_use is None:
+        raise KeysDoNotOpenData(
+            "no master key yet, and the database does not answer: keyturn cannot tell whether "
+            "a new key would leave stored values unreadable"
+        )
+    require_keys_for_data(None, in_use, key_file=data_dir / KEY_FILE_NAME)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -79,7 +124,9 @@ def create_app(runtime: Runtime) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.context = ServiceContext(store=runtime.store, authenticator=runtime.authenticator)
+    app.state.context = ServiceContext(
+        store=runtime.store, authenticator=runtime.authenticator, readiness=runtime.readiness
+    )
     routers = [
         operations.router,
         admin.router,

@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from keyturn.domain.ids import TOKEN_SHAPE
 from keyturn.storage.encryption import decode_master_key
 from keyturn.storage.engine import normalize_database_url
+from keyturn.storage.master_keys import decode_key_list
 
 DEFAULT_DATA_DIR = Path(".keyturn")
 # The admin token creates teams and tokens: a short one could be guessed. 32 characters of the
@@ -45,6 +46,12 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 of 32 random bytes, the AES-256-GCM key; default: a key file "
         "created in the data directory.",
+    )
+    # Declared after master_key: its validator reads master_key to refuse both being set.
+    master_keys: SecretStr | None = Field(
+        default=None,
+        description="A key ring: comma-separated base64 keys, the current one first, older "
+        "ones only to open what they sealed; instead of KEYTURN_MASTER_KEY.",
     )
 
     workers: int | None = Field(
@@ -89,6 +96,22 @@ class Settings(BaseSettings):
     def _master_key_is_usable(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             decode_master_key(value.get_secret_value())
+        return value
+
+    @field_validator("master_keys")
+    @classmethod
+    def _master_keys_are_usable(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is None:
+            return value
+        if info.data.get("master_key") is not None:
+            # Two sources of truth for the current key: refuse rather than pick one silently.
+            raise ValueError(
+                "KEYTURN_MASTER_KEY is set too; set only one of them (KEYTURN_MASTER_KEYS "
+                "holds the current key first, then the older ones)"
+            )
+        decode_key_list(value.get_secret_value())
         return value
 
     @property

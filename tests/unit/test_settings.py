@@ -40,3 +40,16 @@ def test_settings_repr_hides_secrets() -> None:
     settings = Settings(admin_token=SecretStr(token), master_key=SecretStr(key))
     assert token not in repr(settings)
     assert key not in repr(settings)
+
+
+def test_master_key_and_master_keys_both_set_are_refused_naming_both() -> None:
+    key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+    with pytest.raises(ValidationError, match="master_keys") as raised:
+        Settings(master_key=SecretStr(key), master_keys=SecretStr(key))
+    assert "KEYTURN_MASTER_KEY is set too" in str(raised.value)
+
+
+def test_master_keys_with_an_unusable_key_is_refused() -> None:
+    key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+    with pytest.raises(ValidationError, match="key 2 of 2"):
+        Settings(master_keys=SecretStr(f"{key},c2hvcnQ="))

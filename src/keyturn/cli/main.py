@@ -1,4 +1,4 @@
-"""`keyturn`: the operator's commands (serve, db upgrade).
+"""`keyturn`: the operator's commands (serve, db upgrade and reencrypt, keys).
 
 Settings come from `KEYTURN_*` variables; the flags here override them. Invalid settings stop
 the command before anything starts, with the reason.
@@ -6,30 +6,50 @@ the command before anything starts, with the reason.
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
 from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
-from keyturn.app import Runtime, build_runtime, create_app
+from keyturn.app import Runtime, build_runtime, create_app, master_keys_of
+from keyturn.domain.errors import ServiceUnavailable
 from keyturn.services.demo import DemoSeed, seed_demo
+from keyturn.services.keys import DEFAULT_BATCH_SIZE, count_to_reencrypt, reencrypt
 from keyturn.settings import Settings
 from keyturn.storage.data_dir import ADMIN_TOKEN_DIGEST_FILE, prepare_data_dir
+from keyturn.storage.encryption import CiphertextError, InvalidMasterKey, key_id_of
 from keyturn.storage.engine import create_database_engine
+from keyturn.storage.master_keys import (
+    KEY_FILE_NAME,
+    MASTER_KEY_SETTING,
+    MASTER_KEYS_SETTING,
+    KeysDoNotOpenData,
+    MasterKeys,
+    encode_key_list,
+    new_master_key,
+    require_keys_for_data,
+    write_key_file,
+)
 from keyturn.storage.migrate import pending_migrations, upgrade
+from keyturn.storage.unit_of_work import Store, key_ids_in_database
 
 app = typer.Typer(
     help="keyturn: Vercel Marketplace resource secrets, self-hosted.",
     no_args_is_help=True,
     add_completion=False,
 )
-db = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+db = typer.Typer(help="Database commands: schema upgrade, re-encryption.", no_args_is_help=True)
 app.add_typer(db, name="db")
+keys = typer.Typer(help="Master key commands: status, rotate, retire.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
 
 DatabaseURL = Annotated[
     str | None,
@@ -85,6 +105,7 @@ def serve(
     # Checked before the runtime is built: a first start that stops here must not generate an
     # admin token it never gets to print.
     _require_current_schema(settings)
+    _require_keys_that_open_the_data(settings)
     # Built here once, even when workers build their own: a generated admin token and key file
     # must exist before the workers start, so that all of them read the same ones.
     runtime = _runtime(settings)
@@ -148,10 +169,218 @@ def db_upgrade(database_url: DatabaseURL = None) -> None:
     typer.echo(f"keyturn: database is up to date ({_where(engine)})")
 
 
+@db.command("reencrypt")
+def db_reencrypt(
+    database_url: DatabaseURL = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Ciphertexts per transaction.")
+    ] = DEFAULT_BATCH_SIZE,
+    max_batches: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop after this many batches; run again to go on."),
+    ] = None,
+) -> None:
+    """Rewrite every ciphertext under the current master key, in batches, while servers serve."""
+    settings = _settings(database_url=database_url)
+    _require_current_schema(settings)
+    master_keys = _require_keys_that_open_the_data(settings, refused="cannot re-encrypt")
+    if master_keys is None:
+        typer.echo("keyturn: no master key and no ciphertexts: nothing to re-encrypt")
+        return
+    engine = create_database_engine(settings.resolved_database_url)
+    store = Store(engine, master_keys.ring)
+    current = master_keys.key_ids[0].hex()
+    try:
+        total = count_to_reencrypt(store)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+        ) as progress:
+            task = progress.add_task(f"re-encrypting under key id {current}", total=total)
+            result = reencrypt(
+                store,
+                batch_size=batch_size,
+                max_batches=max_batches,
+                on_batch=lambda found: progress.advance(task, found),
+            )
+    except (CiphertextError, ServiceUnavailable) as exc:
+        # Batches committed so far stay re-encrypted; a next run picks up the rest.
+        typer.secho(f"keyturn: stopped: {exc}", err=True, fg="red")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"keyturn: re-encrypted {result.rewritten} ciphertexts under key id {current} "
+        f"in {result.batches} batches; {result.remaining} left under other keys"
+    )
+    if result.remaining:
+        typer.echo(
+            "  run `keyturn db reencrypt` again to go on (values written meanwhile by a server "
+            "that still seals with an older key are left too: restart it with the new ring)"
+        )
+
+
+@keys.command("status")
+def keys_status(
+    database_url: DatabaseURL = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Which key ids the master keys hold and how many ciphertexts each sealed.
+
+    Exits 1 when the data needs a key the ring does not hold.
+    """
+    settings = _settings(database_url=database_url)
+    _require_current_schema(settings)
+    data_dir = prepare_data_dir(settings.data_dir)
+    master_keys = _master_keys(settings)
+    engine = create_database_engine(settings.resolved_database_url)
+    try:
+        total = key_ids_in_database(engine)
+    finally:
+        engine.dispose()
+    if total is None:
+        _refuse(f"cannot reach the database ({_where(engine)})")
+    held = master_keys.key_ids if master_keys else ()
+    rows = [
+        {
+            "keyId": key_id.hex(),
+            "current": position == 0,
+            "held": True,
+            "ciphertexts": total.get(key_id, 0),
+        }
+        for position, key_id in enumerate(held)
+    ] + [
+        {"keyId": key_id.hex(), "current": False, "held": False, "ciphertexts": count}
+        for key_id, count in sorted(total.items())
+        if key_id not in held
+    ]
+    source = master_keys.source if master_keys else f"none ({data_dir / KEY_FILE_NAME} absent)"
+    if as_json:
+        typer.echo(json.dumps({"source": source, "keys": rows}))
+    else:
+        typer.echo(f"master keys: {source}")
+        for row in rows:
+            role = "current" if row["current"] else ("older" if row["held"] else "NOT HELD")
+            typer.echo(f"  {row['keyId']}  {role:<8}  {row['ciphertexts']} ciphertexts")
+    if any(not row["held"] for row in rows):
+        raise typer.Exit(1)
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Make a new master key current; older keys stay in the ring to open what they sealed.
+
+    With the key file, the new key is written into it. With KEYTURN_MASTER_KEYS or
+    KEYTURN_MASTER_KEY, the new ring is printed as a KEYTURN_MASTER_KEYS=... line to set.
+    Nothing is re-encrypted: restart the servers, then run `keyturn db reencrypt`.
+    """
+    settings = _settings()
+    prepare_data_dir(settings.data_dir)
+    master_keys = _master_keys(settings)
+    if master_keys is None:
+        _refuse(
+            f"no master key to rotate: {MASTER_KEY_SETTING} and {MASTER_KEYS_SETTING} are unset "
+            f"and there is no {KEY_FILE_NAME}; `keyturn serve` makes one on first start"
+        )
+    new_key = new_master_key()
+    _keep_ring(
+        master_keys,
+        (new_key, *master_keys.keys),
+        done=f"new current key id {key_id_of(new_key).hex()}",
+    )
+    typer.echo(
+        "  next: restart every server, run `keyturn db reencrypt`, then "
+        f"`keyturn keys retire {master_keys.key_ids[0].hex()}`",
+        err=True,
+    )
+
+
+@keys.command("retire")
+def keys_retire(
+    key_id: Annotated[
+        str, typer.Argument(help="The key id to remove (see `keyturn keys status`).")
+    ],
+    database_url: DatabaseURL = None,
+) -> None:
+    """Remove an older key from the ring, once no ciphertext needs it."""
+    settings = _settings(database_url=database_url)
+    prepare_data_dir(settings.data_dir)
+    master_keys = _master_keys(settings)
+    ids = [held.hex() for held in master_keys.key_ids] if master_keys else []
+    if master_keys is None or key_id.lower() not in ids:
+        _refuse(f"key id {key_id} is not in the master keys ({', '.join(ids) or 'none'})")
+    position = ids.index(key_id.lower())
+    if position == 0:
+        _refuse(f"key id {key_id} is the current key; `keyturn keys rotate` first")
+    _require_current_schema(settings)
+    engine = create_database_engine(settings.resolved_database_url)
+    try:
+        in_use = key_ids_in_database(engine)
+    finally:
+        engine.dispose()
+    if in_use is None:
+        _refuse(f"cannot reach the database ({_where(engine)}) to check that no data needs it")
+    still = in_use.get(master_keys.key_ids[position], 0)
+    if still:
+        _refuse(
+            f"{still} ciphertexts are still sealed with key id {key_id}; "
+            "run `keyturn db reencrypt` first"
+        )
+    ring = tuple(key for index, key in enumerate(master_keys.keys) if index != position)
+    _keep_ring(master_keys, ring, done=f"retired key id {key_id}")
+
+
 @app.command()
 def version() -> None:
     """Print keyturn's version."""
     typer.echo(__version__)
+
+
+def _master_keys(settings: Settings) -> MasterKeys | None:
+    try:
+        return master_keys_of(settings, prepare_data_dir(settings.data_dir))
+    except (OSError, InvalidMasterKey) as exc:
+        _refuse(f"cannot read the master keys: {exc}")
+
+
+def _require_keys_that_open_the_data(
+    settings: Settings, *, refused: str = "cannot start"
+) -> MasterKeys | None:
+    """The master keys, when they open every ciphertext stored; else exit 2 saying which."""
+    master_keys = _master_keys(settings)
+    engine = create_database_engine(settings.resolved_database_url)
+    try:
+        in_use = key_ids_in_database(engine)
+    finally:
+        engine.dispose()
+    if in_use is None:
+        _refuse(f"cannot reach the database ({_where(engine)})")
+    key_file = prepare_data_dir(settings.data_dir) / KEY_FILE_NAME
+    try:
+        require_keys_for_data(master_keys, in_use, key_file=key_file)
+    except KeysDoNotOpenData as exc:
+        _refuse(f"{refused}: {exc}")
+    return master_keys
+
+
+def _keep_ring(master_keys: MasterKeys, ring: tuple[bytes, ...], *, done: str) -> None:
+    """Write the new ring where the old one came from, or print it when a setting holds it."""
+    if master_keys.key_file is not None:
+        write_key_file(master_keys.key_file, ring)
+        typer.echo(f"keyturn: {done} in {master_keys.key_file}")
+        return
+    # The operator keeps the keys in a setting, so only they can store the new ring: print it.
+    typer.echo(f"{MASTER_KEYS_SETTING}={encode_key_list(ring)}")
+    unset = f" and unset {MASTER_KEY_SETTING}" if master_keys.source == MASTER_KEY_SETTING else ""
+    typer.echo(f"keyturn: {done}; set {MASTER_KEYS_SETTING} to the value above{unset}", err=True)
+
+
+def _refuse(message: str) -> NoReturn:
+    typer.secho(f"keyturn: {message}", err=True, fg="red")
+    raise typer.Exit(2)
 
 
 def _where(engine: Engine) -> str:

@@ -1,10 +1,11 @@
-"""What every use case is handed: the store and the authenticator, built by the app."""
+"""What every use case is handed: the store, the authenticator and the readiness check."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from keyturn.services.auth import Authenticator
+from keyturn.services.operations import Readiness
 from keyturn.storage.unit_of_work import Store
 
 
@@ -12,3 +13,4 @@ from keyturn.storage.unit_of_work import Store
 class ServiceContext:
     store: Store
     authenticator: Authenticator
+    readiness: Readiness

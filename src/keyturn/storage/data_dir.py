@@ -1,7 +1,8 @@
 """The data directory: the SQLite file, the master key file and the admin token's digest.
 
-Files holding key material are created with mode 0600 and never rewritten; the admin token
-itself is never stored, only its digest, so it is printed once when generated.
+Files holding key material are created with mode 0600 (the master key file is rewritten only
+by a key rotation, see master_keys.py); the admin token itself is never stored, only its digest,
+so it is printed once when generated.
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ Layout of a sealed value::
 
 The associated data names the row a ciphertext belongs to (installation, resource, secret name,
 version, field), so a ciphertext copied into another row fails to open instead of leaking there.
-The key id lets a later key rotation tell old ciphertexts from new ones; `KeyRing` opens with
-any key it holds and seals with the newest.
+The key id lets a key rotation tell old ciphertexts from new ones; `KeyRing` opens with any
+key it holds and seals with its primary (current) key. Where the keys come from (settings or the
+key file) is master_keys.py's concern.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import secrets
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -26,7 +25,6 @@ FORMAT_VERSION = b"\x01"
 KEY_ID_BYTES = 8
 NONCE_BYTES = 12
 KEY_BYTES = 32
-KEY_FILE_NAME = "master.key"
 
 
 class InvalidMasterKey(ValueError):
@@ -42,6 +40,11 @@ def key_id_of(key: bytes) -> bytes:
     return hashlib.sha256(b"keyturn-key-id:" + key).digest()[:KEY_ID_BYTES]
 
 
+def key_id_of_ciphertext(blob: bytes) -> bytes:
+    """The id of the key a sealed value names (see the layout above)."""
+    return bytes(blob[len(FORMAT_VERSION) : len(FORMAT_VERSION) + KEY_ID_BYTES])
+
+
 class KeyRing:
     """Seals with the primary key; opens with whichever held key a ciphertext names."""
 
@@ -55,6 +58,16 @@ class KeyRing:
     def __repr__(self) -> str:
         return f"KeyRing(primary={self._primary_id.hex()}, keys={len(self._keys)})"
 
+    @property
+    def primary_id(self) -> bytes:
+        """The id of the key new values are sealed with."""
+        return self._primary_id
+
+    @property
+    def key_ids(self) -> frozenset[bytes]:
+        """The ids of every key this ring opens with, the primary's included."""
+        return frozenset(self._keys)
+
     def seal(self, plaintext: str, *, associated_data: str) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = self._keys[self._primary_id].encrypt(
@@ -66,7 +79,7 @@ class KeyRing:
         header = len(FORMAT_VERSION) + KEY_ID_BYTES
         if len(blob) < header + NONCE_BYTES or blob[:1] != FORMAT_VERSION:
             raise CiphertextError("not a keyturn ciphertext")
-        cipher = self._keys.get(bytes(blob[1:header]))
+        cipher = self._keys.get(key_id_of_ciphertext(blob))
         if cipher is None:
             raise CiphertextError("sealed with a key this server does not hold")
         nonce = bytes(blob[header : header + NONCE_BYTES])
@@ -90,23 +103,3 @@ def decode_master_key(encoded: str) -> bytes:
             "make one with: openssl rand -base64 32"
         )
     return key
-
-
-def load_or_create_key_file(data_dir: Path) -> tuple[bytes, bool]:
-    """The key in `data_dir/master.key`, created (mode 0600) when absent; and whether it was."""
-    path = data_dir / KEY_FILE_NAME
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return decode_key_file(path), False
-    encoded = base64.b64encode(secrets.token_bytes(KEY_BYTES))
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(encoded + b"\n")
-    return decode_key_file(path), True
-
-
-def decode_key_file(path: Path) -> bytes:
-    try:
-        return decode_master_key(path.read_text())
-    except InvalidMasterKey as exc:
-        raise InvalidMasterKey(f"{path.name} in the data directory: {exc}") from exc

@@ -16,6 +16,7 @@ door every query goes through, so that every route answers 503 rather than a 500
 
 from __future__ import annotations
 
+from collections import Counter
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, text
@@ -33,6 +34,7 @@ from keyturn.storage.dialect import process_writer_queue, snapshot_engine
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
+from keyturn.storage.repositories.ciphertexts import CiphertextRepository, key_ids_in_use
 from keyturn.storage.repositories.connections import ConnectionRepository
 from keyturn.storage.repositories.deployments import DeploymentRepository
 from keyturn.storage.repositories.env_vars import EnvVarRepository
@@ -83,6 +85,22 @@ class Store:
             return False
         return True
 
+    def key_ids_in_use(self) -> Counter[bytes] | None:
+        """How many ciphertexts each key id sealed; None when the database does not answer."""
+        return key_ids_in_database(self.engine)
+
+
+def key_ids_in_database(engine: Engine) -> Counter[bytes] | None:
+    """How many ciphertexts each key id sealed; None when the database does not answer.
+
+    Needs no key ring: it decides whether a new key may be made at all.
+    """
+    try:
+        with engine.connect() as connection:
+            return key_ids_in_use(connection)
+    except SQLAlchemyError:
+        return None
+
 
 class UnitOfWork:
     accounts: AccountRepository
@@ -92,6 +110,7 @@ class UnitOfWork:
     connections: ConnectionRepository
     env_vars: EnvVarRepository
     deployments: DeploymentRepository
+    ciphertexts: CiphertextRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -119,6 +138,7 @@ class UnitOfWork:
         self.connections = ConnectionRepository(connection)
         self.env_vars = EnvVarRepository(connection, self._store.keys)
         self.deployments = DeploymentRepository(connection, self._store.keys)
+        self.ciphertexts = CiphertextRepository(connection, self._store.keys)
         return self
 
     def __exit__(

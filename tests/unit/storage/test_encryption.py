@@ -1,11 +1,9 @@
-"""AES-256-GCM at rest: round trips, row binding, key ids and the key file."""
+"""AES-256-GCM at rest: round trips, row binding and key ids."""
 
 from __future__ import annotations
 
 import base64
 import secrets
-import stat
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,7 @@ from keyturn.storage.encryption import (
     KeyRing,
     decode_master_key,
     key_id_of,
-    load_or_create_key_file,
+    key_id_of_ciphertext,
 )
 
 
@@ -77,9 +75,9 @@ def test_bad_master_key_is_refused_with_reason(encoded: str) -> None:
         decode_master_key(encoded)
 
 
-def test_key_file_is_created_once_with_mode_0600(tmp_path: Path) -> None:
-    key, created = load_or_create_key_file(tmp_path)
-    assert created
-    assert stat.S_IMODE((tmp_path / "master.key").stat().st_mode) == 0o600
-    again, created_again = load_or_create_key_file(tmp_path)
-    assert (again, created_again) == (key, False)
+def test_ring_seals_with_its_first_key_and_names_every_key_it_holds(key: bytes) -> None:
+    older = secrets.token_bytes(32)
+    ring = KeyRing(key, older)
+    blob = ring.seal("v", associated_data="row")
+    assert key_id_of_ciphertext(blob) == key_id_of(key) == ring.primary_id
+    assert ring.key_ids == {key_id_of(key), key_id_of(older)}

@@ -6,7 +6,6 @@ from fastapi import APIRouter
 
 from keyturn.domain.errors import ServiceUnavailable
 from keyturn.http.dependencies import Context
-from keyturn.services.operations import database_answers
 
 router = APIRouter(tags=["operations"])
 
@@ -19,7 +18,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(context: Context) -> dict[str, str]:
-    """The database answers; else 503."""
-    if not database_answers(context.store):
-        raise ServiceUnavailable("the database does not answer")
+    """The database answers and the master keys open its data; else 503."""
+    problem = context.readiness.problem()
+    if problem is not None:
+        raise ServiceUnavailable(problem)
     return {"status": "ok"}

@@ -69,7 +69,7 @@ class DeploymentRepository:
                         "key": key,
                         "type": kind,
                         "value_ciphertext": self._keys.seal(
-                            value, associated_data=_env_identity(deployment_id, key)
+                            value, associated_data=deployment_env_identity(deployment_id, key)
                         ),
                     }
                     for key, (value, kind) in sorted(copied.items())
@@ -134,7 +134,8 @@ class DeploymentRepository:
         return {
             row.key: (
                 self._keys.open(
-                    row.value_ciphertext, associated_data=_env_identity(deployment.id, row.key)
+                    row.value_ciphertext,
+                    associated_data=deployment_env_identity(deployment.id, row.key),
                 ),
                 row.type,
             )
@@ -179,5 +180,6 @@ class DeploymentRepository:
         ]
 
 
-def _env_identity(deployment_id: str, key: str) -> str:
+def deployment_env_identity(deployment_id: str, key: str) -> str:
+    """Associated data of a frozen env value (also used by sealed_columns.py to re-seal it)."""
     return f"deployment-env/{deployment_id}/{key}"

@@ -97,7 +97,7 @@ class EnvVarRepository:
             (
                 row.key,
                 self._keys.open(
-                    row.value_ciphertext, associated_data=_identity(project_id, row.id)
+                    row.value_ciphertext, associated_data=user_var_identity(project_id, row.id)
                 ),
                 row.type,
                 row.git_branch,
@@ -143,7 +143,7 @@ class EnvVarRepository:
             "git_branch": var.git_branch,
             "comment": var.comment,
             "value_ciphertext": self._keys.seal(
-                var.value, associated_data=_identity(var.project_id, var.id)
+                var.value, associated_data=user_var_identity(var.project_id, var.id)
             ),
             "created_at": var.created_at,
             "updated_at": var.updated_at,
@@ -156,7 +156,7 @@ class EnvVarRepository:
             project_id=row.project_id,
             key=row.key,
             value=self._keys.open(
-                row.value_ciphertext, associated_data=_identity(row.project_id, row.id)
+                row.value_ciphertext, associated_data=user_var_identity(row.project_id, row.id)
             ),
             type=row.type,
             targets=environments_of(row),
@@ -167,5 +167,6 @@ class EnvVarRepository:
         )
 
 
-def _identity(project_id: str, var_id: str) -> str:
+def user_var_identity(project_id: str, var_id: str) -> str:
+    """Associated data of a user env value (also used by sealed_columns.py to re-seal it)."""
     return f"user-env/{project_id}/{var_id}"

@@ -190,13 +190,13 @@ class SecretRepository:
             "prefix": secret.prefix,
             "value_ciphertext": self._keys.seal(
                 secret.value,
-                associated_data=_row_identity(
+                associated_data=secret_identity(
                     resource.installation_id, resource.internal_id, secret.name, version, "value"
                 ),
             ),
             "overrides_ciphertext": self._keys.seal(
                 json.dumps(overrides, sort_keys=True),
-                associated_data=_row_identity(
+                associated_data=secret_identity(
                     resource.installation_id,
                     resource.internal_id,
                     secret.name,
@@ -214,14 +214,14 @@ class SecretRepository:
         for resource_id, name, version, prefix, sealed, sealed_overrides, installation in rows:
             value = open_sealed(
                 sealed,
-                associated_data=_row_identity(installation, resource_id, name, version, "value"),
+                associated_data=secret_identity(installation, resource_id, name, version, "value"),
             )
             overrides: Mapping[str, str] = NO_OVERRIDES
             if sealed_overrides is not None:
                 overrides = json.loads(
                     open_sealed(
                         sealed_overrides,
-                        associated_data=_row_identity(
+                        associated_data=secret_identity(
                             installation, resource_id, name, version, "overrides"
                         ),
                     )
@@ -230,7 +230,9 @@ class SecretRepository:
 
     def _unseal(self, installation_id: str, row: Row[Any]) -> Secret:
         def identity(field: str) -> str:
-            return _row_identity(installation_id, row.resource_id, row.name, row.valid_from, field)
+            return secret_identity(
+                installation_id, row.resource_id, row.name, row.valid_from, field
+            )
 
         value = self._keys.open(row.value_ciphertext, associated_data=identity("value"))
         overrides: dict[str, str] = {}
@@ -243,7 +245,7 @@ class SecretRepository:
         )
 
 
-def _row_identity(
+def secret_identity(
     installation_id: str, resource_id: str, name: str, version: int, field: str
 ) -> str:
     """Associated data binding a ciphertext to its row: moved elsewhere, it will not open."""
