@@ -3,7 +3,8 @@
 What it answers: does a secrets rotation PUT cost the same whatever the number of projects
 connected to the resource (1, 100, 1,000, 10,000)? Integration env vars are derived on read, so
 it should. It also times `env pull` and a deployment of a project with 20 connected resources,
-and re-encrypting every ciphertext under a new master key. Then its HTTP part (bench/http.py)
+re-encrypting every ciphertext under a new master key, and what SQLite's `synchronous=FULL`
+(keyturn's setting) costs a rotation against NORMAL. Then its HTTP part (bench/http.py)
 measures the real `keyturn serve` over sockets with wrk, next to a bare FastAPI app. See
 docs/performance.md for the method and measured tables.
 
@@ -28,6 +29,7 @@ from pydantic import SecretStr
 from tests.postgres_cluster import PostgresClusterError
 
 from bench.databases import postgres_database, sqlite_database, work_directory
+from bench.durability import measure_synchronous_modes
 from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measure_http
 from bench.http_report import http_table
 from bench.measure import (
@@ -233,6 +235,17 @@ def run_inprocess(chosen: list[str], samples: int) -> int:
                 progress(notes[-1])
                 continue
             progress(f"{name}: done in {time.perf_counter() - started:.1f}s")
+        if "sqlite" in chosen:
+            progress("sqlite: measuring rotations under synchronous=NORMAL and FULL")
+            modes = measure_synchronous_modes(work_dir, samples)
+            rows += [
+                Row("sqlite", result.case, result.median, result.p90) for result in modes.values()
+            ]
+            full, normal = modes["FULL"].median, modes["NORMAL"].median
+            notes.append(
+                f"durability sqlite: synchronous=FULL costs {full - normal:+.2f} ms per rotation "
+                f"PUT ({full / normal:.2f}x NORMAL's median)"
+            )
 
     if source_revision() != source:
         notes.append(

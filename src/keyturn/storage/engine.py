@@ -94,8 +94,10 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         # Wait for the write lock instead of failing at once with "database is locked".
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        # In WAL mode NORMAL is durable across application crashes and much faster than FULL.
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: the WAL is synced to disk at every commit, so a write answered 201 survives a
+        # power cut too, not only a crash of keyturn (NORMAL's guarantee in WAL mode). A partner
+        # may revoke old credentials once acknowledged; docs/performance.md measures the cost.
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -52,3 +52,11 @@ def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(tmp_path: Path
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_TIMEOUT_MS
     engine.dispose()
+
+
+def test_sqlite_connections_sync_every_commit_to_disk(tmp_path: Path) -> None:
+    engine = create_database_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    with engine.connect() as connection:
+        # 2 is FULL (0 OFF, 1 NORMAL, 3 EXTRA): a committed write survives a power cut.
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2
+    engine.dispose()
