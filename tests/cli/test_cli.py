@@ -8,6 +8,7 @@ in time; servers are stopped by their pid in a `finally`.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import queue
 import re
@@ -26,6 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from keyturn import __version__
+
 # A refusal must come before any server starts; this bounds it generously on a slow machine.
 FAIL_FAST_TIMEOUT_S = 20
 # From `Popen` to the demo block on stdout, and to `/healthz` answering.
@@ -36,10 +39,12 @@ ADMIN_TOKEN_LINE = re.compile(r"admin token:\s+(\S+)")
 ADMIN_TOKEN_SHAPE = re.compile(r"^kt_admin_[A-Za-z0-9]+$")
 ANY_ADMIN_TOKEN = re.compile(r"kt_admin_[A-Za-z0-9]+")
 INSTALLATION_LINE = re.compile(r"^\s*installation:\s+(icfg_[A-Za-z0-9]+)\s*$")
-RESOURCE_LINE = re.compile(r"^\s*resource:\s+(\S+)\s*$")
+RESOURCE_LINE = re.compile(r"^\s*resource:\s+(\S+)")
 INTEGRATION_TOKEN_LINE = re.compile(r"^\s*integration token:\s+(kt_integration_[A-Za-z0-9]+)\s*$")
-PUT_CURL_LINE = re.compile(r"curl -sS -X PUT http://\S+/v1/installations/icfg_\S+/secrets ")
-GET_CURL_LINE = re.compile(r"curl -sS http://\S+/v1/installations/icfg_\S+ ")
+PUT_CURL_LINE = re.compile(r"curl -sS -X PUT \$B/v1/installations/icfg_\S+/secrets ")
+# The demo block's last line: the `vercel` CLI's pull.
+VERCEL_PULL_LINE = re.compile(r"vercel env pull ")
+TRY_IT_LINE = re.compile(r"^try it: ")
 
 
 def clean_env(data_dir: Path, **settings: str) -> dict[str, str]:
@@ -188,9 +193,9 @@ class DemoOutput:
 
 
 def read_demo_block(server: Server, port: int) -> DemoOutput:
-    """Read stdout through the demo block's last `curl` line and pick out what it printed."""
+    """Read stdout through the demo block's last command and pick out what it printed."""
     server.read_until(
-        lambda line: GET_CURL_LINE.search(line) is not None,
+        lambda line: VERCEL_PULL_LINE.search(line) is not None,
         time.monotonic() + SERVER_START_DEADLINE_S,
     )
 
@@ -254,6 +259,58 @@ def test_serve_help_shows_host_port_database_url_and_demo_options(data_dir: Path
     assert result.returncode == 0, result.stderr
     for option in ("--host", "--port", "--database-url", "--demo"):
         assert option in result.stdout, f"{option} missing from:\n{result.stdout}"
+
+
+def option_rows(help_text: str) -> dict[str, str]:
+    """The rows of a `--help` options box, by option, with their wrapped lines joined."""
+    rows: dict[str, str] = {}
+    current = None
+    for line in help_text.splitlines():
+        cells = line.strip().strip("│").strip()
+        if cells.startswith("--"):
+            current = cells.split()[0]
+            rows[current] = cells
+        elif current and line.strip().startswith("│") and cells:
+            rows[current] += " " + cells
+        elif line.strip().startswith("╰"):
+            current = None
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("option", "variable"),
+    [
+        ("--host", "KEYTURN_HOST"),
+        ("--port", "KEYTURN_PORT"),
+        ("--database-url", "KEYTURN_DATABASE_URL"),
+    ],
+)
+def test_serve_help_names_the_variable_behind_each_option(
+    data_dir: Path, option: str, variable: str
+) -> None:
+    result = keyturn("serve", "--help", env=clean_env(data_dir))
+
+    assert result.returncode == 0, result.stderr
+    rows = option_rows(result.stdout)
+    assert variable in rows[option], f"{variable} not in the {option} row:\n{result.stdout}"
+
+
+def test_serve_help_names_the_settings_that_have_no_flag(data_dir: Path) -> None:
+    result = keyturn("serve", "--help", env=clean_env(data_dir))
+
+    assert result.returncode == 0, result.stderr
+    for variable in ("KEYTURN_DATA_DIR", "KEYTURN_ADMIN_TOKEN", "KEYTURN_MASTER_KEY"):
+        assert variable in result.stdout, f"{variable} missing from:\n{result.stdout}"
+
+
+def test_version_flag_prints_the_package_version_and_starts_nothing(data_dir: Path) -> None:
+    flag = keyturn("--version", env=clean_env(data_dir))
+    command = keyturn("version", env=clean_env(data_dir))
+
+    assert flag.returncode == 0, flag.stderr
+    assert flag.stdout.strip() == __version__
+    assert command.stdout.strip() == __version__
+    assert not data_dir.exists()
 
 
 def test_help_starts_nothing_and_creates_no_data_dir(data_dir: Path) -> None:
@@ -425,7 +482,8 @@ def test_serve_demo_first_start_prints_working_tokens_and_keeps_key_files_privat
         assert put.status_code == 201, put.text
         got = client.get(resource_path, headers=auth)
         assert got.status_code == 200, got.text
-        assert got.json()["secretsVersion"] == 1
+        # Version 1 is the demo's own DATABASE_URL; this PUT changed its value.
+        assert got.json()["secretsVersion"] == 2
         assert got.json()["secretNames"] == ["DATABASE_URL"]
 
     # Key material is private to its owner; the token itself is never written down.
@@ -532,3 +590,78 @@ def test_serve_logs_each_request_only_with_access_log_on(
         server.drain_rest()
         printed = server.output + stderr_path.read_text()
         assert ("GET /healthz" in printed) is logged, printed
+
+
+@pytest.mark.slow
+def test_serve_port_flag_overrides_keyturn_port(migrated_data_dir: Path, tmp_path: Path) -> None:
+    ignored, port = free_port(), free_port()
+    env = clean_env(migrated_data_dir, KEYTURN_PORT=str(ignored))
+
+    with (
+        serving("--port", str(port), env=env, stderr_path=tmp_path / "serve.err") as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+    ):
+        wait_until_healthy(server, client)
+        server.read_until(lambda line: "http://127.0.0.1:" in line, time.monotonic() + 10)
+
+        assert f"http://127.0.0.1:{port}" in server.output
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{ignored}/healthz", timeout=2)
+
+
+def demo_commands(server: Server) -> list[str]:
+    """The shell lines `serve --demo` prints after `try it:`, but the `vercel` CLI's own."""
+    start = next(i for i, line in enumerate(server.lines) if TRY_IT_LINE.match(line))
+    commands = []
+    for line in server.lines[start + 1 :]:
+        if not line.strip():
+            break
+        if not VERCEL_PULL_LINE.search(line):
+            commands.append(line.removeprefix("  "))
+    return commands
+
+
+@pytest.mark.slow
+def test_serve_demo_commands_rotate_for_the_connected_project_and_keep_the_deployments_env(
+    database_url: str, data_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = clean_env(data_dir, KEYTURN_PORT=str(port), KEYTURN_DATABASE_URL=database_url)
+    workdir = tmp_path / "shell"
+    workdir.mkdir()
+
+    with (
+        serving("--demo", env=env, stderr_path=tmp_path / "serve.err") as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+    ):
+        read_demo_block(server, port)
+        wait_until_healthy(server, client)
+        script = "\n".join(demo_commands(server))
+        # Every request line sends JSON as such: a body without its Content-Type is a trap.
+        for line in script.splitlines():
+            if " -d " in line:
+                assert "Content-Type: application/json" in line, line
+        ran = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert ran.returncode == 0, (ran.stdout, ran.stderr, server.describe())
+    deployment_id, put_answer, resource, project_env, deployment_env = ran.stdout.splitlines()
+    assert re.fullmatch(r"dpl_[A-Za-z0-9]+", deployment_id)
+    assert put_answer == "{}201"
+    assert json.loads(resource)["secretsVersion"] == 2
+    # Connected by the demo: the project sees the rotated value, its deployment the first one.
+    assert json.loads(project_env)["env"] == {"DATABASE_URL": "postgres://demo:two@db.example/demo"}
+    frozen = json.loads(deployment_env)
+    assert frozen["env"] == {"DATABASE_URL": "postgres://demo:one@db.example/demo"}
+    # The folder the vercel CLI would read is linked to the demo team and project.
+    link = json.loads((workdir / "demo-app" / ".vercel" / "project.json").read_text())
+    team = re.compile(r"^\s*team:\s+(team_\w+)")
+    project = re.compile(r"^\s*project:\s+(prj_\w+)")
+    ids = [m.group(1) for line in server.lines if (m := team.match(line) or project.match(line))]
+    assert link == {"orgId": ids[0], "projectId": ids[1]}

@@ -56,10 +56,32 @@ DatabaseURL = Annotated[
     typer.Option(
         "--database-url",
         help="sqlite:///path.db or postgresql://user:pass@host:5432/db "
-        "(default: KEYTURN_DATABASE_URL, else SQLite in the data directory).",
+        "(env KEYTURN_DATABASE_URL; default: SQLite in the data directory).",
         show_default=False,
     ),
 ]
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            # Eager: answered before the command line is checked for a command.
+            is_eager=True,
+            help="Print keyturn's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """keyturn: Vercel Marketplace resource secrets, self-hosted."""
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -88,19 +110,35 @@ def _runtime(settings: Settings) -> Runtime:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [3000].")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (env KEYTURN_HOST; default 127.0.0.1)."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (env KEYTURN_PORT; default 3000).")
+    ] = None,
     database_url: DatabaseURL = None,
     demo: Annotated[
         bool,
-        typer.Option("--demo", help="Seed a demo team, integration, project and print tokens."),
+        typer.Option(
+            "--demo",
+            help="Seed a demo team, integration, resource and connected project; print tokens "
+            "and commands to try (no env variable).",
+        ),
     ] = False,
     workers: Annotated[
         int | None,
-        typer.Option(help="Server processes [KEYTURN_WORKERS, else the number of cores].", min=1),
+        typer.Option(
+            help="Server processes (env KEYTURN_WORKERS; default: the number of cores).", min=1
+        ),
     ] = None,
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API.
+
+    A flag overrides its KEYTURN_ variable; every setting is in docs/configuration.md.
+
+    Without a flag: KEYTURN_DATA_DIR, KEYTURN_ADMIN_TOKEN, KEYTURN_MASTER_KEY, KEYTURN_ACCESS_LOG.
+    """
     settings = _settings(host=host, port=port, database_url=database_url, workers=workers)
     # Checked before the runtime is built: a first start that stops here must not generate an
     # admin token it never gets to print.
@@ -415,29 +453,44 @@ def _print_demo(runtime: Runtime, seed: DemoSeed) -> None:
     settings = runtime.settings
     base = f"http://{settings.host}:{settings.port}"
     admin = runtime.generated_admin_token or "(KEYTURN_ADMIN_TOKEN, or as printed on first start)"
+    resource = f"$B/v1/installations/{seed.installation.id}/resources/{seed.resource_id}"
+    json_body = "-H 'Content-Type: application/json'"
     typer.echo("")
     typer.echo("demo data:")
     typer.echo(f"  team:              {seed.team.id} ({seed.team.slug})")
     typer.echo(f"  product:           {seed.product.id} ({seed.product.slug})")
     typer.echo(f"  installation:      {seed.installation.id}")
-    typer.echo(f"  project:           {seed.project.id} ({seed.project.name})")
-    typer.echo(f"  resource:          {seed.resource_id}")
+    typer.echo(f"  resource:          {seed.resource_id} (secret DATABASE_URL)")
+    typer.echo(f"  project:           {seed.project.id} ({seed.project.name}), connected to it")
     typer.echo(f"  admin token:       {admin}")
     typer.echo(f"  user token:        {seed.user_token}")
     typer.echo(f"  integration token: {seed.integration_token}")
     typer.echo("")
-    typer.echo("push the resource's secrets:")
-    typer.echo(
-        f"  curl -sS -X PUT {base}/v1/installations/{seed.installation.id}/resources/"
-        f"{seed.resource_id}/secrets -H 'Authorization: Bearer {seed.integration_token}' "
-        "-H 'Content-Type: application/json' "
-        """-d '{"secrets":[{"name":"DATABASE_URL","value":"postgres://demo:s3cret@db/demo"}]}' """
-        "-w '%{http_code}\\n'"
-    )
-    typer.echo(
-        f"  curl -sS {base}/v1/installations/{seed.installation.id}/resources/{seed.resource_id} "
-        f"-H 'Authorization: Bearer {seed.integration_token}'"
-    )
+    typer.echo("try it: paste these lines into a shell (python3 reads the deployment's id)")
+    lines = [
+        f"B={base} U={seed.user_token} T={seed.integration_token}",
+        "# the project's owner (user token) deploys to production",
+        f'D=$(curl -sS -X POST $B/v13/deployments -H "Authorization: Bearer $U" {json_body} '
+        f"""-d '{{"name":"{seed.project.name}","target":"production"}}' """
+        """| python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'); echo $D""",
+        "# the partner (integration token) rotates the secret, then reads the resource",
+        f'curl -sS -X PUT {resource}/secrets -H "Authorization: Bearer $T" {json_body} '
+        """-d '{"secrets":[{"name":"DATABASE_URL","value":"postgres://demo:two@db.example/demo"}],"""
+        """"partial":true}' -w '%{http_code}\\n'""",
+        f'curl -sS {resource} -H "Authorization: Bearer $T"; echo',
+        "# the project sees the new value at once",
+        f'curl -sS $B/v3/env/pull/{seed.project.id}/production -H "Authorization: Bearer $U"; echo',
+        "# the deployment keeps the value it was built with, until it is redeployed",
+        'curl -sS $B/v3/env/pull/$D -H "Authorization: Bearer $U"; echo',
+        "# the same pull with the vercel CLI (npm i -g vercel, or write npx vercel)",
+        f"mkdir -p {seed.project.name}/.vercel && echo "
+        f"""'{{"orgId":"{seed.team.id}","projectId":"{seed.project.id}"}}' """
+        f"> {seed.project.name}/.vercel/project.json",
+        f"(cd {seed.project.name} && vercel env pull .env.production --environment production "
+        "--yes --api $B --token $U && cat .env.production)",
+    ]
+    for line in lines:
+        typer.echo(f"  {line}")
     typer.echo("")
 
 

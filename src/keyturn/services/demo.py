@@ -1,7 +1,9 @@
-"""`keyturn serve --demo`: the data of CONTRACT.md section 1, seeded once and reused.
+"""`keyturn serve --demo`: a team, an integration, a resource with a secret and a project
+connected to it, seeded once and reused.
 
 Running it again finds what is there and only issues fresh tokens (old ones stay valid):
-tokens are stored as digests, so the first ones cannot be printed again.
+tokens are stored as digests, so the first ones cannot be printed again. The resource's
+secrets are written only when it is created, so a rotation tried earlier is not undone.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from dataclasses import dataclass, field
 
 from keyturn.domain.accounts import Installation, Product, Project, Team
 from keyturn.domain.resources import ResourceFields
+from keyturn.domain.secrets import Secret
 from keyturn.services import bootstrap, projects, resources
+from keyturn.services.connections import ConnectionRequest, connect_resource
+from keyturn.services.secrets import SecretsUpdate
 from keyturn.storage.unit_of_work import Store
 
 TEAM_SLUG = "demo"
@@ -18,6 +23,8 @@ INTEGRATION_SLUG = "acme-db"
 PRODUCT_SLUG = "postgres"
 PROJECT_NAME = "demo-app"
 RESOURCE_ID = "demo-db"
+# The secret the demo resource starts with; `make demo`'s commands then rotate it.
+INITIAL_SECRET = Secret(name="DATABASE_URL", value="postgres://demo:one@db.example/demo")
 
 
 @dataclass(frozen=True)
@@ -49,13 +56,25 @@ def seed_demo(store: Store) -> DemoSeed:
     if project is None:
         project = projects.create_project(store, team.id, PROJECT_NAME)
     product = integration.products[0]
+    with store.read() as uow:
+        resource = uow.resources.live(installation.id, RESOURCE_ID)
     resources.import_resource(
         store,
         installation.id,
         RESOURCE_ID,
         ResourceFields(product_id=product.id, name="Demo database", status="ready"),
-        secrets=None,
+        secrets=SecretsUpdate((INITIAL_SECRET,)) if resource is None else None,
     )
+    with store.read() as uow:
+        resource = uow.resources.live(installation.id, RESOURCE_ID)
+        connected = resource is not None and (
+            uow.projects.connection(resource.internal_id, project.id) is not None
+        )
+    if not connected:
+        # All three environments: the demo's commands pull production and deploy to it.
+        connect_resource(
+            store, team.id, installation.id, RESOURCE_ID, ConnectionRequest(project_ref=project.id)
+        )
     return DemoSeed(
         team=team,
         product=product,
