@@ -1,4 +1,5 @@
-"""`keyturn`: the operator's commands (serve, db upgrade and reencrypt, keys).
+"""`keyturn`: the operator's commands (serve, db upgrade and reencrypt, keys, version and
+--version).
 
 Settings come from `KEYTURN_*` variables; the flags here override them. Invalid settings stop
 the command before anything starts, with the reason.
