@@ -39,6 +39,11 @@ def test_every_relative_link_of_the_user_docs_stays_inside_the_repository(doc: P
         assert resolved.exists(), f"{doc.name} links to a missing file: {target}"
 
 
+@pytest.mark.parametrize("doc", USER_DOCS, ids=lambda path: path.name)
+def test_user_docs_refer_to_docs_api_not_to_a_contract_outside_the_repository(doc: Path) -> None:
+    assert "CONTRACT.md" not in doc.read_text()
+
+
 def _route_shape(path: str) -> str:
     """A path with every `{parameter}` the same, whatever its name or converter."""
     return re.sub(r"\{[^}]*\}", "{}", path)
