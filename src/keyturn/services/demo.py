@@ -68,7 +68,7 @@ def seed_demo(store: Store) -> DemoSeed:
     with store.read() as uow:
         resource = uow.resources.live(installation.id, RESOURCE_ID)
         connected = resource is not None and (
-            uow.projects.connection(resource.internal_id, project.id) is not None
+            uow.connections.get(resource.internal_id, project.id) is not None
         )
     if not connected:
         # All three environments: the demo's commands pull production and deploy to it.
