@@ -237,7 +237,8 @@ def run_inprocess(chosen: list[str], samples: int) -> int:
             progress(f"{name}: done in {time.perf_counter() - started:.1f}s")
         if "sqlite" in chosen:
             progress("sqlite: measuring rotations under synchronous=NORMAL and FULL")
-            modes = measure_synchronous_modes(work_dir, samples)
+            # Four times the samples: one fsync's cost moves with the disk's other load.
+            modes = measure_synchronous_modes(work_dir, 4 * samples)
             rows += [
                 Row("sqlite", result.case, result.median, result.p90) for result in modes.values()
             ]
