@@ -138,7 +138,9 @@ def serve(
 
     A flag overrides its KEYTURN_ variable; every setting is in docs/configuration.md.
 
-    Without a flag: KEYTURN_DATA_DIR, KEYTURN_ADMIN_TOKEN, KEYTURN_MASTER_KEY, KEYTURN_ACCESS_LOG.
+    Without a flag: KEYTURN_DATA_DIR, KEYTURN_ADMIN_TOKEN, KEYTURN_ACCESS_LOG.
+
+    The master key: KEYTURN_MASTER_KEY, or a ring in KEYTURN_MASTER_KEYS.
     """
     settings = _settings(host=host, port=port, database_url=database_url, workers=workers)
     # Checked before the runtime is built: a first start that stops here must not generate an
