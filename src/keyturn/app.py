@@ -22,6 +22,7 @@ from keyturn import __version__
 from keyturn.domain.ids import hash_token
 from keyturn.http.errors import install_error_handlers
 from keyturn.http.limits import BodySizeLimit
+from keyturn.http.openapi import install_openapi
 from keyturn.http.routes import (
     admin,
     connections,
@@ -140,6 +141,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     for router in routers:
         app.include_router(router)
+    install_openapi(app)
     return app
 
 

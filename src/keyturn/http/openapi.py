@@ -1,19 +1,48 @@
-"""OpenAPI request schemas for routes that parse their bodies by hand (see body.py)."""
+"""The OpenAPI document: hand-parsed request bodies inlined, every route's answers declared.
+
+Routes parse their bodies by hand (see body.py), so FastAPI infers neither their request schemas
+nor their answers. Each route declares both here: `json_body` inlines a wire model's schema, and
+`answers` lists the success shape and the error statuses the route can give, all with one error
+body. `install_openapi` then removes what FastAPI would claim on its own (a 422 with its
+validation body, which keyturn never sends) and adds the bearer scheme. tests/fuzz holds the
+server to the document it publishes.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired
 
-from pydantic import BaseModel
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import ConfigDict, TypeAdapter, with_config
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
+from typing_extensions import TypedDict
 
 
-def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` declaring `model` as the route's JSON request body, inlined."""
-    schema = model.model_json_schema()
+class WireJsonSchema(GenerateJsonSchema):
+    """Request schemas as the server reads them: an optional field is left out, never null.
+
+    `WireModel` refuses an explicit `null` for every field (400 naming it), so a field typed
+    `X | None = None` is documented as plain `X`, not required, with no `null` default.
+    """
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        if schema.get("default") is None:
+            return self.generate_inner(schema["schema"])
+        return super().default_schema(schema)
+
+
+def json_body(shape: Any, *, required: bool = True) -> dict[str, Any]:
+    """`openapi_extra` declaring `shape` (a wire model, or a union of them) as the JSON body."""
+    schema = TypeAdapter(shape).json_schema(schema_generator=WireJsonSchema)
     definitions = schema.pop("$defs", {})
     return {
         "requestBody": {
-            "required": True,
+            "required": required,
             "content": {"application/json": {"schema": _inline(schema, definitions)}},
         }
     }
@@ -28,3 +57,98 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
     if isinstance(node, list):
         return [_inline(item, definitions) for item in node]
     return node
+
+
+@with_config(ConfigDict(extra="forbid"))
+class FieldErrorOut(TypedDict):
+    key: str
+    message: str
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ErrorDetailOut(TypedDict):
+    code: str
+    message: str
+    fields: NotRequired[list[FieldErrorOut]]
+    missingToken: NotRequired[bool]
+    invalidToken: NotRequired[bool]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ErrorOut(TypedDict):
+    """Every error answer (CONTRACT.md 0); `fields` on 400s, the token flags on 401s."""
+
+    error: ErrorDetailOut
+
+
+ERROR_MEANINGS: dict[int, str] = {
+    400: "The body, a path or a query parameter is malformed (`bad_request`, `fields` name it)",
+    401: "No usable token (`unauthorized`, with `missingToken` or `invalidToken`)",
+    403: "The token's kind or scope does not reach this (`forbidden`)",
+    404: "Something the request names does not exist (`not_found`)",
+    409: "Clashes with existing state; `code` names the clash",
+    412: "A precondition header does not match (`precondition_failed`)",
+    413: "The request body is over 1 MiB (`payload_too_large`)",
+    422: "Well-formed, but breaks a rule; `code` names the rule",
+    503: "The database does not answer (`service_unavailable`)",
+}
+
+
+def answers(status: int, shape: object | None, *errors: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: its success `status` with `shape`, and the `errors` it gives."""
+    unknown = set(errors) - set(ERROR_MEANINGS)
+    if unknown:
+        raise ValueError(f"no meaning written for error statuses {sorted(unknown)}")
+    success: dict[str, Any] = {"description": "Success"}
+    if shape is not None:
+        success["model"] = shape
+    documented: dict[int | str, dict[str, Any]] = {status: success}
+    for error in sorted(errors):
+        documented[error] = {"model": ErrorOut, "description": ERROR_MEANINGS[error]}
+    return documented
+
+
+# FastAPI documents this 422 for any route with parameters; keyturn answers those errors 400.
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_BEARER = "bearerToken"
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make `app.openapi()` (and `/openapi.json`) the document described in this module."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = _keyturn_answers_only(document)
+        return app.openapi_schema
+
+    app.openapi = build  # type: ignore[method-assign]  # the override FastAPI documents
+
+
+def _keyturn_answers_only(document: dict[str, Any]) -> dict[str, Any]:
+    validation_ref = "#/components/schemas/HTTPValidationError"
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation["responses"]
+            body = responses.get("422", {}).get("content", {}).get("application/json", {})
+            if body.get("schema", {}).get("$ref") == validation_ref:
+                del responses["422"]
+            if "401" in responses:
+                operation["security"] = [{_BEARER: []}]
+    components = document.setdefault("components", {})
+    schemas = components.get("schemas", {})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+    components["securitySchemes"] = {
+        _BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An admin, user or integration token: `[A-Za-z0-9_]` only",
+        }
+    }
+    return document

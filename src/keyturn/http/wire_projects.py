@@ -6,8 +6,6 @@ keys keyturn does not use; keyturn's own bodies (connections) refuse unknown key
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import ConfigDict, Field
 
 from keyturn.domain.accounts import Project
@@ -15,6 +13,7 @@ from keyturn.domain.environment import SENSITIVE, EnvVar, UserEnvType
 from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
 from keyturn.domain.secrets import MAX_NAME_LENGTH
 from keyturn.http.wire import EnvironmentName, WireModel
+from keyturn.http.wire_out import ContentHintOut, DeploymentOut, EnvVarOut, ProjectOut
 from keyturn.services.connections import ConnectionRequest
 from keyturn.services.deployments import DeploymentView
 from keyturn.services.env import NewUserVar, UserVarPatch
@@ -98,7 +97,7 @@ def _targets(target: list[EnvironmentName] | EnvironmentName) -> tuple[str, ...]
     return in_standard_order([target] if isinstance(target, str) else target)
 
 
-def project_record(project: Project) -> dict[str, Any]:
+def project_record(project: Project) -> ProjectOut:
     return {
         "id": project.id,
         "name": project.name,
@@ -108,10 +107,10 @@ def project_record(project: Project) -> dict[str, Any]:
     }
 
 
-def env_record(var: EnvVar, *, decrypt: bool) -> dict[str, Any]:
+def env_record(var: EnvVar, *, decrypt: bool) -> EnvVarOut:
     """An env var as Vercel's API shows it; the value only where the caller may read it."""
     readable = var.type != SENSITIVE and (decrypt or var.type == "plain")
-    record: dict[str, Any] = {
+    record: EnvVarOut = {
         "id": var.id,
         "key": var.key,
         "value": var.value if readable else "",
@@ -131,7 +130,7 @@ def env_record(var: EnvVar, *, decrypt: bool) -> dict[str, Any]:
     return record
 
 
-def _content_hint(var: EnvVar) -> dict[str, Any] | None:
+def _content_hint(var: EnvVar) -> ContentHintOut | None:
     if var.source is None:
         return None
     return {
@@ -143,7 +142,7 @@ def _content_hint(var: EnvVar) -> dict[str, Any] | None:
     }
 
 
-def deployment_record(view: DeploymentView) -> dict[str, Any]:
+def deployment_record(view: DeploymentView) -> DeploymentOut:
     deployment = view.deployment
     return {
         "id": deployment.id,

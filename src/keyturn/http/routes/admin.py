@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from keyturn.http.body import parse_body, raw_body
 from keyturn.http.dependencies import Caller, Context
-from keyturn.http.openapi import json_body
+from keyturn.http.openapi import answers, json_body
 from keyturn.http.wire import InstallationIn, IntegrationIn, TeamIn, TokenIn
+from keyturn.http.wire_out import InstallationOut, IntegrationOut, TeamOut, UserTokenOut
 from keyturn.services import bootstrap
 from keyturn.services.auth import require_admin
 
@@ -17,24 +18,42 @@ router = APIRouter(prefix="/v1/admin", tags=["bootstrap"])
 Body = Annotated[bytes, Depends(raw_body)]
 
 
-@router.post("/teams", status_code=201, openapi_extra=json_body(TeamIn))
-def create_team(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
+@router.post(
+    "/teams",
+    status_code=201,
+    openapi_extra=json_body(TeamIn),
+    response_model=None,
+    responses=answers(201, TeamOut, 400, 401, 403, 409, 413, 503),
+)
+def create_team(context: Context, caller: Caller, body: Body) -> TeamOut:
     require_admin(caller.principal())
     request = parse_body(TeamIn, body)
     team = bootstrap.create_team(context.store, request.slug, request.name)
     return {"id": team.id, "slug": team.slug, "name": team.name}
 
 
-@router.post("/teams/{teamId}/tokens", status_code=201, openapi_extra=json_body(TokenIn))
-def create_user_token(teamId: str, context: Context, caller: Caller, body: Body) -> dict[str, Any]:
+@router.post(
+    "/teams/{teamId}/tokens",
+    status_code=201,
+    openapi_extra=json_body(TokenIn, required=False),
+    response_model=None,
+    responses=answers(201, UserTokenOut, 400, 401, 403, 404, 409, 413, 503),
+)
+def create_user_token(teamId: str, context: Context, caller: Caller, body: Body) -> UserTokenOut:
     require_admin(caller.principal())
     request = parse_body(TokenIn, body) if body.strip() else TokenIn()
     issued = bootstrap.create_user_token(context.store, teamId, request.name)
     return {"id": issued.id, "token": issued.token}
 
 
-@router.post("/integrations", status_code=201, openapi_extra=json_body(IntegrationIn))
-def create_integration(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
+@router.post(
+    "/integrations",
+    status_code=201,
+    openapi_extra=json_body(IntegrationIn),
+    response_model=None,
+    responses=answers(201, IntegrationOut, 400, 401, 403, 409, 413, 503),
+)
+def create_integration(context: Context, caller: Caller, body: Body) -> IntegrationOut:
     require_admin(caller.principal())
     request = parse_body(IntegrationIn, body)
     integration = bootstrap.create_integration(
@@ -54,8 +73,14 @@ def create_integration(context: Context, caller: Caller, body: Body) -> dict[str
     }
 
 
-@router.post("/installations", status_code=201, openapi_extra=json_body(InstallationIn))
-def create_installation(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
+@router.post(
+    "/installations",
+    status_code=201,
+    openapi_extra=json_body(InstallationIn),
+    response_model=None,
+    responses=answers(201, InstallationOut, 400, 401, 403, 404, 409, 413, 503),
+)
+def create_installation(context: Context, caller: Caller, body: Body) -> InstallationOut:
     require_admin(caller.principal())
     request = parse_body(InstallationIn, body)
     issued = bootstrap.create_installation(context.store, request.teamId, request.integration)

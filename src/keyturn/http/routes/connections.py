@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from keyturn.domain.environment import Connection
 from keyturn.http.body import parse_body, raw_body
 from keyturn.http.dependencies import Caller, Context
-from keyturn.http.openapi import json_body
+from keyturn.http.openapi import answers, json_body
+from keyturn.http.wire_out import ConnectionOut, ConnectionsOut
 from keyturn.http.wire_projects import ConnectionIn
 from keyturn.services import connections
 
@@ -20,14 +21,20 @@ router = APIRouter(
 Body = Annotated[bytes, Depends(raw_body)]
 
 
-@router.post("/connections", status_code=201, openapi_extra=json_body(ConnectionIn))
+@router.post(
+    "/connections",
+    status_code=201,
+    openapi_extra=json_body(ConnectionIn),
+    response_model=None,
+    responses=answers(201, ConnectionOut, 400, 401, 403, 404, 409, 413, 422, 503),
+)
 def connect(
     integrationConfigurationId: str,
     resourceId: str,
     context: Context,
     caller: Caller,
     body: Body,
-) -> dict[str, Any]:
+) -> ConnectionOut:
     """Connect the resource to a project: its secrets become the project's env vars."""
     team_id = caller.team_id()
     request = parse_body(ConnectionIn, body).to_request()
@@ -37,13 +44,17 @@ def connect(
     return _connection_record(connection)
 
 
-@router.get("/connections")
+@router.get(
+    "/connections",
+    response_model=None,
+    responses=answers(200, ConnectionsOut, 400, 401, 403, 404, 503),
+)
 def list_connections(
     integrationConfigurationId: str,
     resourceId: str,
     context: Context,
     caller: Caller,
-) -> dict[str, Any]:
+) -> ConnectionsOut:
     team_id = caller.team_id()
     found = connections.list_connections(
         context.store, team_id, integrationConfigurationId, resourceId
@@ -51,7 +62,12 @@ def list_connections(
     return {"connections": [_connection_record(connection) for connection in found]}
 
 
-@router.delete("/connections/{projectId}", status_code=204, response_class=Response)
+@router.delete(
+    "/connections/{projectId}",
+    status_code=204,
+    response_class=Response,
+    responses=answers(204, None, 400, 401, 403, 404, 503),
+)
 def disconnect(
     integrationConfigurationId: str,
     resourceId: str,
@@ -66,7 +82,7 @@ def disconnect(
     return Response(status_code=204)
 
 
-def _connection_record(connection: Connection) -> dict[str, Any]:
+def _connection_record(connection: Connection) -> ConnectionOut:
     return {
         "id": connection.id,
         "projectId": connection.project_id,

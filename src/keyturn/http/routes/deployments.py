@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from keyturn.http.body import parse_body, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
-from keyturn.http.openapi import json_body
+from keyturn.http.openapi import answers, json_body
+from keyturn.http.wire_out import DeletedDeploymentOut, DeploymentOut, DeploymentsOut
 from keyturn.http.wire_projects import DeploymentIn, deployment_record
 from keyturn.services import deployments
 
@@ -16,8 +17,13 @@ router = APIRouter(tags=["deployments"])
 Body = Annotated[bytes, Depends(raw_body)]
 
 
-@router.post("/v13/deployments", openapi_extra=json_body(DeploymentIn))
-def create_deployment(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
+@router.post(
+    "/v13/deployments",
+    openapi_extra=json_body(DeploymentIn),
+    response_model=None,
+    responses=answers(200, DeploymentOut, 400, 401, 403, 404, 409, 413, 503),
+)
+def create_deployment(context: Context, caller: Caller, body: Body) -> DeploymentOut:
     """Deploy a project, or redeploy with `deploymentId`: the env is frozen now."""
 
     def parse() -> deployments.DeploymentRequest:
@@ -34,20 +40,28 @@ def create_deployment(context: Context, caller: Caller, body: Body) -> dict[str,
     return deployment_record(view)
 
 
-@router.get("/v13/deployments/{deploymentId}")
-def get_deployment(deploymentId: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/v13/deployments/{deploymentId}",
+    response_model=None,
+    responses=answers(200, DeploymentOut, 400, 401, 403, 404, 503),
+)
+def get_deployment(deploymentId: str, context: Context, caller: Caller) -> DeploymentOut:
     team_id = caller.team_id()
     return deployment_record(deployments.get_deployment(context.store, team_id, deploymentId))
 
 
-@router.get("/v6/deployments")
+@router.get(
+    "/v6/deployments",
+    response_model=None,
+    responses=answers(200, DeploymentsOut, 400, 401, 403, 404, 503),
+)
 def list_deployments(
     context: Context,
     caller: Caller,
     projectId: str | None = None,
     target: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> dict[str, Any]:
+) -> DeploymentsOut:
     team_id = caller.team_id()
     found, total = deployments.list_deployments(
         context.store, team_id, project_ref=projectId, target=target, limit=limit
@@ -58,8 +72,12 @@ def list_deployments(
     }
 
 
-@router.delete("/v13/deployments/{deploymentId}")
-def delete_deployment(deploymentId: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.delete(
+    "/v13/deployments/{deploymentId}",
+    response_model=None,
+    responses=answers(200, DeletedDeploymentOut, 400, 401, 403, 404, 503),
+)
+def delete_deployment(deploymentId: str, context: Context, caller: Caller) -> DeletedDeploymentOut:
     team_id = caller.team_id()
     deleted = deployments.delete_deployment(context.store, team_id, deploymentId)
     return {"uid": deleted.id, "state": "DELETED"}

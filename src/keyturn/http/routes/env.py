@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import TypeAdapter
 
 from keyturn.http.body import parse_body, parse_body_as, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
-from keyturn.http.openapi import json_body
+from keyturn.http.openapi import answers, json_body
+from keyturn.http.wire_out import (
+    CreatedEnvVarsOut,
+    DeploymentEnvOut,
+    EnvVarOut,
+    EnvVarsOut,
+    PulledEnvOut,
+)
 from keyturn.http.wire_projects import UserEnvVarIn, UserEnvVarPatchIn, env_record
 from keyturn.services import deployments, env
 
@@ -23,7 +30,11 @@ def _flag(value: str | None) -> bool:
     return value in ("true", "1")
 
 
-@router.get("/v10/projects/{idOrName}/env")
+@router.get(
+    "/v10/projects/{idOrName}/env",
+    response_model=None,
+    responses=answers(200, EnvVarsOut, 400, 401, 403, 404, 503),
+)
 def list_env(
     idOrName: str,
     context: Context,
@@ -31,7 +42,7 @@ def list_env(
     target: str | None = None,
     gitBranch: str | None = None,
     decrypt: str | None = None,
-) -> dict[str, Any]:
+) -> EnvVarsOut:
     """The project's variables; values only with `decrypt=true`, and never sensitive ones."""
     team_id = caller.team_id()
     found = env.list_env(context.store, team_id, idOrName, target=target, git_branch=gitBranch)
@@ -41,21 +52,31 @@ def list_env(
     }
 
 
-@router.get("/v1/projects/{idOrName}/env/{envId}")
-def get_env_var(idOrName: str, envId: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/v1/projects/{idOrName}/env/{envId}",
+    response_model=None,
+    responses=answers(200, EnvVarOut, 400, 401, 403, 404, 503),
+)
+def get_env_var(idOrName: str, envId: str, context: Context, caller: Caller) -> EnvVarOut:
     """One variable, decrypted unless it is sensitive."""
     team_id = caller.team_id()
     return env_record(env.get_env_var(context.store, team_id, idOrName, envId), decrypt=True)
 
 
-@router.post("/v10/projects/{idOrName}/env", status_code=201, openapi_extra=json_body(UserEnvVarIn))
+@router.post(
+    "/v10/projects/{idOrName}/env",
+    status_code=201,
+    openapi_extra=json_body(UserEnvVarIn | list[UserEnvVarIn]),
+    response_model=None,
+    responses=answers(201, CreatedEnvVarsOut, 400, 401, 403, 404, 409, 413, 503),
+)
 def create_env_vars(
     idOrName: str,
     context: Context,
     caller: Caller,
     body: Body,
     upsert: Annotated[str | None, Query()] = None,
-) -> dict[str, Any]:
+) -> CreatedEnvVarsOut:
     """Create user variables, one or a list; with `upsert=true`, replace those of the same key."""
 
     def parse() -> list[env.NewUserVar]:
@@ -78,14 +99,19 @@ def create_env_vars(
     }
 
 
-@router.patch("/v9/projects/{idOrName}/env/{envId}", openapi_extra=json_body(UserEnvVarPatchIn))
+@router.patch(
+    "/v9/projects/{idOrName}/env/{envId}",
+    openapi_extra=json_body(UserEnvVarPatchIn),
+    response_model=None,
+    responses=answers(200, EnvVarOut, 400, 401, 403, 404, 409, 413, 503),
+)
 def patch_env_var(
     idOrName: str,
     envId: str,
     context: Context,
     caller: Caller,
     body: Body,
-) -> dict[str, Any]:
+) -> EnvVarOut:
     team_id = caller.team_id()
     patch = parse_body(UserEnvVarPatchIn, body).to_input()
     return env_record(
@@ -93,28 +119,44 @@ def patch_env_var(
     )
 
 
-@router.delete("/v9/projects/{idOrName}/env/{envId}")
-def delete_env_var(idOrName: str, envId: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.delete(
+    "/v9/projects/{idOrName}/env/{envId}",
+    response_model=None,
+    responses=answers(200, EnvVarOut, 400, 401, 403, 404, 409, 503),
+)
+def delete_env_var(idOrName: str, envId: str, context: Context, caller: Caller) -> EnvVarOut:
     team_id = caller.team_id()
     return env_record(env.delete_env_var(context.store, team_id, idOrName, envId), decrypt=False)
 
 
-@router.get("/v3/env/pull/{projectId}/{target}")
-@router.get("/v3/env/pull/{projectId}/{target}/{gitBranch:path}")
+@router.get(
+    "/v3/env/pull/{projectId}/{target}",
+    response_model=None,
+    responses=answers(200, PulledEnvOut, 400, 401, 403, 404, 503),
+)
+@router.get(
+    "/v3/env/pull/{projectId}/{target}/{gitBranch:path}",
+    response_model=None,
+    responses=answers(200, PulledEnvOut, 400, 401, 403, 404, 503),
+)
 def pull_project_env(
     projectId: str,
     target: str,
     context: Context,
     caller: Caller,
     gitBranch: str | None = None,
-) -> dict[str, Any]:
+) -> PulledEnvOut:
     """`vercel env pull`: the env a build of this target (and branch) would get now."""
     team_id = caller.team_id()
     return {"env": env.pull_env(context.store, team_id, projectId, target, gitBranch)}
 
 
-@router.get("/v3/env/pull/{deploymentId}")
-def pull_deployment_env(deploymentId: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/v3/env/pull/{deploymentId}",
+    response_model=None,
+    responses=answers(200, DeploymentEnvOut, 400, 401, 403, 404, 503),
+)
+def pull_deployment_env(deploymentId: str, context: Context, caller: Caller) -> DeploymentEnvOut:
     """The env a deployment was built with, frozen; the CLI reads `buildEnv`."""
     team_id = caller.team_id()
     frozen = deployments.pull_deployment_env(context.store, team_id, deploymentId)

@@ -7,14 +7,21 @@ nothing. The secrets PUT does all of it in one transaction (`http.body.parsed_wh
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from keyturn.http.body import parse_body, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
-from keyturn.http.openapi import json_body
+from keyturn.http.openapi import answers, json_body
 from keyturn.http.wire import ResourceImportIn, ResourcePatchIn, SecretsUpdateIn
+from keyturn.http.wire_out import (
+    EmptyOut,
+    ListedResourceOut,
+    ResourceNameOut,
+    ResourceOut,
+    ResourcesOut,
+)
 from keyturn.services import resources, secrets
 from keyturn.services.auth import require_installation
 from keyturn.services.resources import ResourceView
@@ -24,7 +31,11 @@ Body = Annotated[bytes, Depends(raw_body)]
 
 
 @router.put(
-    "/resources/{resourceId}/secrets", status_code=201, openapi_extra=json_body(SecretsUpdateIn)
+    "/resources/{resourceId}/secrets",
+    status_code=201,
+    openapi_extra=json_body(SecretsUpdateIn),
+    response_model=None,
+    responses=answers(201, EmptyOut, 400, 401, 403, 404, 409, 413, 422, 503),
 )
 def update_resource_secrets(
     integrationConfigurationId: str,
@@ -32,7 +43,7 @@ def update_resource_secrets(
     context: Context,
     caller: Caller,
     body: Body,
-) -> dict[str, Any]:
+) -> EmptyOut:
     """Push a resource's secrets: full replace, or `partial` to replace only those sent."""
     return _update_secrets(context, caller, integrationConfigurationId, resourceId, body, None)
 
@@ -42,6 +53,8 @@ def update_resource_secrets(
     status_code=201,
     openapi_extra=json_body(SecretsUpdateIn),
     deprecated=True,
+    response_model=None,
+    responses=answers(201, EmptyOut, 400, 401, 403, 404, 409, 413, 422, 503),
 )
 def update_resource_secrets_by_product(
     integrationConfigurationId: str,
@@ -50,7 +63,7 @@ def update_resource_secrets_by_product(
     context: Context,
     caller: Caller,
     body: Body,
-) -> dict[str, Any]:
+) -> EmptyOut:
     """The deprecated alias; 404 unless the product is the resource's."""
     return _update_secrets(
         context, caller, integrationConfigurationId, resourceId, body, integrationProductIdOrSlug
@@ -64,7 +77,7 @@ def _update_secrets(
     partner_id: str,
     body: bytes,
     product_ref: str | None,
-) -> dict[str, Any]:
+) -> EmptyOut:
     update = parsed_when_asked(lambda: parse_body(SecretsUpdateIn, body).to_domain())
     secrets.update_resource_secrets(
         context.store,
@@ -77,14 +90,19 @@ def _update_secrets(
     return {}
 
 
-@router.put("/resources/{resourceId}", openapi_extra=json_body(ResourceImportIn))
+@router.put(
+    "/resources/{resourceId}",
+    openapi_extra=json_body(ResourceImportIn),
+    response_model=None,
+    responses=answers(200, ResourceNameOut, 400, 401, 403, 404, 409, 413, 422, 503),
+)
 def import_resource(
     integrationConfigurationId: str,
     resourceId: str,
     context: Context,
     caller: Caller,
     body: Body,
-) -> dict[str, Any]:
+) -> ResourceNameOut:
     """Create or update a resource (an upsert); `secrets` replaces its whole set."""
     require_installation(caller.principal(), integrationConfigurationId)
     request = parse_body(ResourceImportIn, body)
@@ -98,14 +116,19 @@ def import_resource(
     return {"name": resource.name}
 
 
-@router.patch("/resources/{resourceId}", openapi_extra=json_body(ResourcePatchIn))
+@router.patch(
+    "/resources/{resourceId}",
+    openapi_extra=json_body(ResourcePatchIn),
+    response_model=None,
+    responses=answers(200, ResourceNameOut, 400, 401, 403, 404, 409, 413, 422, 503),
+)
 def patch_resource(
     integrationConfigurationId: str,
     resourceId: str,
     context: Context,
     caller: Caller,
     body: Body,
-) -> dict[str, Any]:
+) -> ResourceNameOut:
     require_installation(caller.principal(), integrationConfigurationId)
     secrets.ensure_resource_exists(context.store, integrationConfigurationId, resourceId)
     request = parse_body(ResourcePatchIn, body)
@@ -119,35 +142,44 @@ def patch_resource(
     return {"name": resource.name}
 
 
-@router.get("/resources/{resourceId}")
+@router.get(
+    "/resources/{resourceId}",
+    response_model=None,
+    responses=answers(200, ResourceOut, 400, 401, 403, 404, 503),
+)
 def get_resource(
     integrationConfigurationId: str,
     resourceId: str,
     context: Context,
     caller: Caller,
-) -> dict[str, Any]:
+) -> ResourceOut:
     """A resource with the names of its secrets, never their values."""
     require_installation(caller.principal(), integrationConfigurationId)
     view = resources.get_resource(context.store, integrationConfigurationId, resourceId)
     return _resource_body(view)
 
 
-@router.get("/resources")
+@router.get(
+    "/resources",
+    response_model=None,
+    responses=answers(200, ResourcesOut, 400, 401, 403, 503),
+)
 def list_resources(
     integrationConfigurationId: str,
     context: Context,
     caller: Caller,
-) -> dict[str, Any]:
+) -> ResourcesOut:
     require_installation(caller.principal(), integrationConfigurationId)
     views = resources.list_resources(context.store, integrationConfigurationId)
-    return {
-        "resources": [
-            {"partnerId": view.resource.partner_id, **_resource_body(view)} for view in views
-        ]
-    }
+    return {"resources": [_listed_resource(view) for view in views]}
 
 
-@router.delete("/resources/{resourceId}", status_code=204, response_class=Response)
+@router.delete(
+    "/resources/{resourceId}",
+    status_code=204,
+    response_class=Response,
+    responses=answers(204, None, 400, 401, 403, 404, 503),
+)
 def delete_resource(
     integrationConfigurationId: str,
     resourceId: str,
@@ -159,9 +191,9 @@ def delete_resource(
     return Response(status_code=204)
 
 
-def _resource_body(view: ResourceView) -> dict[str, Any]:
+def _resource_body(view: ResourceView) -> ResourceOut:
     resource = view.resource
-    body: dict[str, Any] = {
+    body: ResourceOut = {
         "id": resource.partner_id,
         "internalId": resource.internal_id,
         "name": resource.name,
@@ -170,12 +202,19 @@ def _resource_body(view: ResourceView) -> dict[str, Any]:
         "secretsVersion": resource.secrets_version,
         "secretNames": list(view.secret_names),
     }
-    optional = {
-        "ownership": resource.ownership,
-        "metadata": resource.metadata,
-        "billingPlan": resource.billing_plan,
-        "notification": resource.notification,
-        "extras": resource.extras,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
+    # Unset descriptive fields are left out, not sent as null.
+    if resource.ownership is not None:
+        body["ownership"] = resource.ownership
+    if resource.metadata is not None:
+        body["metadata"] = resource.metadata
+    if resource.billing_plan is not None:
+        body["billingPlan"] = resource.billing_plan
+    if resource.notification is not None:
+        body["notification"] = resource.notification
+    if resource.extras is not None:
+        body["extras"] = resource.extras
     return body
+
+
+def _listed_resource(view: ResourceView) -> ListedResourceOut:
+    return {"partnerId": view.resource.partner_id, **_resource_body(view)}

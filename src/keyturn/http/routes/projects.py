@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
 from keyturn.http.body import parse_body, raw_body
 from keyturn.http.dependencies import Caller, Context
-from keyturn.http.openapi import json_body
+from keyturn.http.openapi import answers, json_body
+from keyturn.http.wire_out import (
+    CurrentUserOut,
+    CustomEnvironmentsOut,
+    ProjectOut,
+    ProjectsOut,
+    TeamOut,
+)
 from keyturn.http.wire_projects import ProjectIn, project_record
 from keyturn.services import projects
 
@@ -16,15 +23,24 @@ router = APIRouter(tags=["projects"])
 Body = Annotated[bytes, Depends(raw_body)]
 
 
-@router.post("/v11/projects", openapi_extra=json_body(ProjectIn))
-def create_project(context: Context, caller: Caller, body: Body) -> dict[str, Any]:
+@router.post(
+    "/v11/projects",
+    openapi_extra=json_body(ProjectIn),
+    response_model=None,
+    responses=answers(200, ProjectOut, 400, 401, 403, 409, 413, 503),
+)
+def create_project(context: Context, caller: Caller, body: Body) -> ProjectOut:
     team_id = caller.team_id()
     request = parse_body(ProjectIn, body)
     return project_record(projects.create_project(context.store, team_id, request.name))
 
 
-@router.get("/v9/projects")
-def list_projects(context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/v9/projects",
+    response_model=None,
+    responses=answers(200, ProjectsOut, 400, 401, 403, 503),
+)
+def list_projects(context: Context, caller: Caller) -> ProjectsOut:
     team_id = caller.team_id()
     found = projects.list_projects(context.store, team_id)
     return {
@@ -33,30 +49,52 @@ def list_projects(context: Context, caller: Caller) -> dict[str, Any]:
     }
 
 
-@router.get("/v9/projects/{idOrName}")
-def get_project(idOrName: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/v9/projects/{idOrName}",
+    response_model=None,
+    responses=answers(200, ProjectOut, 400, 401, 403, 404, 503),
+)
+def get_project(idOrName: str, context: Context, caller: Caller) -> ProjectOut:
     team_id = caller.team_id()
     return project_record(projects.get_project(context.store, team_id, idOrName))
 
 
-@router.delete("/v9/projects/{idOrName}", status_code=204, response_class=Response)
+@router.delete(
+    "/v9/projects/{idOrName}",
+    status_code=204,
+    response_class=Response,
+    responses=answers(204, None, 400, 401, 403, 404, 503),
+)
 def delete_project(idOrName: str, context: Context, caller: Caller) -> Response:
     team_id = caller.team_id()
     projects.delete_project(context.store, team_id, idOrName)
     return Response(status_code=204)
 
 
-@router.get("/projects/{idOrName}/custom-environments")
-@router.get("/v9/projects/{idOrName}/custom-environments")
-def custom_environments(idOrName: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/projects/{idOrName}/custom-environments",
+    response_model=None,
+    responses=answers(200, CustomEnvironmentsOut, 400, 401, 403, 404, 503),
+)
+@router.get(
+    "/v9/projects/{idOrName}/custom-environments",
+    response_model=None,
+    responses=answers(200, CustomEnvironmentsOut, 400, 401, 403, 404, 503),
+)
+def custom_environments(idOrName: str, context: Context, caller: Caller) -> CustomEnvironmentsOut:
     """keyturn has the three standard environments only."""
     team_id = caller.team_id()
     projects.get_project(context.store, team_id, idOrName)
     return {"environments": []}
 
 
-@router.get("/v2/user", tags=["account"])
-def current_user(context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/v2/user",
+    tags=["account"],
+    response_model=None,
+    responses=answers(200, CurrentUserOut, 400, 401, 403, 503),
+)
+def current_user(context: Context, caller: Caller) -> CurrentUserOut:
     """The token as a user: the CLI asks for it; a team token's user is its team's member."""
     team_id = caller.team_id()
     team = projects.find_team(context.store, team_id, team_id)
@@ -73,8 +111,18 @@ def current_user(context: Context, caller: Caller) -> dict[str, Any]:
     }
 
 
-@router.get("/teams/{teamId}", tags=["account"])
-@router.get("/v2/teams/{teamId}", tags=["account"])
-def get_team(teamId: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.get(
+    "/teams/{teamId}",
+    tags=["account"],
+    response_model=None,
+    responses=answers(200, TeamOut, 400, 401, 403, 503),
+)
+@router.get(
+    "/v2/teams/{teamId}",
+    tags=["account"],
+    response_model=None,
+    responses=answers(200, TeamOut, 400, 401, 403, 503),
+)
+def get_team(teamId: str, context: Context, caller: Caller) -> TeamOut:
     team = projects.find_team(context.store, caller.team_id(), teamId)
     return {"id": team.id, "slug": team.slug, "name": team.name}
