@@ -1,0 +1,145 @@
+"""/openapi.json documents every route: its body, its success shape and the errors it gives.
+
+The fuzz run (tests/fuzz) checks that answers match the document; these tests check that the
+document says enough for that check to mean something.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from tests.conftest import Partner
+
+ERROR_REF = "#/components/schemas/ErrorOut"
+# Every route that takes a token says how it refuses one.
+TOKEN_ERRORS = {"401", "403"}
+PUBLIC = {"/healthz", "/readyz"}
+
+
+@pytest.fixture
+def spec(client: TestClient) -> dict[str, Any]:
+    document: dict[str, Any] = client.get("/openapi.json").json()
+    return document
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def test_every_route_of_the_app_is_in_the_document(
+    client: TestClient, spec: dict[str, Any]
+) -> None:
+    routes = [route for route in client.app.routes if isinstance(route, APIRoute)]  # type: ignore[attr-defined]
+    documented = {(path, method) for path, method, _ in operations(spec)}
+    for route in routes:
+        path = route.path.replace(":path}", "}")
+        for method in route.methods:
+            assert (path, method.lower()) in documented, (method, route.path)
+
+
+def test_every_operation_documents_a_success_and_its_errors_with_the_error_body(
+    spec: dict[str, Any],
+) -> None:
+    for path, method, operation in operations(spec):
+        statuses = set(operation["responses"])
+        successes = {status for status in statuses if status.startswith("2")}
+        assert len(successes) == 1, (method, path, statuses)
+        errors = statuses - successes
+        if path not in PUBLIC:
+            assert errors >= TOKEN_ERRORS | {"503"}, (method, path, errors)
+            assert operation["security"] == [{"bearerToken": []}], (method, path)
+        if "requestBody" in operation:
+            assert {"400", "413"} <= errors, (method, path, errors)
+        for status in errors:
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": ERROR_REF}, (method, path, status)
+
+
+def test_no_operation_claims_fastapis_validation_answer(spec: dict[str, Any]) -> None:
+    # keyturn answers a malformed parameter 400 bad_request; FastAPI's 422 body is never sent.
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, method, operation in operations(spec):
+        for answer in operation["responses"].values():
+            for media in answer.get("content", {}).values():
+                assert "HTTPValidationError" not in str(media["schema"]), (method, path)
+
+
+def test_error_body_schema_is_the_contracts(spec: dict[str, Any]) -> None:
+    error = spec["components"]["schemas"]["ErrorOut"]
+    assert error["required"] == ["error"]
+    detail = spec["components"]["schemas"]["ErrorDetailOut"]
+    assert set(detail["properties"]) == {
+        "code",
+        "message",
+        "fields",
+        "missingToken",
+        "invalidToken",
+    }
+    assert set(detail["required"]) == {"code", "message"}
+
+
+def test_secrets_put_documents_each_item_field(spec: dict[str, Any]) -> None:
+    put = spec["paths"][
+        "/v1/installations/{integrationConfigurationId}/resources/{resourceId}/secrets"
+    ]["put"]
+    body = put["requestBody"]["content"]["application/json"]["schema"]
+    item = body["properties"]["secrets"]["items"]
+    assert set(item["properties"]) == {"name", "value", "prefix", "environmentOverrides"}
+    assert set(put["responses"]) == {"201", "400", "401", "403", "404", "409", "413", "422", "503"}
+
+
+def _allows_null(schema: object) -> bool:
+    if isinstance(schema, dict):
+        if schema.get("type") == "null" or "null" in (schema.get("type") or []):
+            return True
+        if "default" in schema and schema["default"] is None:
+            return True
+        return any(_allows_null(value) for value in schema.values())
+    if isinstance(schema, list):
+        return any(_allows_null(item) for item in schema)
+    return False
+
+
+def test_no_request_body_field_is_documented_as_nullable(spec: dict[str, Any]) -> None:
+    # The server refuses an explicit null for every field (400 naming it); the document agrees.
+    for path, method, operation in operations(spec):
+        if "requestBody" in operation:
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            assert not _allows_null(schema), (method, path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", None), ("ownership", None), ("metadata", None), ("secrets", None)],
+)
+def test_explicit_null_for_an_optional_field_is_400_naming_it(
+    partner: Partner, field: str, value: None
+) -> None:
+    partner.import_resource("db1")
+    response = partner.client.patch(
+        partner.resource_path("db1"), json={field: value}, headers=partner.auth()
+    )
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (400, "bad_request")
+    assert error["fields"][0]["key"] == field
+    assert partner.get_resource("db1")["name"] == "db1"
+
+
+def test_env_var_create_documents_one_variable_or_a_list(spec: dict[str, Any]) -> None:
+    post = spec["paths"]["/v10/projects/{idOrName}/env"]["post"]
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    shapes = {branch["type"] for branch in schema["anyOf"]}
+    assert shapes == {"object", "array"}
+
+
+def test_user_routes_document_the_team_scope_query(spec: dict[str, Any]) -> None:
+    parameters = spec["paths"]["/v9/projects"]["get"]["parameters"]
+    assert {(p["name"], p["in"]) for p in parameters} == {("teamId", "query"), ("slug", "query")}
