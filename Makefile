@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # npm packages for the compatibility tests live outside the repository.
 COMPAT_DIR ?= $(HOME)/.cache/keyturn/compat
+# Generated requests per operation, token kind and mode for `make fuzz` (make test uses 15).
+FUZZ_EXAMPLES ?= 200
 
 .DEFAULT_GOAL := help
 
@@ -43,6 +45,10 @@ lint: install ## ruff, mypy (strict on src/) and the import-layer contracts
 .PHONY: test
 test: lint ## Set up, lint, and run the whole suite on SQLite and PostgreSQL
 	$(BIN)/pytest
+
+.PHONY: fuzz
+fuzz: install ## Fuzz every route against /openapi.json, longer and strict (FUZZ_EXAMPLES=200)
+	KEYTURN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KEYTURN_FUZZ_STRICT=1 $(BIN)/pytest tests/fuzz
 
 .PHONY: test-compat
 test-compat: install ## Run Vercel's own clients (@vercel/sdk, vercel CLI) against a live keyturn
