@@ -31,7 +31,7 @@ class WireJsonSchema(GenerateJsonSchema):
         return self.generate_inner(schema["schema"])
 
     def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
-        if schema.get("default") is None:
+        if "default" in schema and schema["default"] is None:
             return self.generate_inner(schema["schema"])
         return super().default_schema(schema)
 
@@ -117,6 +117,7 @@ def install_openapi(app: FastAPI) -> None:
             document = get_openapi(
                 title=app.title,
                 version=app.version,
+                openapi_version=app.openapi_version,
                 description=app.description,
                 routes=app.routes,
             )
