@@ -47,8 +47,8 @@ test: lint ## Set up, lint, and run the whole suite on SQLite and PostgreSQL
 	$(BIN)/pytest
 
 .PHONY: fuzz
-fuzz: install ## Fuzz every route against /openapi.json, longer and strict (FUZZ_EXAMPLES=200)
-	KEYTURN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KEYTURN_FUZZ_STRICT=1 $(BIN)/pytest tests/fuzz
+fuzz: install ## Fuzz every route against /openapi.json, longer than make test (FUZZ_EXAMPLES=200)
+	KEYTURN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz
 
 .PHONY: test-compat
 test-compat: install ## Run Vercel's own clients (@vercel/sdk, vercel CLI) against a live keyturn

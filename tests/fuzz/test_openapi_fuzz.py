@@ -27,6 +27,7 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -40,6 +41,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from keyturn.app import Runtime, create_app
+from keyturn.http.openapi import answers, install_openapi
+from keyturn.http.wire_out import StatusOut
 from tests.conftest import ADMIN_TOKEN, Workspace, seed_partner
 
 EXAMPLES = int(os.environ.get("KEYTURN_FUZZ_EXAMPLES", "15"))
@@ -66,7 +69,6 @@ class World:
 class Tally:
     requests: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
-    known: set[str] = field(default_factory=set)
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     successes: Counter[str] = field(default_factory=Counter)
 
@@ -96,37 +98,6 @@ class AnswersErrors:
         except Exception as exc:
             first_line = (str(exc).splitlines() or [""])[0]
             self.last_error = f"{type(exc).__name__}: {first_line}"
-
-
-# Bugs another branch fixes (issue 7, input validation), tolerated here so that this branch is
-# green; set KEYTURN_FUZZ_STRICT=1 to see them fail. TEMPORARY: remove once both are merged.
-STRICT = os.environ.get("KEYTURN_FUZZ_STRICT") == "1"
-
-
-def known_bug(case: Case, backend: str, status: int, server_error: str | None) -> str | None:
-    """Which known bug a 500 is, or None."""
-    if STRICT or status != 500 or server_error is None:
-        return None
-    # psycopg: "PostgreSQL text fields cannot contain NUL (0x00) bytes"
-    if backend == "postgresql" and "NUL (0x00)" in server_error:
-        for where, value in (
-            ("path", case.path_parameters),
-            ("query", case.query),
-            ("body", case.body),
-        ):
-            if _contains_nul(value):
-                return f"NUL (U+0000) in the {where} on PostgreSQL: {case.method} {case.path}"
-    return None
-
-
-def _contains_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
 
 
 def seed_world(client: TestClient, slug: str) -> World:
@@ -227,7 +198,6 @@ class Fuzzer:
     """Sends generated cases to the app and checks each answer against the document."""
 
     app: AnswersErrors
-    backend: str
     tally: Tally = field(default_factory=Tally)
 
     def run(
@@ -267,10 +237,6 @@ class Fuzzer:
         self.app.last_error = None
         response = case.call(headers=headers)
         self.tally.answered(label, kind, response.status_code)
-        bug = known_bug(case, self.backend, response.status_code, self.app.last_error)
-        if bug is not None:
-            self.tally.known.add(bug)
-            return
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (Exception, FailureGroup) as exc:
@@ -305,7 +271,7 @@ def test_every_answer_matches_the_published_schema(
     # An Err here is an operation schemathesis cannot use: `ok()` raises it.
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations
-    fuzzer = Fuzzer(app, backend)
+    fuzzer = Fuzzer(app)
     with TestClient(app) as client:
         for index, operation in enumerate(operations):
             # A fresh world per operation: the one before may have deleted or changed it.
@@ -325,6 +291,30 @@ def test_every_answer_matches_the_published_schema(
             print(f"  {kind} token: statuses {dict(sorted(statuses.items()))}")
         never = [op.label for op in operations if not tally.successes[op.label]]
         print(f"  operations never answered 2xx: {never}")
-        for bug in sorted(tally.known):
-            print(f"  tolerated known bug: {bug}")
     assert not tally.failures, "\n\n".join(tally.failures)
+
+
+def test_the_fuzzer_fails_on_an_undocumented_field_and_on_a_server_error() -> None:
+    # The run above passing means something only if a drifting server would fail it.
+    drifting = FastAPI()
+    install_openapi(drifting)
+
+    @drifting.get("/drift", response_model=None, responses=answers(200, StatusOut))
+    def drift() -> dict[str, object]:
+        return {"status": "ok", "undocumented": True}
+
+    @drifting.get("/crash", response_model=None, responses=answers(200, StatusOut))
+    def crash() -> StatusOut:
+        raise RuntimeError("a bug")
+
+    app = AnswersErrors(drifting)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    fuzzer = Fuzzer(app)
+    world = World(tokens={"none": None}, known={})
+    for result in schema.get_all_operations():
+        fuzzer.run(result.ok(), world, "none", GenerationMode.POSITIVE, 1)
+    failures = "\n".join(fuzzer.tally.failures)
+    assert "GET /drift" in failures
+    assert "undocumented" in failures
+    assert "GET /crash" in failures
+    assert "server error: RuntimeError: a bug" in failures
