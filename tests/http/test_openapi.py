@@ -140,11 +140,6 @@ def test_env_var_create_documents_one_variable_or_a_list(spec: dict[str, Any]) -
     assert shapes == {"object", "array"}
 
 
-def test_user_routes_document_the_team_scope_query(spec: dict[str, Any]) -> None:
-    parameters = spec["paths"]["/v9/projects"]["get"]["parameters"]
-    assert {(p["name"], p["in"]) for p in parameters} == {("teamId", "query"), ("slug", "query")}
-
-
 def test_every_documented_body_is_closed(spec: dict[str, Any]) -> None:
     # A field the server adds but the document lacks then fails the fuzz run's schema check.
     for name, schema in spec["components"]["schemas"].items():
