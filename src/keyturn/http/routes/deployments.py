@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from keyturn.http.body import parse_body, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import answers, json_body
+from keyturn.http.responses import json_response
 from keyturn.http.wire_out import DeletedDeploymentOut, DeploymentOut, DeploymentsOut
 from keyturn.http.wire_projects import DeploymentIn, deployment_record
 from keyturn.services import deployments
@@ -23,7 +24,7 @@ Body = Annotated[bytes, Depends(raw_body)]
     response_model=None,
     responses=answers(200, DeploymentOut, 400, 401, 403, 404, 409, 413, 503),
 )
-def create_deployment(context: Context, caller: Caller, body: Body) -> DeploymentOut:
+def create_deployment(context: Context, caller: Caller, body: Body) -> Response:
     """Deploy a project, or redeploy with `deploymentId`: the env is frozen now."""
 
     def parse() -> deployments.DeploymentRequest:
@@ -37,7 +38,7 @@ def create_deployment(context: Context, caller: Caller, body: Body) -> Deploymen
         )
 
     view = deployments.create_deployment(context.store, caller.team, parsed_when_asked(parse))
-    return deployment_record(view)
+    return json_response(deployment_record(view))
 
 
 @router.get(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import TypeAdapter
 
 from keyturn.http.body import parse_body, parse_body_as, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import answers, json_body
+from keyturn.http.responses import json_response
 from keyturn.http.wire_out import (
     CreatedEnvVarsOut,
     DeploymentEnvOut,
@@ -76,7 +77,7 @@ def create_env_vars(
     caller: Caller,
     body: Body,
     upsert: Annotated[str | None, Query()] = None,
-) -> CreatedEnvVarsOut:
+) -> Response:
     """Create user variables, one or a list; with `upsert=true`, replace those of the same key."""
 
     def parse() -> list[env.NewUserVar]:
@@ -90,13 +91,16 @@ def create_env_vars(
     result = env.create_env_vars(
         context.store, caller.team, idOrName, parsed_when_asked(parse), upsert=_flag(upsert)
     )
-    return {
-        "created": [env_record(var, decrypt=False) for var in result.created],
-        "failed": [
-            {"error": {"code": code, "message": message, "key": key, "envVarKey": key}}
-            for key, code, message in result.failed
-        ],
-    }
+    return json_response(
+        {
+            "created": [env_record(var, decrypt=False) for var in result.created],
+            "failed": [
+                {"error": {"code": code, "message": message, "key": key, "envVarKey": key}}
+                for key, code, message in result.failed
+            ],
+        },
+        status_code=201,
+    )
 
 
 @router.patch(
@@ -145,10 +149,12 @@ def pull_project_env(
     context: Context,
     caller: Caller,
     gitBranch: str | None = None,
-) -> PulledEnvOut:
+) -> Response:
     """`vercel env pull`: the env a build of this target (and branch) would get now."""
     team_id = caller.team_id()
-    return {"env": env.pull_env(context.store, team_id, projectId, target, gitBranch)}
+    return json_response(
+        {"env": env.pull_env(context.store, team_id, projectId, target, gitBranch)}
+    )
 
 
 @router.get(
@@ -156,8 +162,8 @@ def pull_project_env(
     response_model=None,
     responses=answers(200, DeploymentEnvOut, 400, 401, 403, 404, 503),
 )
-def pull_deployment_env(deploymentId: str, context: Context, caller: Caller) -> DeploymentEnvOut:
+def pull_deployment_env(deploymentId: str, context: Context, caller: Caller) -> Response:
     """The env a deployment was built with, frozen; the CLI reads `buildEnv`."""
     team_id = caller.team_id()
     frozen = deployments.pull_deployment_env(context.store, team_id, deploymentId)
-    return {"env": frozen, "buildEnv": frozen}
+    return json_response({"env": frozen, "buildEnv": frozen})

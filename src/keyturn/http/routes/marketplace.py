@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Response
 from keyturn.http.body import parse_body, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import answers, json_body
+from keyturn.http.responses import json_response
 from keyturn.http.wire import ResourceImportIn, ResourcePatchIn, SecretsUpdateIn
 from keyturn.http.wire_out import (
     EmptyOut,
@@ -43,7 +44,7 @@ def update_resource_secrets(
     context: Context,
     caller: Caller,
     body: Body,
-) -> EmptyOut:
+) -> Response:
     """Push a resource's secrets: full replace, or `partial` to replace only those sent."""
     return _update_secrets(context, caller, integrationConfigurationId, resourceId, body, None)
 
@@ -63,7 +64,7 @@ def update_resource_secrets_by_product(
     context: Context,
     caller: Caller,
     body: Body,
-) -> EmptyOut:
+) -> Response:
     """The deprecated alias; 404 unless the product is the resource's."""
     return _update_secrets(
         context, caller, integrationConfigurationId, resourceId, body, integrationProductIdOrSlug
@@ -77,7 +78,7 @@ def _update_secrets(
     partner_id: str,
     body: bytes,
     product_ref: str | None,
-) -> EmptyOut:
+) -> Response:
     update = parsed_when_asked(lambda: parse_body(SecretsUpdateIn, body).to_domain())
     secrets.update_resource_secrets(
         context.store,
@@ -87,7 +88,7 @@ def _update_secrets(
         update,
         product_ref=product_ref,
     )
-    return {}
+    return json_response({}, status_code=201)
 
 
 @router.put(
