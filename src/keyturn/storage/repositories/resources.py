@@ -9,12 +9,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from keyturn.domain.ids import new_id, now_ms
 from keyturn.domain.resources import Resource, ResourceFields
 from keyturn.storage.dialect import advisory_lock
 from keyturn.storage.tables import resources, secrets_versions
+
+# The statements of every secrets PUT, built once: building one costs SQLAlchemy more (the
+# construction and its cache key) than running it on SQLite. Only the bound values change.
+LIVE_RESOURCE = select(resources).where(
+    resources.c.installation_id == bindparam("installation_id"),
+    resources.c.partner_id == bindparam("partner_id"),
+    resources.c.deleted_at.is_(None),
+)
+LIVE_RESOURCE_FOR_UPDATE = LIVE_RESOURCE.with_for_update()
+ADD_SECRETS_VERSION = insert(secrets_versions)
+# Bound names differ from the columns': SQLAlchemy reserves those for its own SET parameters.
+SET_SECRETS_VERSION = (
+    update(resources)
+    .where(resources.c.internal_id == bindparam("resource"))
+    .values(secrets_version=bindparam("new_version"), updated_at=bindparam("now"))
+)
 
 
 class ResourceRepository:
@@ -31,14 +47,10 @@ class ResourceRepository:
         """
         if for_update:
             advisory_lock(self._connection, f"resource/{installation_id}/{partner_id}")
-        query = select(resources).where(
-            resources.c.installation_id == installation_id,
-            resources.c.partner_id == partner_id,
-            resources.c.deleted_at.is_(None),
-        )
-        if for_update:
-            query = query.with_for_update()
-        row = self._connection.execute(query).first()
+        query = LIVE_RESOURCE_FOR_UPDATE if for_update else LIVE_RESOURCE
+        row = self._connection.execute(
+            query, {"installation_id": installation_id, "partner_id": partner_id}
+        ).first()
         return _resource(row) if row else None
 
     def list_live(self, installation_id: str) -> list[Resource]:
@@ -87,14 +99,12 @@ class ResourceRepository:
         """Make `version` the resource's current secrets version."""
         now = now_ms()
         self._connection.execute(
-            insert(secrets_versions).values(
-                resource_id=resource.internal_id, version=version, created_at=now
-            )
+            ADD_SECRETS_VERSION,
+            {"resource_id": resource.internal_id, "version": version, "created_at": now},
         )
         self._connection.execute(
-            update(resources)
-            .where(resources.c.internal_id == resource.internal_id)
-            .values(secrets_version=version, updated_at=now)
+            SET_SECRETS_VERSION,
+            {"resource": resource.internal_id, "new_version": version, "now": now},
         )
 
     def _by_internal_id(self, internal_id: str) -> Resource:

@@ -45,6 +45,24 @@ CURRENT_VALUES = (
 )
 
 
+# One resource's current rows (the secrets PUT's read), and what a PUT writes: built once.
+CURRENT_ROWS = select(resource_secrets).where(
+    resource_secrets.c.resource_id == bindparam("resource_id"),
+    resource_secrets.c.valid_to.is_(None),
+)
+# Bound names differ from the columns': SQLAlchemy reserves those for its own SET parameters.
+CLOSE_ROWS = (
+    update(resource_secrets)
+    .where(
+        resource_secrets.c.resource_id == bindparam("resource"),
+        resource_secrets.c.valid_to.is_(None),
+        resource_secrets.c.name.in_(bindparam("names", expanding=True)),
+    )
+    .values(valid_to=bindparam("closed_at"))
+)
+INSERT_ROWS = insert(resource_secrets)
+
+
 def _referenced_values(target: str) -> Select[Any]:
     """Each referenced resource's rows valid at the version the deployment recorded."""
     used = deployment_secrets_versions
@@ -79,8 +97,8 @@ class SecretRepository:
 
     def current(self, resource: Resource) -> dict[str, Secret]:
         """The resource's secrets in its current version, decrypted."""
-        found = self.current_of({resource.internal_id: resource.installation_id})
-        return found.get(resource.internal_id, {})
+        rows = self._connection.execute(CURRENT_ROWS, {"resource_id": resource.internal_id})
+        return {row.name: self._unseal(resource.installation_id, row) for row in rows.all()}
 
     def current_of(
         self, installations_by_resource: Mapping[str, str]
@@ -163,17 +181,16 @@ class SecretRepository:
         superseded = change.changed | change.removed
         if superseded:
             self._connection.execute(
-                update(resource_secrets)
-                .where(
-                    resource_secrets.c.resource_id == resource.internal_id,
-                    resource_secrets.c.valid_to.is_(None),
-                    resource_secrets.c.name.in_(sorted(superseded)),
-                )
-                .values(valid_to=version)
+                CLOSE_ROWS,
+                {
+                    "resource": resource.internal_id,
+                    "names": sorted(superseded),
+                    "closed_at": version,
+                },
             )
         if change.written:
             self._connection.execute(
-                insert(resource_secrets),
+                INSERT_ROWS,
                 [
                     self._sealed_row(resource, version, secrets[name])
                     for name in sorted(change.written)
