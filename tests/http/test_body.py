@@ -13,6 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from keyturn.app import Runtime
+from keyturn.domain.errors import BadRequest
+from keyturn.http.body import parse_json_body
 from tests.conftest import Partner, Workspace, admin_headers
 from tests.http.refusals import raw_json, refused_400, send
 
@@ -305,3 +307,31 @@ def test_unusual_but_valid_text_reads_back_equal_everywhere(
     )
     deployment = workspace.deploy({"name": "web", "target": "production"})
     assert workspace.deployment_env(deployment["id"])["A"] == text
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        pytest.param(b'{"a": "x\\u0000y"}', "a", id="escaped-nul"),
+        pytest.param(b'{"a": ["ok", {"b": "\\ud800"}]}', "a[1].b", id="escaped-surrogate"),
+        pytest.param(b'{"a\\u0000": 1}', "body", id="escaped-nul-in-a-key"),
+        pytest.param(b'{"a": 1.5, "b": [2.5e400]}', "b[0]", id="overflow-after-finite-float"),
+    ],
+)
+def test_parsed_body_with_an_escape_or_non_finite_number_is_walked_and_refused(
+    raw: bytes, field: str
+) -> None:
+    with pytest.raises(BadRequest) as refused:
+        parse_json_body(raw)
+    assert refused.value.fields[0].key == field
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b'{"a": "caf\\u00e9", "b": 1.5e10, "c": [1, -2.25]}', id="escapes-and-floats"),
+        pytest.param('{"a": "café ☃", "\\\\u": 3}'.encode(), id="escaped-backslash-then-u"),
+    ],
+)
+def test_parsed_body_of_storable_text_and_finite_numbers_equals_json_loads(raw: bytes) -> None:
+    assert parse_json_body(raw) == json.loads(raw)

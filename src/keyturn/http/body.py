@@ -44,12 +44,39 @@ def parse_json_body(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise _refuse((), "is not UTF-8 text") from None
+    numbers = _FloatLiterals()
     try:
-        value = json.loads(text)
+        value = json.loads(
+            text, parse_float=numbers.parse_float, parse_constant=numbers.parse_constant
+        )
     except (ValueError, RecursionError):
         raise _refuse((), "is not valid JSON") from None
-    check_storable(value)
+    # Only a `\u` escape can put NUL or a lone surrogate in a parsed string: json.loads refuses
+    # raw control characters in strings, and strict UTF-8 decoding yields no surrogates. So a
+    # body with neither an escape nor a non-finite number needs no walk (most bodies).
+    if numbers.non_finite or "\\u" in text:
+        check_storable(value)
     return value
+
+
+class _FloatLiterals:
+    """json.loads' hooks for number literals with a fraction or exponent, and for `NaN` and
+    `Infinity`: they parse as json.loads would, noting whether any is not finite."""
+
+    __slots__ = ("non_finite",)
+
+    def __init__(self) -> None:
+        self.non_finite = False
+
+    def parse_float(self, literal: str) -> float:
+        number = float(literal)
+        if not math.isfinite(number):
+            self.non_finite = True
+        return number
+
+    def parse_constant(self, name: str) -> float:
+        self.non_finite = True
+        return float(name)
 
 
 def check_storable(value: Any) -> None:
