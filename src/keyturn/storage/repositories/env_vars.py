@@ -9,15 +9,35 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, true, update
+from sqlalchemy import Connection, Row, Select, bindparam, delete, insert, select, true, update
 
 from keyturn.domain.environment import UserEnvVar
-from keyturn.domain.envkeys import in_standard_order
+from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
 from keyturn.domain.ids import new_env_var_id, now_ms
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
 from keyturn.storage.tables import user_env_vars
+
+
+def _in_target(target: str) -> Select[Any]:
+    return (
+        select(
+            user_env_vars.c.id,
+            user_env_vars.c.key,
+            user_env_vars.c.type,
+            user_env_vars.c.git_branch,
+            user_env_vars.c.value_ciphertext,
+        )
+        .where(
+            user_env_vars.c.project_id == bindparam("project_id"), user_env_vars.c[f"in_{target}"]
+        )
+        .order_by(user_env_vars.c.key, user_env_vars.c.created_at)
+    )
+
+
+# A project's variables in one target, as env pull reads them: built once per target.
+IN_TARGET: dict[str, Select[Any]] = {target: _in_target(target) for target in ENVIRONMENTS}
 
 
 class EnvVarRepository:
@@ -82,17 +102,7 @@ class EnvVarRepository:
     def in_target(self, project_id: str, target: str) -> list[tuple[str, str, str, str | None]]:
         """(key, value, type, git branch) of the project's variables in `target`, in the
         order `of_project` lists them; only these are decrypted."""
-        rows = self._connection.execute(
-            select(
-                user_env_vars.c.id,
-                user_env_vars.c.key,
-                user_env_vars.c.type,
-                user_env_vars.c.git_branch,
-                user_env_vars.c.value_ciphertext,
-            )
-            .where(user_env_vars.c.project_id == project_id, user_env_vars.c[f"in_{target}"])
-            .order_by(user_env_vars.c.key, user_env_vars.c.created_at)
-        ).all()
+        rows = self._connection.execute(IN_TARGET[target], {"project_id": project_id}).all()
         return [
             (
                 row.key,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.ids import new_id, now_ms
@@ -33,6 +33,13 @@ from keyturn.storage.tables import (
     deployments,
     projects,
     user_env_vars,
+)
+
+# The look-ups of every project request (`find_project`), built once: SQLAlchemy's
+# construction and cache key cost more than running them. Only the bound values change.
+PROJECT_BY_ID = select(projects).where(projects.c.id == bindparam("project_id"))
+PROJECT_BY_NAME = select(projects).where(
+    projects.c.team_id == bindparam("team_id"), projects.c.name == bindparam("name")
 )
 
 
@@ -53,13 +60,11 @@ class ProjectRepository:
         return project
 
     def by_id(self, project_id: str) -> Project | None:
-        row = self._connection.execute(select(projects).where(projects.c.id == project_id)).first()
+        row = self._connection.execute(PROJECT_BY_ID, {"project_id": project_id}).first()
         return _project(row) if row else None
 
     def by_name(self, team_id: str, name: str) -> Project | None:
-        row = self._connection.execute(
-            select(projects).where(projects.c.team_id == team_id, projects.c.name == name)
-        ).first()
+        row = self._connection.execute(PROJECT_BY_NAME, {"team_id": team_id, "name": name}).first()
         return _project(row) if row else None
 
     def of_team(self, team_id: str) -> list[Project]:
