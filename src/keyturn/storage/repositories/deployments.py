@@ -20,6 +20,12 @@ from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
 from keyturn.storage.tables import deployment_env, deployment_secrets_versions, deployments
 
+# What creating a deployment writes, built once: the rows go as parameters, so SQLAlchemy
+# compiles each statement once per process instead of building and keying it per request.
+INSERT_DEPLOYMENT = insert(deployments)
+INSERT_COPIED_VARIABLES = insert(deployment_env)
+INSERT_REFERENCES = insert(deployment_secrets_versions)
+
 
 class DeploymentRepository:
     def __init__(self, connection: Connection, keys: KeyRing) -> None:
@@ -50,19 +56,20 @@ class DeploymentRepository:
             secrets_versions=tuple(secrets_versions),
         )
         self._connection.execute(
-            insert(deployments).values(
-                id=deployment.id,
-                project_id=project_id,
-                name=name,
-                target=target,
-                git_branch=git_branch,
-                url=deployment.url,
-                created_at=deployment.created_at,
-            )
+            INSERT_DEPLOYMENT,
+            {
+                "id": deployment.id,
+                "project_id": project_id,
+                "name": name,
+                "target": target,
+                "git_branch": git_branch,
+                "url": deployment.url,
+                "created_at": deployment.created_at,
+            },
         )
         if copied:
             self._connection.execute(
-                insert(deployment_env),
+                INSERT_COPIED_VARIABLES,
                 [
                     {
                         "deployment_id": deployment_id,
@@ -77,7 +84,7 @@ class DeploymentRepository:
             )
         if secrets_versions:
             self._connection.execute(
-                insert(deployment_secrets_versions),
+                INSERT_REFERENCES,
                 [
                     {
                         "deployment_id": deployment_id,
