@@ -63,6 +63,25 @@ def test_env_var_create_is_one_transaction(
     assert len(begins) == 1
 
 
+def test_env_pull_is_one_transaction_token_included(
+    workspace: Workspace, project: str, begins: list[object]
+) -> None:
+    begins.clear()
+    response = workspace.client.get(f"/v3/env/pull/{project}/production", headers=workspace.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["env"]["DATABASE_URL"] == "pg://one"
+    assert len(begins) == 1
+
+
+def test_env_pull_of_an_unknown_target_with_an_unknown_token_is_401_first(
+    workspace: Workspace, project: str
+) -> None:
+    response = workspace.client.get(
+        f"/v3/env/pull/{project}/nowhere", headers={"Authorization": "Bearer kt_user_unknown"}
+    )
+    assert response.status_code == 401, response.text
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [

@@ -155,8 +155,30 @@ def pull_env(
     """What `vercel env pull` writes for the target (and branch); sensitive values are ""."""
     check_target(target, ENVIRONMENTS)
     with store.read() as uow:
-        project = find_project(uow, team_id, project_ref)
-        resolved = resolved_project_env(uow, project, target, git_branch)
+        resolved = _resolved_env(uow, team_id, project_ref, target, git_branch)
+    return _pulled(resolved)
+
+
+def pull_env_as(
+    store: Store, caller: TeamCaller, project_ref: str, target: str, git_branch: str | None
+) -> dict[str, str]:
+    """`pull_env` for the caller's team, its token looked up in the same read transaction
+    (one transaction per pull, not two); the token's 401 and 403 come first."""
+    with store.read() as uow:
+        team_id = caller_team(uow, caller)
+        check_target(target, ENVIRONMENTS)
+        resolved = _resolved_env(uow, team_id, project_ref, target, git_branch)
+    return _pulled(resolved)
+
+
+def _resolved_env(
+    uow: UnitOfWork, team_id: str, project_ref: str, target: str, git_branch: str | None
+) -> dict[str, tuple[str, str]]:
+    project = find_project(uow, team_id, project_ref)
+    return resolved_project_env(uow, project, target, git_branch)
+
+
+def _pulled(resolved: dict[str, tuple[str, str]]) -> dict[str, str]:
     return {key: pulled_value(value, kind) for key, (value, kind) in sorted(resolved.items())}
 
 

@@ -151,10 +151,8 @@ def pull_project_env(
     gitBranch: str | None = None,
 ) -> Response:
     """`vercel env pull`: the env a build of this target (and branch) would get now."""
-    team_id = caller.team_id()
-    return json_response(
-        {"env": env.pull_env(context.store, team_id, projectId, target, gitBranch)}
-    )
+    pulled = env.pull_env_as(context.store, caller.team, projectId, target, gitBranch)
+    return json_response({"env": pulled})
 
 
 @router.get(
