@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -277,13 +278,7 @@ def keys_status(
     _require_current_schema(settings)
     data_dir = prepare_data_dir(settings.data_dir)
     master_keys = _master_keys(settings)
-    engine = create_database_engine(settings.resolved_database_url)
-    try:
-        total = key_ids_in_database(engine)
-    finally:
-        engine.dispose()
-    if total is None:
-        _refuse(f"cannot reach the database ({_where(engine)})")
+    total = _ciphertexts_by_key_id(settings)
     held = master_keys.key_ids if master_keys else ()
     rows = [
         {
@@ -357,13 +352,7 @@ def keys_retire(
     if position == 0:
         _refuse(f"key id {key_id} is the current key; `keyturn keys rotate` first")
     _require_current_schema(settings)
-    engine = create_database_engine(settings.resolved_database_url)
-    try:
-        in_use = key_ids_in_database(engine)
-    finally:
-        engine.dispose()
-    if in_use is None:
-        _refuse(f"cannot reach the database ({_where(engine)}) to check that no data needs it")
+    in_use = _ciphertexts_by_key_id(settings, purpose=" to check that no data needs it")
     still = in_use.get(master_keys.key_ids[position], 0)
     if still:
         _refuse(
@@ -392,13 +381,7 @@ def _require_keys_that_open_the_data(
 ) -> MasterKeys | None:
     """The master keys, when they open every ciphertext stored; else exit 2 saying which."""
     master_keys = _master_keys(settings)
-    engine = create_database_engine(settings.resolved_database_url)
-    try:
-        in_use = key_ids_in_database(engine)
-    finally:
-        engine.dispose()
-    if in_use is None:
-        _refuse(f"cannot reach the database ({_where(engine)})")
+    in_use = _ciphertexts_by_key_id(settings)
     key_file = prepare_data_dir(settings.data_dir) / KEY_FILE_NAME
     try:
         require_keys_for_data(master_keys, in_use, key_file=key_file)
@@ -417,6 +400,18 @@ def _keep_ring(master_keys: MasterKeys, ring: tuple[bytes, ...], *, done: str) -
     typer.echo(f"{MASTER_KEYS_SETTING}={encode_key_list(ring)}")
     unset = f" and unset {MASTER_KEY_SETTING}" if master_keys.source == MASTER_KEY_SETTING else ""
     typer.echo(f"keyturn: {done}; set {MASTER_KEYS_SETTING} to the value above{unset}", err=True)
+
+
+def _ciphertexts_by_key_id(settings: Settings, *, purpose: str = "") -> Counter[bytes]:
+    """How many ciphertexts each key id sealed; exit 2 when the database does not answer."""
+    engine = create_database_engine(settings.resolved_database_url)
+    try:
+        in_use = key_ids_in_database(engine)
+    finally:
+        engine.dispose()
+    if in_use is None:
+        _refuse(f"cannot reach the database ({_where(engine)}){purpose}")
+    return in_use
 
 
 def _refuse(message: str) -> NoReturn:
