@@ -36,7 +36,7 @@ demo: install ## Like run, and seed demo data and print tokens and a curl exampl
 	$(BIN)/keyturn serve --demo
 
 .PHONY: lint
-lint: install ## ruff, mypy (strict on src/) and the import-layer contracts
+lint: install ## ruff, mypy (strict on src/ and bench/) and the import-layer contracts
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy

@@ -92,7 +92,7 @@ def run_database(
             progress(f"{name}: measuring env pull and deployments")
             pull, deploy = measure_pull_and_deploy(world, samples)
             progress(f"{name}: measuring server CPU and deployment storage")
-            service_cpu = measure_service_cpu(world, runtime.store, samples)
+            service_cpu = measure_service_cpu(world, runtime, samples)
             storage[name] = measure_deployment_storage(world, runtime.store.engine)
     finally:
         runtime.store.engine.dispose()

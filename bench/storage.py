@@ -23,10 +23,16 @@ from sqlalchemy import Engine, Table, bindparam, select, text
 
 from bench.measure import WARMUP_ROUNDS, Result, _turned
 from bench.world import World, expect
-from keyturn.services.deployments import create_deployment, pull_deployment_env
+from keyturn.app import Runtime
+from keyturn.services.deployments import (
+    DeploymentRequest,
+    DeploymentView,
+    create_deployment,
+    pull_deployment_env,
+)
 from keyturn.services.env import pull_env
+from keyturn.services.projects import TeamCaller
 from keyturn.storage.tables import deployments, metadata
-from keyturn.storage.unit_of_work import Store
 
 STORED_DEPLOYMENTS = 100
 # Targets of issue 8 (storage part), in server CPU milliseconds and bytes.
@@ -47,29 +53,22 @@ def cpu_ms(run: Callable[[], object]) -> float:
     return (time.thread_time() - start) * 1000
 
 
-def measure_service_cpu(world: World, store: Store, samples: int) -> list[Result]:
-    """Server CPU of env pull, deployment create and deployment env pull (400 keys)."""
-    deployment_id = create_deployment(
-        store,
-        world.team_id,
-        name=world.pull_project_name,
-        project_ref=world.pull_project_id,
-        target="production",
-        git_branch=None,
-    ).deployment.id
+def measure_service_cpu(world: World, runtime: Runtime, samples: int) -> list[Result]:
+    """Server CPU of env pull, deployment create and deployment env pull (400 keys), the
+    token look-up included, as the routes call them."""
+    store = runtime.store
+    caller = TeamCaller(runtime.authenticator.credentials(f"Bearer {world.user_token}"))
+    request = DeploymentRequest(
+        name=world.pull_project_name, project_ref=world.pull_project_id, target="production"
+    )
+
+    def deploy() -> DeploymentView:
+        return create_deployment(store, caller, lambda: request)
+
+    deployment_id = deploy().deployment.id
 
     def pull() -> dict[str, str]:
-        return pull_env(store, world.team_id, world.pull_project_id, "production", None)
-
-    def deploy() -> object:
-        return create_deployment(
-            store,
-            world.team_id,
-            name=world.pull_project_name,
-            project_ref=world.pull_project_id,
-            target="production",
-            git_branch=None,
-        )
+        return pull_env(store, caller, world.pull_project_id, "production", None)
 
     def pull_deployment() -> dict[str, str]:
         return pull_deployment_env(store, world.team_id, deployment_id)

@@ -17,12 +17,11 @@ from keyturn.domain.deployments import DEPLOYMENT_TARGETS, Deployment, SecretsVe
 from keyturn.domain.environment import (
     ConnectedResource,
     Connection,
-    pulled_value,
     resolve_entries,
 )
 from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import Forbidden, NotFound
-from keyturn.services.env import check_target, derived_entries
+from keyturn.services.env import check_target, derived_entries, pulled_env
 from keyturn.services.projects import TeamCaller, caller_team, check_project_name, find_project
 from keyturn.storage.unit_of_work import Store, UnitOfWork
 
@@ -130,7 +129,7 @@ def pull_deployment_env(store: Store, team_id: str, deployment_id: str) -> dict[
     with store.read() as uow:
         deployment = _team_deployment(uow, team_id, deployment_id)
         frozen = deployment_env(uow, deployment)
-    return {key: pulled_value(value, kind) for key, (value, kind) in sorted(frozen.items())}
+    return pulled_env(frozen)
 
 
 def deployment_env(uow: UnitOfWork, deployment: Deployment) -> dict[str, tuple[str, str]]:

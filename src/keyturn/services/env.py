@@ -150,25 +150,17 @@ def get_env_var(store: Store, team_id: str, project_ref: str, env_id: str) -> En
 
 
 def pull_env(
-    store: Store, team_id: str, project_ref: str, target: str, git_branch: str | None
-) -> dict[str, str]:
-    """What `vercel env pull` writes for the target (and branch); sensitive values are ""."""
-    check_target(target, ENVIRONMENTS)
-    with store.read() as uow:
-        resolved = _resolved_env(uow, team_id, project_ref, target, git_branch)
-    return _pulled(resolved)
-
-
-def pull_env_as(
     store: Store, caller: TeamCaller, project_ref: str, target: str, git_branch: str | None
 ) -> dict[str, str]:
-    """`pull_env` for the caller's team, its token looked up in the same read transaction
-    (one transaction per pull, not two); the token's 401 and 403 come first."""
+    """What `vercel env pull` writes for the target (and branch); sensitive values are "".
+
+    The caller's token is looked up in the same read transaction (one per pull, not two); its
+    401 and 403 come before the target's 400."""
     with store.read() as uow:
         team_id = caller_team(uow, caller)
         check_target(target, ENVIRONMENTS)
         resolved = _resolved_env(uow, team_id, project_ref, target, git_branch)
-    return _pulled(resolved)
+    return pulled_env(resolved)
 
 
 def _resolved_env(
@@ -178,7 +170,8 @@ def _resolved_env(
     return resolved_project_env(uow, project, target, git_branch)
 
 
-def _pulled(resolved: dict[str, tuple[str, str]]) -> dict[str, str]:
+def pulled_env(resolved: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """{key: (value, type)} as `env pull` writes it: sorted by key, sensitive values ""."""
     return {key: pulled_value(value, kind) for key, (value, kind) in sorted(resolved.items())}
 
 

@@ -151,7 +151,7 @@ def pull_project_env(
     gitBranch: str | None = None,
 ) -> Response:
     """`vercel env pull`: the env a build of this target (and branch) would get now."""
-    pulled = env.pull_env_as(context.store, caller.team, projectId, target, gitBranch)
+    pulled = env.pull_env(context.store, caller.team, projectId, target, gitBranch)
     return json_response({"env": pulled})
 
 
