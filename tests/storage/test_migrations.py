@@ -13,9 +13,10 @@ from sqlalchemy import inspect, select
 from keyturn.app import Runtime
 from keyturn.domain.environment import resolve_entries
 from keyturn.domain.ids import new_id, now_ms
+from keyturn.domain.secrets import Secret, diff_secrets, merge_secrets
 from keyturn.services.env import project_variables
 from keyturn.storage.migrate import alembic_config, pending_migrations, upgrade
-from keyturn.storage.tables import deployment_env, metadata
+from keyturn.storage.tables import deployment_env, metadata, resources
 from tests.conftest import Partner, Workspace
 from tests.storage_snapshot import database_snapshot
 
@@ -44,6 +45,9 @@ deployments_0002 = sa.table(
     "deployments",
     *(sa.column(name) for name in ("id", "project_id", "name", "target", "git_branch", "url")),
     sa.column("created_at"),
+)
+versions_of_resources_0002 = sa.table(
+    "secrets_versions", sa.column("resource_id"), sa.column("version"), sa.column("created_at")
 )
 versions_0002 = sa.table(
     "deployment_secrets_versions",
@@ -112,6 +116,31 @@ def _deploy_as_0002(
     return deployment_id
 
 
+def _update_secrets_as_0002(
+    runtime: Runtime, installation_id: str, partner_id: str, update: list[Secret]
+) -> None:
+    """A partial secrets update as revision 0002 stored it: a version row without provenance."""
+    with runtime.store.write() as uow:
+        resource = uow.resources.live(installation_id, partner_id, for_update=True)
+        assert resource is not None
+        current = uow.secrets.current(resource)
+        merged = merge_secrets(current, update, partial=True)
+        version = resource.secrets_version + 1
+        uow.secrets.write_version(resource, version, diff_secrets(current, merged), merged)
+        uow.commit()
+    with runtime.store.engine.begin() as connection:
+        connection.execute(
+            versions_of_resources_0002.insert().values(
+                resource_id=resource.internal_id, version=version, created_at=now_ms()
+            )
+        )
+        connection.execute(
+            sa.update(resources)
+            .where(resources.c.internal_id == resource.internal_id)
+            .values(secrets_version=version)
+        )
+
+
 def _pull_as_0002(runtime: Runtime, deployment_id: str) -> dict[str, str]:
     with runtime.store.engine.connect() as connection:
         rows = connection.execute(
@@ -177,11 +206,8 @@ def test_upgrade_to_references_keeps_what_every_deployment_pulls(
         "api preview": _deploy_as_0002(runtime, api, "preview"),
     }
     # Later changes, each of which a deployment must not see: a rotation, a user edit...
-    assert (
-        partner.put_secrets(
-            {"secrets": [{"name": "URL", "value": "db1-url-2"}], "partial": True}, "db1"
-        )[0]
-        == 201
+    _update_secrets_as_0002(
+        runtime, partner.installation_id, "db1", [Secret(name="URL", value="db1-url-2")]
     )
     patched = client.patch(
         f"/v9/projects/{web}/env/{user_var}", json={"value": "user-2"}, headers=workspace.headers

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from keyturn.domain.envkeys import ENVIRONMENTS, derive_env_key
 from keyturn.domain.errors import RuleViolation
@@ -168,3 +169,21 @@ def diff_secrets(old: Mapping[str, Secret], new: Mapping[str, Secret]) -> Secret
         changed=frozenset(name for name in new.keys() & old.keys() if new[name] != old[name]),
         removed=frozenset(old.keys() - new.keys()),
     )
+
+
+# What made a secrets version (CONTRACT.md 5.1 `source`).
+VersionSource = Literal["update", "import", "patch", "rotation", "rollback"]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionProvenance:
+    """Where a new secrets version came from, recorded with it.
+
+    `rotation_id` names the rotation request (5.3) the version completed. When that request gave
+    `delayOldSecretsExpirationHours`, `superseded_expire_after_ms` holds it in milliseconds: the
+    values this version supersedes expire that long after it (5.2 `expiresAt`).
+    """
+
+    source: VersionSource = "update"
+    rotation_id: str | None = None
+    superseded_expire_after_ms: int | None = None

@@ -10,9 +10,12 @@ from dataclasses import dataclass, replace
 
 from keyturn.domain.errors import BadRequest, FieldError, NotFound
 from keyturn.domain.resources import MAX_PARTNER_ID_LENGTH, Resource, ResourceFields
-from keyturn.domain.secrets import validate_secrets
+from keyturn.domain.secrets import VersionProvenance, validate_secrets
 from keyturn.services.secrets import SecretsUpdate, apply_secrets, find_live_resource
 from keyturn.storage.unit_of_work import Store, UnitOfWork
+
+IMPORT = VersionProvenance("import")
+PATCH = VersionProvenance("patch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,7 @@ def import_resource(
         else:
             resource = uow.resources.change(resource, fields)
         if secrets is not None:
-            apply_secrets(uow, resource, secrets.secrets, partial=False)
+            apply_secrets(uow, resource, secrets.secrets, partial=False, provenance=IMPORT)
         uow.commit()
     return resource
 
@@ -63,7 +66,7 @@ def patch_resource(
         fields = _with_product_id(uow, installation_id, fields)
         resource = uow.resources.change(resource, fields)
         if secrets is not None:
-            apply_secrets(uow, resource, secrets.secrets, partial=secrets.partial)
+            apply_secrets(uow, resource, secrets.secrets, partial=secrets.partial, provenance=PATCH)
         uow.commit()
     return resource
 

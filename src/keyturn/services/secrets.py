@@ -16,6 +16,7 @@ from keyturn.domain.errors import NotFound, RuleViolation
 from keyturn.domain.resources import INACTIVE_STATUS, Resource
 from keyturn.domain.secrets import (
     Secret,
+    VersionProvenance,
     check_secret_count,
     diff_secrets,
     merge_secrets,
@@ -24,6 +25,8 @@ from keyturn.domain.secrets import (
 from keyturn.services.auth import Credentials, identify, require_installation
 from keyturn.services.namespace import key_conflict
 from keyturn.storage.unit_of_work import Store, UnitOfWork
+
+UPDATE = VersionProvenance("update")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +92,17 @@ def update_resource_secrets(
 
 
 def apply_secrets(
-    uow: UnitOfWork, resource: Resource, secrets: Sequence[Secret], *, partial: bool
+    uow: UnitOfWork,
+    resource: Resource,
+    secrets: Sequence[Secret],
+    *,
+    partial: bool,
+    provenance: VersionProvenance = UPDATE,
 ) -> int:
     """Write a new secrets version if the update changes anything; the caller holds the lock.
 
-    `secrets` must already have passed `validate_secrets`.
+    `secrets` must already have passed `validate_secrets`. `provenance` says what made the
+    version (5.1 `source`); a request that changes nothing records nothing.
     """
     current = uow.secrets.current(resource)
     merged = merge_secrets(current, secrets, partial=partial)
@@ -109,7 +118,7 @@ def apply_secrets(
     _refuse_new_key_conflicts(uow, resource, current, merged)
     version = resource.secrets_version + 1
     uow.secrets.write_version(resource, version, change, merged)
-    uow.resources.record_secrets_version(resource, version)
+    uow.resources.record_secrets_version(resource, version, provenance)
     return version
 
 

@@ -138,6 +138,13 @@ secrets_versions = Table(
     Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # What made the version (CONTRACT.md 5.1): update, import, patch, rotation or rollback.
+    Column("source", String(16), nullable=False, server_default=text("'update'")),
+    # The rotation request (5.3) this version completed; null unless `source` is rotation.
+    Column("rotation_id", String(ID), nullable=True),
+    # Set when that rotation gave `delayOldSecretsExpirationHours`: the values this version
+    # supersedes expire `created_at` + this many milliseconds later (5.2 `expiresAt`).
+    Column("superseded_expire_after_ms", BigInteger, nullable=True),
     PrimaryKeyConstraint("resource_id", "version"),
 )
 

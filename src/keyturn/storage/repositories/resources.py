@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from keyturn.domain.ids import new_id, now_ms
 from keyturn.domain.resources import Resource, ResourceFields
+from keyturn.domain.secrets import VersionProvenance
 from keyturn.storage.dialect import advisory_lock
 from keyturn.storage.tables import resources, secrets_versions
 
@@ -95,12 +96,21 @@ class ResourceRepository:
             .values(deleted_at=now, updated_at=now)
         )
 
-    def record_secrets_version(self, resource: Resource, version: int) -> None:
-        """Make `version` the resource's current secrets version."""
+    def record_secrets_version(
+        self, resource: Resource, version: int, provenance: VersionProvenance
+    ) -> None:
+        """Make `version` the resource's current secrets version, recording what made it."""
         now = now_ms()
         self._connection.execute(
             ADD_SECRETS_VERSION,
-            {"resource_id": resource.internal_id, "version": version, "created_at": now},
+            {
+                "resource_id": resource.internal_id,
+                "version": version,
+                "created_at": now,
+                "source": provenance.source,
+                "rotation_id": provenance.rotation_id,
+                "superseded_expire_after_ms": provenance.superseded_expire_after_ms,
+            },
         )
         self._connection.execute(
             SET_SECRETS_VERSION,
