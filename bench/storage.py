@@ -56,22 +56,22 @@ def cpu_ms(run: Callable[[], object]) -> float:
 def measure_service_cpu(world: World, runtime: Runtime, samples: int) -> list[Result]:
     """Server CPU of env pull, deployment create and deployment env pull (400 keys), the
     token look-up included, as the routes call them."""
-    store = runtime.store
-    caller = TeamCaller(runtime.authenticator.credentials(f"Bearer {world.user_token}"))
+    context = runtime.context
+    caller = TeamCaller(context.authenticator.credentials(f"Bearer {world.user_token}"))
     request = DeploymentRequest(
         name=world.pull_project_name, project_ref=world.pull_project_id, target="production"
     )
 
     def deploy() -> DeploymentView:
-        return create_deployment(store, caller, lambda: request)
+        return create_deployment(context, caller, lambda: request)
 
     deployment_id = deploy().deployment.id
 
     def pull() -> dict[str, str]:
-        return pull_env(store, caller, world.pull_project_id, "production", None)
+        return pull_env(context, caller, world.pull_project_id, "production", None)
 
     def pull_deployment() -> dict[str, str]:
-        return pull_deployment_env(store, world.team_id, deployment_id)
+        return pull_deployment_env(context, world.team_id, deployment_id)
 
     if pull_deployment() != pull():
         raise RuntimeError("the deployment's env and the project's differ in size")

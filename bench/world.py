@@ -16,7 +16,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, text
 
-from keyturn.domain.ids import new_id, now_ms
+from keyturn.domain.clock import SystemClock
+from keyturn.domain.ids import IdSource
 from keyturn.storage.tables import connections, projects
 
 # A fresh admin token per run: the throwaway server is reachable only from this process anyway.
@@ -165,10 +166,10 @@ def build_world(client: TestClient, engine: Engine) -> World:
 
 def _bulk_insert(engine: Engine, team_id: str, internal_ids: dict[int, str]) -> int:
     """10,000 projects; the resource of size n connected to the first n of them."""
-    now = now_ms()
+    now, ids = SystemClock().now_ms(), IdSource()
     project_rows = [
         {
-            "id": new_id("prj"),
+            "id": ids.new("prj"),
             "team_id": team_id,
             "name": f"bench-{index:05d}",
             "created_at": now,
@@ -178,7 +179,7 @@ def _bulk_insert(engine: Engine, team_id: str, internal_ids: dict[int, str]) -> 
     ]
     connection_rows = [
         {
-            "id": new_id("conn"),
+            "id": ids.new("conn"),
             "resource_id": internal_ids[size],
             "project_id": row["id"],
             "in_production": True,

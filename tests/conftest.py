@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from keyturn.app import Runtime, build_runtime, create_app
+from keyturn.domain.clock import SettableClock
 from keyturn.settings import Settings
 from keyturn.storage.engine import create_database_engine
 from keyturn.storage.migrate import upgrade
@@ -99,8 +100,14 @@ def settings(database_url: str, tmp_path: Path, master_key: str) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
-    runtime = build_runtime(settings)
+def clock() -> SettableClock:
+    """The app's one clock: a test moves time with `advance` instead of sleeping."""
+    return SettableClock()
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: SettableClock) -> Iterator[Runtime]:
+    runtime = build_runtime(settings, clock=clock)
     yield runtime
     runtime.store.engine.dispose()
 

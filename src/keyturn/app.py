@@ -9,7 +9,6 @@ keys open the data that exists is checked by `keyturn serve` before it builds a 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from keyturn import __version__
-from keyturn.domain.ids import hash_token
+from keyturn.domain.clock import Clock, SystemClock
+from keyturn.domain.ids import IdSource, hash_token
 from keyturn.http.errors import install_error_handlers
 from keyturn.http.limits import BodySizeLimit
 from keyturn.http.openapi import install_openapi
@@ -55,12 +55,14 @@ class Runtime:
 
     settings: Settings
     data_dir: Path
-    store: Store
-    authenticator: Authenticator
-    readiness: Readiness
+    context: ServiceContext
     # Set only on the start that generated them, so the CLI can print them once.
     generated_admin_token: str | None = field(default=None, repr=False)
     generated_key_file: bool = False
+
+    @property
+    def store(self) -> Store:
+        return self.context.store
 
 
 def master_keys_of(settings: Settings, data_dir: Path) -> MasterKeys | None:
@@ -72,8 +74,19 @@ def master_keys_of(settings: Settings, data_dir: Path) -> MasterKeys | None:
     )
 
 
-def build_runtime(settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> Runtime:
-    """Open everything a server holds; `clock` (monotonic seconds) times the readiness check."""
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    readiness_timer: Callable[[], float] | None = None,
+) -> Runtime:
+    """Open everything a server holds.
+
+    `clock` is the one source of time for every rule and timestamp (the wall clock unless a
+    test or the emulator hands its own); `readiness_timer` (monotonic seconds) only spaces the
+    readiness check's key recounts, which is not a rule.
+    """
+    ids = IdSource()
     data_dir = prepare_data_dir(settings.data_dir)
     engine = create_database_engine(settings.resolved_database_url)
     keys = master_keys_of(settings, data_dir)
@@ -89,14 +102,19 @@ def build_runtime(settings: Settings, *, clock: Callable[[], float] = time.monot
     if settings.admin_token is not None:
         admin_digest = hash_token(settings.admin_token.get_secret_value())
     else:
-        admin_digest, generated_admin_token = load_or_create_admin_token_digest(data_dir)
-    store = Store(engine, keys.ring)
+        admin_digest, generated_admin_token = load_or_create_admin_token_digest(data_dir, ids)
+    store = Store(engine, keys.ring, clock=clock or SystemClock(), ids=ids)
+    context = ServiceContext(
+        store=store,
+        authenticator=Authenticator(admin_digest),
+        readiness=Readiness(store)
+        if readiness_timer is None
+        else Readiness(store, clock=readiness_timer),
+    )
     return Runtime(
         settings=settings,
         data_dir=data_dir,
-        store=store,
-        authenticator=Authenticator(admin_digest),
-        readiness=Readiness(store, clock=clock),
+        context=context,
         generated_admin_token=generated_admin_token,
         generated_key_file=generated_key_file,
     )
@@ -125,9 +143,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.context = ServiceContext(
-        store=runtime.store, authenticator=runtime.authenticator, readiness=runtime.readiness
-    )
+    app.state.context = runtime.context
     routers = [
         operations.router,
         admin.router,

@@ -60,8 +60,10 @@ def test_user_variable_waits_for_a_put_adding_its_key_and_then_conflicts(
         apply_secrets(uow, resource, [Secret("NEW_KEY", "secret-value")], partial=True)
         thread, outcome = _in_thread(
             lambda: create_env_vars(
-                runtime.store,
-                TeamCaller(runtime.authenticator.credentials(f"Bearer {partner.user_token}")),
+                runtime.context,
+                TeamCaller(
+                    runtime.context.authenticator.credentials(f"Bearer {partner.user_token}")
+                ),
                 project,
                 lambda: [new_var],
                 upsert=False,
@@ -97,8 +99,8 @@ def test_put_waits_for_a_user_variable_of_its_new_key_and_then_conflicts(
         )
         thread, outcome = _in_thread(
             lambda: update_resource_secrets(
-                runtime.store,
-                runtime.authenticator.credentials(f"Bearer {partner.token}"),
+                runtime.context,
+                runtime.context.authenticator.credentials(f"Bearer {partner.token}"),
                 partner.installation_id,
                 "db1",
                 lambda: update,

@@ -1,5 +1,6 @@
 """The error table (http/errors.py): a database that cannot be reached answers 503 with
-`Retry-After` on every route, and a 405 says which methods the path takes in `Allow`.
+`Retry-After` on every route, a 405 says which methods the path takes in `Allow`, and the
+rotation lifecycle's 412 and 502 answer with their codes.
 
 The outages are real: a PostgreSQL port nothing listens on, a SQLite file whose directory does
 not exist, and a PostgreSQL database dropped under a running app.
@@ -13,10 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from keyturn.app import build_runtime, create_app
+from keyturn.domain.errors import PartnerError, PreconditionFailed
+from keyturn.http.errors import install_error_handlers
 from keyturn.settings import Settings
 from tests.conftest import ADMIN_TOKEN, admin_headers, seed_partner
 from tests.postgres_cluster import PostgresCluster
@@ -160,3 +164,38 @@ def test_405_on_a_resource_lists_all_four_methods(client: TestClient) -> None:
     response = client.post("/v1/installations/icfg_x/resources/r", headers=admin_headers())
     assert response.status_code == 405
     assert response.headers["allow"] == "DELETE, GET, PATCH, PUT"
+
+
+def _raising_app(error: Exception) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/raise")
+    def raise_it() -> None:
+        raise error
+
+    install_error_handlers(app, app.routes)
+    return app
+
+
+def test_a_failed_precondition_answers_412_with_its_code() -> None:
+    with TestClient(_raising_app(PreconditionFailed("the current version is 3"))) as client:
+        response = client.get("/raise")
+    assert response.status_code == 412
+    assert response.json() == {
+        "error": {"code": "precondition_failed", "message": "the current version is 3"}
+    }
+
+
+def test_a_partner_error_answers_502_with_its_extra_payload() -> None:
+    rotation = {"id": "rot_1", "status": "failed"}
+    error = PartnerError("the partner did not answer", {"rotation": rotation})
+    with TestClient(_raising_app(error)) as client:
+        response = client.get("/raise")
+    assert response.status_code == 502
+    assert response.json() == {
+        "error": {
+            "code": "partner_error",
+            "message": "the partner did not answer",
+            "rotation": rotation,
+        }
+    }

@@ -84,7 +84,7 @@ def test_readyz_notices_data_sealed_with_a_key_it_lacks_within_the_recheck_inter
 ) -> None:
     """Another process, rotated first, seals with a new key: this one turns unready."""
     now = [0.0]
-    lagging = build_runtime(settings, clock=lambda: now[0])
+    lagging = build_runtime(settings, readiness_timer=lambda: now[0])
     rotated = build_runtime(
         _other_ring(settings, secrets.token_bytes(32), base64.b64decode(master_key))
     )

@@ -12,7 +12,6 @@ from sqlalchemy import inspect, select
 
 from keyturn.app import Runtime
 from keyturn.domain.environment import resolve_entries
-from keyturn.domain.ids import new_id, now_ms
 from keyturn.domain.secrets import Secret, diff_secrets, merge_secrets
 from keyturn.services.env import project_variables
 from keyturn.storage.migrate import alembic_config, pending_migrations, upgrade
@@ -71,7 +70,7 @@ def _deploy_as_0002(
     runtime: Runtime, project_id: str, target: str, git_branch: str | None = None
 ) -> str:
     """Freeze the project's env the way revision 0002 did: a sealed row per key."""
-    deployment_id = new_id("dpl")
+    deployment_id = runtime.store.ids.new("dpl")
     with runtime.store.write() as uow:
         project = uow.projects.by_id(project_id)
         assert project is not None
@@ -90,7 +89,7 @@ def _deploy_as_0002(
                 target=target,
                 git_branch=git_branch,
                 url="web.keyturn.localhost",
-                created_at=now_ms(),
+                created_at=runtime.store.clock.now_ms(),
             )
         )
         for key, var in frozen.items():
@@ -131,7 +130,9 @@ def _update_secrets_as_0002(
     with runtime.store.engine.begin() as connection:
         connection.execute(
             versions_of_resources_0002.insert().values(
-                resource_id=resource.internal_id, version=version, created_at=now_ms()
+                resource_id=resource.internal_id,
+                version=version,
+                created_at=runtime.store.clock.now_ms(),
             )
         )
         connection.execute(

@@ -78,7 +78,7 @@ def test_read_units_keep_prepared_statements_across_transactions(runtime: Runtim
             uow.accounts.team("team_missing")
     # A refused read (a 404 raised inside the unit) keeps them too.
     with pytest.raises(NotFound):
-        get_project(store, "team_missing", "no-such-project")
+        get_project(runtime.context, "team_missing", "no-such-project")
     with store.read() as uow:
         # Prepared statements belong to one session: ask through the unit's own connection
         # (the pool's only one, reused by every unit above).

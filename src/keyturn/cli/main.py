@@ -153,7 +153,7 @@ def serve(
     runtime = _runtime(settings)
     _print_start(runtime)
     if demo:
-        _print_demo(runtime, seed_demo(runtime.store))
+        _print_demo(runtime, seed_demo(runtime.context))
     count = settings.resolved_workers
     # uvloop and httptools when installed (they are dependencies): "auto" picks them.
     options: dict[str, Any] = {

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 import secrets
 import string
-import time
 
 BASE62 = string.ascii_letters + string.digits
 
@@ -15,28 +15,33 @@ TOKEN_LENGTH = 40
 TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_]{1,256}$")
 
 
-def random_base62(length: int) -> str:
-    return "".join(secrets.choice(BASE62) for _ in range(length))
+class IdSource:
+    """Where new ids and tokens come from: cryptographically random unless told otherwise.
 
+    `rng` is for tests and the emulator that want reproducible ids (a seeded `random.Random`);
+    tokens drawn from such a source are guessable, so a server always uses the default.
+    """
 
-def new_id(prefix: str) -> str:
-    """An id like `res_4fJ...`: Vercel's kind prefix and 24 random base62 characters."""
-    return f"{prefix}_{random_base62(24)}"
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._rng = rng if rng is not None else secrets.SystemRandom()
 
+    def __repr__(self) -> str:
+        return "IdSource()"
 
-def new_env_var_id() -> str:
-    """Env var ids are 16 random base62 characters, with no prefix, as Vercel's are."""
-    return random_base62(16)
+    def base62(self, length: int) -> str:
+        return "".join(self._rng.choice(BASE62) for _ in range(length))
 
+    def new(self, prefix: str) -> str:
+        """An id like `res_4fJ...`: Vercel's kind prefix and 24 random base62 characters."""
+        return f"{prefix}_{self.base62(24)}"
 
-def new_token(kind: str) -> str:
-    """A bearer token `kt_<kind>_<base62>`; only `[A-Za-z0-9_]` so every client accepts it."""
-    return f"kt_{kind}_{random_base62(TOKEN_LENGTH)}"
+    def env_var_id(self) -> str:
+        """Env var ids are 16 random base62 characters, with no prefix, as Vercel's are."""
+        return self.base62(16)
 
-
-def now_ms() -> int:
-    """Timestamps on the wire and in storage: integer milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
+    def token(self, kind: str) -> str:
+        """A bearer token `kt_<kind>_<base62>`; only `[A-Za-z0-9_]` so every client accepts it."""
+        return f"kt_{kind}_{self.base62(TOKEN_LENGTH)}"
 
 
 def hash_token(token: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from keyturn.domain.envkeys import ENVIRONMENTS, derive_env_key
-from keyturn.domain.errors import RuleViolation
+from keyturn.domain.errors import Code, RuleViolation
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -78,7 +78,7 @@ def validate_secrets(secrets: Sequence[Secret]) -> None:
     for index, secret in enumerate(secrets):
         if secret.prefix is not None and not SECRET_PREFIX.fullmatch(secret.prefix):
             raise RuleViolation(
-                "invalid_prefix",
+                Code.INVALID_PREFIX,
                 f"secrets[{index}].prefix must start with a letter and contain only letters, "
                 "digits and underscores",
             )
@@ -88,7 +88,7 @@ def validate_secrets(secrets: Sequence[Secret]) -> None:
     for index, secret in enumerate(secrets):
         if secret.name in seen:
             raise RuleViolation(
-                "duplicate_secret_name",
+                Code.DUPLICATE_SECRET_NAME,
                 f"secrets[{index}].name {secret.name!r} appears more than once in the request",
             )
         seen.add(secret.name)
@@ -96,7 +96,7 @@ def validate_secrets(secrets: Sequence[Secret]) -> None:
         key = derive_env_key(secret.name, secret.prefix)
         if secret.name in RESERVED_NAMES or key in RESERVED_NAMES:
             raise RuleViolation(
-                "reserved_secret_name",
+                Code.RESERVED_SECRET_NAME,
                 f"secrets[{index}].name {secret.name!r} is reserved by the runtime",
             )
     for index, secret in enumerate(secrets):
@@ -106,14 +106,14 @@ def validate_secrets(secrets: Sequence[Secret]) -> None:
 def _check_name(index: int, secret: Secret) -> None:
     where = f"secrets[{index}].name"
     if not secret.name:
-        raise RuleViolation("invalid_secret_name", f"{where} must not be empty")
+        raise RuleViolation(Code.INVALID_SECRET_NAME, f"{where} must not be empty")
     if len(secret.name) > MAX_NAME_LENGTH:
         raise RuleViolation(
-            "invalid_secret_name", f"{where} is longer than {MAX_NAME_LENGTH} characters"
+            Code.INVALID_SECRET_NAME, f"{where} is longer than {MAX_NAME_LENGTH} characters"
         )
     if not SECRET_NAME.fullmatch(secret.name):
         raise RuleViolation(
-            "invalid_secret_name",
+            Code.INVALID_SECRET_NAME,
             f"{where} must match ^[A-Za-z_][A-Za-z0-9_]*$ (letters, digits, underscores)",
         )
 
@@ -122,7 +122,7 @@ def _check_derived_key(index: int, secret: Secret) -> None:
     key = derive_env_key(secret.name, secret.prefix)
     if len(key) > MAX_NAME_LENGTH or not SECRET_NAME.fullmatch(key):
         raise RuleViolation(
-            "invalid_secret_name",
+            Code.INVALID_SECRET_NAME,
             f"secrets[{index}]: the env var key derived from name and prefix is not a valid "
             f"key of at most {MAX_NAME_LENGTH} characters",
         )
@@ -131,13 +131,13 @@ def _check_derived_key(index: int, secret: Secret) -> None:
 def _check_sizes(index: int, secret: Secret) -> None:
     if len(secret.value.encode()) > MAX_VALUE_BYTES:
         raise RuleViolation(
-            "value_too_large", f"secrets[{index}].value is larger than {MAX_VALUE_BYTES} bytes"
+            Code.VALUE_TOO_LARGE, f"secrets[{index}].value is larger than {MAX_VALUE_BYTES} bytes"
         )
     for environment in ENVIRONMENTS:
         override = secret.environment_overrides.get(environment)
         if override is not None and len(override.encode()) > MAX_VALUE_BYTES:
             raise RuleViolation(
-                "value_too_large",
+                Code.VALUE_TOO_LARGE,
                 f"secrets[{index}].environmentOverrides.{environment} is larger than "
                 f"{MAX_VALUE_BYTES} bytes",
             )
@@ -156,7 +156,7 @@ def merge_secrets(
 def check_secret_count(secrets: Mapping[str, Secret]) -> None:
     if len(secrets) > MAX_SECRETS:
         raise RuleViolation(
-            "too_many_secrets",
+            Code.TOO_MANY_SECRETS,
             f"secrets: a resource holds at most {MAX_SECRETS} secrets; this update would leave "
             f"{len(secrets)}",
         )

@@ -19,11 +19,14 @@ from starlette.routing import BaseRoute, Route
 
 from keyturn.domain.errors import (
     BadRequest,
+    Code,
     Conflict,
     FieldError,
     Forbidden,
     KeyturnError,
     NotFound,
+    PartnerError,
+    PreconditionFailed,
     RuleViolation,
     ServiceUnavailable,
     Unauthorized,
@@ -38,11 +41,13 @@ STATUS_OF: dict[type[KeyturnError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
     RuleViolation: 422,
+    PartnerError: 502,
     ServiceUnavailable: 503,
 }
 
-STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
+STARLETTE_CODES = {404: Code.NOT_FOUND, 405: Code.METHOD_NOT_ALLOWED}
 
 # Seconds a client should wait before retrying a 503: long enough for a database restart or a
 # failover to begin answering, short enough that a retrying client does not stall for long.
@@ -76,6 +81,8 @@ async def _keyturn_error(_request: Request, exc: Exception) -> JSONResponse:
         extra["missingToken" if exc.missing else "invalidToken"] = True
     if isinstance(exc, BadRequest) and exc.fields:
         extra["fields"] = _fields(exc.fields)
+    if isinstance(exc, PartnerError):
+        extra.update(exc.extra)
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
     return error_response(status, exc.code, exc.message, headers=headers, **extra)
 
@@ -83,7 +90,7 @@ async def _keyturn_error(_request: Request, exc: Exception) -> JSONResponse:
 def _starlette_error(routes: Sequence[BaseRoute]) -> ExceptionHandler:
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        code = STARLETTE_CODES.get(exc.status_code, "error")
+        code = STARLETTE_CODES.get(exc.status_code, Code.ERROR)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             # The router names the methods of the first route whose path matched; several
@@ -110,13 +117,15 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         for error in exc.errors()
     ]
     first = fields[0] if fields else {"key": "request", "message": "is invalid"}
-    return error_response(400, "bad_request", f"{first['key']}: {first['message']}", fields=fields)
+    return error_response(
+        400, Code.BAD_REQUEST, f"{first['key']}: {first['message']}", fields=fields
+    )
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     # The type only: an exception's message may quote a value, and values may be secrets.
     logger.error("unexpected %s while handling a request", type(exc).__name__)
-    return error_response(500, "internal_error", "internal error; this is a bug in keyturn")
+    return error_response(500, Code.INTERNAL_ERROR, "internal error; this is a bug in keyturn")
 
 
 def install_error_handlers(app: FastAPI, routes: Sequence[BaseRoute]) -> None:

@@ -10,6 +10,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keyturn.domain.errors import Code
+
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -56,7 +58,7 @@ class BodySizeLimit:
         payload = json.dumps(
             {
                 "error": {
-                    "code": "payload_too_large",
+                    "code": Code.PAYLOAD_TOO_LARGE,
                     "message": f"the request body is larger than {self.max_bytes} bytes",
                 }
             }

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field, replace
 
-from keyturn.domain.accounts import Principal, TokenKind
-from keyturn.domain.errors import BadRequest, Forbidden, Unauthorized
+from keyturn.domain.accounts import Installation, Principal, TokenKind
+from keyturn.domain.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from keyturn.domain.ids import TOKEN_SHAPE, hash_token
 from keyturn.storage.unit_of_work import UnitOfWork
 
@@ -101,3 +101,26 @@ def require_user(principal: Principal) -> str:
     if principal.kind is not TokenKind.USER or principal.team_id is None:
         raise Forbidden("this endpoint takes a user token")
     return principal.team_id
+
+
+def require_installation_owner(
+    uow: UnitOfWork, principal: Principal, installation_id: str
+) -> Installation:
+    """The installation an owner-path route (`/v1/integrations/installations/{icfg}/...`) names.
+
+    The owner path takes a user token of the installation's team: any other kind of token is a
+    403. An installation that does not exist is a 404 `not_found` (a user may learn that an id
+    names nothing; unlike the partner path, there is no installation the token is bound to); an
+    existing one of another team is a 403.
+    """
+    return team_installation(uow, require_user(principal), installation_id)
+
+
+def team_installation(uow: UnitOfWork, team_id: str, installation_id: str) -> Installation:
+    """Installation `installation_id` of team `team_id`: 404 when none, 403 when another's."""
+    installation = uow.accounts.installation(installation_id)
+    if installation is None:
+        raise NotFound(f"integrationConfigurationId: no installation {installation_id!r}")
+    if installation.team_id != team_id:
+        raise Forbidden(f"installation {installation_id!r} belongs to another team")
+    return installation

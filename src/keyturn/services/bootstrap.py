@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from keyturn.domain.accounts import Installation, Integration, Team, TokenKind
-from keyturn.domain.errors import Conflict, NotFound
-from keyturn.domain.ids import hash_token, new_token
-from keyturn.storage.unit_of_work import Store
+from keyturn.domain.errors import Code, Conflict, NotFound
+from keyturn.domain.ids import hash_token
+from keyturn.services.context import ServiceContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,18 +25,18 @@ class IssuedInstallation:
     access_token: str = field(repr=False)
 
 
-def create_team(store: Store, slug: str, name: str | None) -> Team:
-    with store.write() as uow:
+def create_team(ctx: ServiceContext, slug: str, name: str | None) -> Team:
+    with ctx.store.write() as uow:
         if uow.accounts.team_slug_taken(slug):
-            raise Conflict("conflict", f"slug: a team with slug {slug!r} already exists")
+            raise Conflict(Code.CONFLICT, f"slug: a team with slug {slug!r} already exists")
         team = uow.accounts.add_team(slug, name or slug)
         uow.commit()
     return team
 
 
-def create_user_token(store: Store, team_id: str, name: str | None) -> IssuedToken:
-    token = new_token("user")
-    with store.write() as uow:
+def create_user_token(ctx: ServiceContext, team_id: str, name: str | None) -> IssuedToken:
+    token = ctx.ids.token("user")
+    with ctx.store.write() as uow:
         if uow.accounts.team(team_id) is None:
             raise NotFound(f"teamId: no team {team_id!r}")
         token_id = uow.accounts.add_token(
@@ -51,14 +51,14 @@ def create_user_token(store: Store, team_id: str, name: str | None) -> IssuedTok
 
 
 def create_integration(
-    store: Store, slug: str, name: str | None, products: list[tuple[str, str | None]]
+    ctx: ServiceContext, slug: str, name: str | None, products: list[tuple[str, str | None]]
 ) -> Integration:
     slugs = [product_slug for product_slug, _ in products]
     if len(set(slugs)) != len(slugs):
-        raise Conflict("conflict", "products: two products share a slug")
-    with store.write() as uow:
+        raise Conflict(Code.CONFLICT, "products: two products share a slug")
+    with ctx.store.write() as uow:
         if uow.accounts.integration_slug_taken(slug):
-            raise Conflict("conflict", f"slug: an integration with slug {slug!r} already exists")
+            raise Conflict(Code.CONFLICT, f"slug: an integration with slug {slug!r} already exists")
         integration = uow.accounts.add_integration(
             slug, name or slug, [(p_slug, p_name or p_slug) for p_slug, p_name in products]
         )
@@ -66,10 +66,12 @@ def create_integration(
     return integration
 
 
-def create_installation(store: Store, team_id: str, integration_ref: str) -> IssuedInstallation:
+def create_installation(
+    ctx: ServiceContext, team_id: str, integration_ref: str
+) -> IssuedInstallation:
     """Install an integration (by id or slug) on a team; returns its access token once."""
-    token = new_token("integration")
-    with store.write() as uow:
+    token = ctx.ids.token("integration")
+    with ctx.store.write() as uow:
         if uow.accounts.team(team_id) is None:
             raise NotFound(f"teamId: no team {team_id!r}")
         integration = uow.accounts.integration_by_id_or_slug(integration_ref)
@@ -87,10 +89,10 @@ def create_installation(store: Store, team_id: str, integration_ref: str) -> Iss
     return IssuedInstallation(installation=installation, access_token=token)
 
 
-def issue_installation_token(store: Store, installation_id: str) -> IssuedToken:
+def issue_installation_token(ctx: ServiceContext, installation_id: str) -> IssuedToken:
     """Another access token for an existing installation (the demo prints a fresh one)."""
-    token = new_token("integration")
-    with store.write() as uow:
+    token = ctx.ids.token("integration")
+    with ctx.store.write() as uow:
         installation = uow.accounts.installation(installation_id)
         if installation is None:
             raise NotFound(f"installation: no installation {installation_id!r}")

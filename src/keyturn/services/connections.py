@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from keyturn.domain.environment import Connection, derived_keys
 from keyturn.domain.envkeys import ENVIRONMENTS
-from keyturn.domain.errors import Conflict, Forbidden, NotFound, RuleViolation
+from keyturn.domain.errors import Code, Conflict, NotFound, RuleViolation
 from keyturn.domain.secrets import MAX_NAME_LENGTH, SECRET_PREFIX
+from keyturn.services.auth import team_installation
+from keyturn.services.context import ServiceContext
 from keyturn.services.namespace import refuse_conflicts, taken_keys
 from keyturn.services.projects import find_project
 from keyturn.services.secrets import find_live_resource
-from keyturn.storage.unit_of_work import Store, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,22 +30,27 @@ class ConnectionRequest:
 
 
 def connect_resource(
-    store: Store, team_id: str, installation_id: str, partner_id: str, request: ConnectionRequest
+    ctx: ServiceContext,
+    team_id: str,
+    installation_id: str,
+    partner_id: str,
+    request: ConnectionRequest,
 ) -> Connection:
     if request.env_var_prefix is not None and not SECRET_PREFIX.fullmatch(request.env_var_prefix):
         raise RuleViolation(
-            "invalid_prefix",
+            Code.INVALID_PREFIX,
             "envVarPrefix must start with a letter and contain only letters, digits and "
             "underscores",
         )
-    with store.write() as uow:
-        _check_installation(uow, team_id, installation_id)
+    with ctx.store.write() as uow:
+        team_installation(uow, team_id, installation_id)
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         project = find_project(uow, team_id, request.project_ref)
         uow.projects.lock([project.id])
         if uow.connections.get(resource.internal_id, project.id) is not None:
             raise Conflict(
-                "already_connected", f"resource {partner_id!r} is already connected to the project"
+                Code.ALREADY_CONNECTED,
+                f"resource {partner_id!r} is already connected to the project",
             )
         candidate = Connection(
             id="",
@@ -59,7 +65,7 @@ def connect_resource(
         wanted = derived_keys(candidate, names.get(resource.internal_id, []))
         if any(len(key) > MAX_NAME_LENGTH for key, _ in wanted):
             raise RuleViolation(
-                "invalid_secret_name",
+                Code.INVALID_SECRET_NAME,
                 f"envVarPrefix makes an env var key longer than {MAX_NAME_LENGTH} characters",
             )
         uow.projects.lock_env_keys(key for key, _ in wanted)
@@ -77,19 +83,19 @@ def connect_resource(
 
 
 def list_connections(
-    store: Store, team_id: str, installation_id: str, partner_id: str
+    ctx: ServiceContext, team_id: str, installation_id: str, partner_id: str
 ) -> Sequence[Connection]:
-    with store.read() as uow:
-        _check_installation(uow, team_id, installation_id)
+    with ctx.store.read() as uow:
+        team_installation(uow, team_id, installation_id)
         resource = find_live_resource(uow, installation_id, partner_id)
         return uow.connections.of_resource(resource.internal_id)
 
 
 def disconnect_resource(
-    store: Store, team_id: str, installation_id: str, partner_id: str, project_ref: str
+    ctx: ServiceContext, team_id: str, installation_id: str, partner_id: str, project_ref: str
 ) -> None:
-    with store.write() as uow:
-        _check_installation(uow, team_id, installation_id)
+    with ctx.store.write() as uow:
+        team_installation(uow, team_id, installation_id)
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         project = find_project(uow, team_id, project_ref)
         connection = uow.connections.get(resource.internal_id, project.id)
@@ -98,11 +104,3 @@ def disconnect_resource(
         uow.connections.delete(connection)
         uow.projects.touch(project.id)
         uow.commit()
-
-
-def _check_installation(uow: UnitOfWork, team_id: str, installation_id: str) -> None:
-    installation = uow.accounts.installation(installation_id)
-    if installation is None:
-        raise NotFound(f"integrationConfigurationId: no installation {installation_id!r}")
-    if installation.team_id != team_id:
-        raise Forbidden(f"installation {installation_id!r} belongs to another team")

@@ -15,8 +15,8 @@ from keyturn.domain.resources import ResourceFields
 from keyturn.domain.secrets import Secret
 from keyturn.services import bootstrap, projects, resources
 from keyturn.services.connections import ConnectionRequest, connect_resource
+from keyturn.services.context import ServiceContext
 from keyturn.services.secrets import SecretsUpdate
-from keyturn.storage.unit_of_work import Store
 
 TEAM_SLUG = "demo"
 INTEGRATION_SLUG = "acme-db"
@@ -38,34 +38,34 @@ class DemoSeed:
     integration_token: str = field(repr=False)
 
 
-def seed_demo(store: Store) -> DemoSeed:
-    with store.read() as uow:
+def seed_demo(ctx: ServiceContext) -> DemoSeed:
+    with ctx.store.read() as uow:
         team = uow.accounts.team_by_slug(TEAM_SLUG)
         integration = uow.accounts.integration_by_id_or_slug(INTEGRATION_SLUG)
     if team is None:
-        team = bootstrap.create_team(store, TEAM_SLUG, "Demo team")
+        team = bootstrap.create_team(ctx, TEAM_SLUG, "Demo team")
     if integration is None:
         integration = bootstrap.create_integration(
-            store, INTEGRATION_SLUG, "Acme DB", [(PRODUCT_SLUG, "Acme Postgres")]
+            ctx, INTEGRATION_SLUG, "Acme DB", [(PRODUCT_SLUG, "Acme Postgres")]
         )
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         installation = uow.accounts.first_installation(team.id, integration.id)
         project = uow.projects.by_name(team.id, PROJECT_NAME)
     if installation is None:
-        installation = bootstrap.create_installation(store, team.id, integration.id).installation
+        installation = bootstrap.create_installation(ctx, team.id, integration.id).installation
     if project is None:
-        project = projects.create_project(store, team.id, PROJECT_NAME)
+        project = projects.create_project(ctx, team.id, PROJECT_NAME)
     product = integration.products[0]
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         resource = uow.resources.live(installation.id, RESOURCE_ID)
     resources.import_resource(
-        store,
+        ctx,
         installation.id,
         RESOURCE_ID,
         ResourceFields(product_id=product.id, name="Demo database", status="ready"),
         secrets=SecretsUpdate((INITIAL_SECRET,)) if resource is None else None,
     )
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         resource = uow.resources.live(installation.id, RESOURCE_ID)
         connected = resource is not None and (
             uow.connections.get(resource.internal_id, project.id) is not None
@@ -73,7 +73,7 @@ def seed_demo(store: Store) -> DemoSeed:
     if not connected:
         # All three environments: the demo's commands pull production and deploy to it.
         connect_resource(
-            store, team.id, installation.id, RESOURCE_ID, ConnectionRequest(project_ref=project.id)
+            ctx, team.id, installation.id, RESOURCE_ID, ConnectionRequest(project_ref=project.id)
         )
     return DemoSeed(
         team=team,
@@ -81,6 +81,6 @@ def seed_demo(store: Store) -> DemoSeed:
         installation=installation,
         project=project,
         resource_id=RESOURCE_ID,
-        user_token=bootstrap.create_user_token(store, team.id, "demo").token,
-        integration_token=bootstrap.issue_installation_token(store, installation.id).token,
+        user_token=bootstrap.create_user_token(ctx, team.id, "demo").token,
+        integration_token=bootstrap.issue_installation_token(ctx, installation.id).token,
     )

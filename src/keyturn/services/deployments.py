@@ -21,9 +21,10 @@ from keyturn.domain.environment import (
 )
 from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import Forbidden, NotFound
+from keyturn.services.context import ServiceContext
 from keyturn.services.env import check_target, derived_entries, pulled_env
 from keyturn.services.projects import TeamCaller, caller_team, check_project_name, find_project
-from keyturn.storage.unit_of_work import Store, UnitOfWork
+from keyturn.storage.unit_of_work import UnitOfWork
 
 URL_HOST = "keyturn.localhost"
 
@@ -44,11 +45,11 @@ class DeploymentRequest:
 
 
 def create_deployment(
-    store: Store, caller: TeamCaller, ask: Callable[[], DeploymentRequest]
+    ctx: ServiceContext, caller: TeamCaller, ask: Callable[[], DeploymentRequest]
 ) -> DeploymentView:
     """Deploy (or redeploy) in one transaction: the caller's token, then the body (`ask()`
     raises its 400), then the project and the frozen env."""
-    with store.write(snapshot=True) as uow:
+    with ctx.store.write(snapshot=True) as uow:
         team_id = caller_team(uow, caller)
         request = ask()
         name, target, git_branch = request.name, request.target, request.git_branch
@@ -94,18 +95,18 @@ def create_deployment(
     return DeploymentView(deployment, project.name)
 
 
-def get_deployment(store: Store, team_id: str, deployment_id: str) -> DeploymentView:
-    with store.read() as uow:
+def get_deployment(ctx: ServiceContext, team_id: str, deployment_id: str) -> DeploymentView:
+    with ctx.store.read() as uow:
         deployment = _team_deployment(uow, team_id, deployment_id)
         project = find_project(uow, team_id, deployment.project_id)
     return DeploymentView(deployment, project.name)
 
 
 def list_deployments(
-    store: Store, team_id: str, *, project_ref: str | None, target: str | None, limit: int
+    ctx: ServiceContext, team_id: str, *, project_ref: str | None, target: str | None, limit: int
 ) -> tuple[list[DeploymentView], int]:
     """The newest `limit` deployments (of one project if given), and how many there are."""
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         if project_ref is not None:
             projects = [find_project(uow, team_id, project_ref)]
         else:
@@ -116,17 +117,17 @@ def list_deployments(
     return [DeploymentView(d, names[d.project_id]) for d in found], total
 
 
-def delete_deployment(store: Store, team_id: str, deployment_id: str) -> Deployment:
-    with store.write() as uow:
+def delete_deployment(ctx: ServiceContext, team_id: str, deployment_id: str) -> Deployment:
+    with ctx.store.write() as uow:
         deployment = _team_deployment(uow, team_id, deployment_id)
         uow.deployments.delete(deployment)
         uow.commit()
     return deployment
 
 
-def pull_deployment_env(store: Store, team_id: str, deployment_id: str) -> dict[str, str]:
+def pull_deployment_env(ctx: ServiceContext, team_id: str, deployment_id: str) -> dict[str, str]:
     """The env the deployment was built with, as `env pull` writes it (sensitive → "")."""
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         deployment = _team_deployment(uow, team_id, deployment_id)
         frozen = deployment_env(uow, deployment)
     return pulled_env(frozen)

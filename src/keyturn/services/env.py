@@ -24,12 +24,12 @@ from keyturn.domain.environment import (
     resolve_entries,
 )
 from keyturn.domain.envkeys import ENVIRONMENTS
-from keyturn.domain.errors import BadRequest, Conflict, FieldError, NotFound
-from keyturn.domain.ids import now_ms
+from keyturn.domain.errors import BadRequest, Code, Conflict, FieldError, NotFound
 from keyturn.domain.secrets import MAX_NAME_LENGTH, MAX_VALUE_BYTES, SECRET_NAME
+from keyturn.services.context import ServiceContext
 from keyturn.services.namespace import derived_taken_keys, refuse_conflicts, taken_keys
 from keyturn.services.projects import TeamCaller, caller_team, find_project
-from keyturn.storage.unit_of_work import Store, UnitOfWork
+from keyturn.storage.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ def resolved_project_env(
 
 
 def list_env(
-    store: Store,
+    ctx: ServiceContext,
     team_id: str,
     project_ref: str,
     *,
@@ -131,7 +131,7 @@ def list_env(
     """Records for `target` (all if None); with a branch, other branches' variables are left out."""
     if target is not None:
         check_target(target, ENVIRONMENTS)
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         variables = project_variables(uow, find_project(uow, team_id, project_ref))
     return [
         var
@@ -141,8 +141,8 @@ def list_env(
     ]
 
 
-def get_env_var(store: Store, team_id: str, project_ref: str, env_id: str) -> EnvVar:
-    with store.read() as uow:
+def get_env_var(ctx: ServiceContext, team_id: str, project_ref: str, env_id: str) -> EnvVar:
+    with ctx.store.read() as uow:
         for var in project_variables(uow, find_project(uow, team_id, project_ref)):
             if var.id == env_id:
                 return var
@@ -150,13 +150,13 @@ def get_env_var(store: Store, team_id: str, project_ref: str, env_id: str) -> En
 
 
 def pull_env(
-    store: Store, caller: TeamCaller, project_ref: str, target: str, git_branch: str | None
+    ctx: ServiceContext, caller: TeamCaller, project_ref: str, target: str, git_branch: str | None
 ) -> dict[str, str]:
     """What `vercel env pull` writes for the target (and branch); sensitive values are "".
 
     The caller's token is looked up in the same read transaction (one per pull, not two); its
     401 and 403 come before the target's 400."""
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         team_id = caller_team(uow, caller)
         check_target(target, ENVIRONMENTS)
         resolved = _resolved_env(uow, team_id, project_ref, target, git_branch)
@@ -176,7 +176,7 @@ def pulled_env(resolved: dict[str, tuple[str, str]]) -> dict[str, str]:
 
 
 def create_env_vars(
-    store: Store,
+    ctx: ServiceContext,
     caller: TeamCaller,
     project_ref: str,
     ask: Callable[[], Sequence[NewUserVar]],
@@ -189,7 +189,7 @@ def create_env_vars(
     """
     created: list[EnvVar] = []
     failed: list[tuple[str, str, str]] = []
-    with store.write() as uow:
+    with ctx.store.write() as uow:
         team_id = caller_team(uow, caller)
         inputs = ask()
         for index, item in enumerate(inputs):
@@ -245,9 +245,9 @@ def create_env_vars(
 
 
 def patch_env_var(
-    store: Store, team_id: str, project_ref: str, env_id: str, patch: UserVarPatch
+    ctx: ServiceContext, team_id: str, project_ref: str, env_id: str, patch: UserVarPatch
 ) -> EnvVar:
-    with store.write() as uow:
+    with ctx.store.write() as uow:
         project = find_project(uow, team_id, project_ref)
         uow.projects.lock([project.id])
         var = _user_var_or_refuse(uow, project, env_id)
@@ -259,7 +259,7 @@ def patch_env_var(
             targets=patch.targets if patch.targets is not None else var.targets,
             git_branch=patch.git_branch if patch.git_branch is not None else var.git_branch,
             comment=patch.comment if patch.comment is not None else var.comment,
-            updated_at=now_ms(),
+            updated_at=ctx.clock.now_ms(),
         )
         _check_user_var(
             NewUserVar(
@@ -277,8 +277,8 @@ def patch_env_var(
     return _user_record(changed)
 
 
-def delete_env_var(store: Store, team_id: str, project_ref: str, env_id: str) -> EnvVar:
-    with store.write() as uow:
+def delete_env_var(ctx: ServiceContext, team_id: str, project_ref: str, env_id: str) -> EnvVar:
+    with ctx.store.write() as uow:
         project = find_project(uow, team_id, project_ref)
         uow.projects.lock([project.id])
         var = _user_var_or_refuse(uow, project, env_id)
@@ -300,7 +300,7 @@ def _user_var_or_refuse(uow: UnitOfWork, project: Project, env_id: str) -> UserE
         return var
     if any(var.id == env_id for var in project_variables(uow, project)):
         raise Conflict(
-            "env_managed_by_integration",
+            Code.ENV_MANAGED_BY_INTEGRATION,
             f"env var {env_id!r} comes from a connected resource; change it through the "
             "resource's secrets or its connection",
         )

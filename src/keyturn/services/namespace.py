@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from keyturn.domain.environment import derived_keys, first_conflict
-from keyturn.domain.errors import Conflict
+from keyturn.domain.errors import Code, Conflict
 from keyturn.storage.unit_of_work import UnitOfWork
 
 Keys = set[tuple[str, str]]
@@ -76,6 +76,6 @@ def refuse_conflicts(wanted_by_project: dict[str, Keys], taken: dict[str, Keys])
 def key_conflict(key: str) -> Conflict:
     """The 409 for a key already held in a project and environment it would be added to."""
     return Conflict(
-        "env_var_conflict",
+        Code.ENV_VAR_CONFLICT,
         f"env var {key!r} already exists in a connected project in the same environment",
     )

@@ -6,9 +6,10 @@ import re
 from dataclasses import dataclass
 
 from keyturn.domain.accounts import Project, Team
-from keyturn.domain.errors import BadRequest, Conflict, FieldError, Forbidden, NotFound
+from keyturn.domain.errors import BadRequest, Code, Conflict, FieldError, Forbidden, NotFound
 from keyturn.services.auth import Credentials, identify, require_user
-from keyturn.storage.unit_of_work import Store, UnitOfWork
+from keyturn.services.context import ServiceContext
+from keyturn.storage.unit_of_work import UnitOfWork
 
 # Vercel's rule: lowercase letters, digits, '.', '_', '-'; at most 100; no '---'.
 PROJECT_NAME = re.compile(r"^[a-z0-9._-]{1,100}$")
@@ -23,11 +24,11 @@ def check_project_name(name: str) -> None:
         raise BadRequest(message, (FieldError("name", message),))
 
 
-def create_project(store: Store, team_id: str, name: str) -> Project:
+def create_project(ctx: ServiceContext, team_id: str, name: str) -> Project:
     check_project_name(name)
-    with store.write() as uow:
+    with ctx.store.write() as uow:
         if uow.projects.by_name(team_id, name) is not None:
-            raise Conflict("conflict", f"name: a project named {name!r} already exists")
+            raise Conflict(Code.CONFLICT, f"name: a project named {name!r} already exists")
         project = uow.projects.add(team_id, name)
         uow.commit()
     return project
@@ -45,28 +46,28 @@ def find_project(uow: UnitOfWork, team_id: str, id_or_name: str) -> Project:
     return project
 
 
-def get_project(store: Store, team_id: str, id_or_name: str) -> Project:
-    with store.read() as uow:
+def get_project(ctx: ServiceContext, team_id: str, id_or_name: str) -> Project:
+    with ctx.store.read() as uow:
         return find_project(uow, team_id, id_or_name)
 
 
-def list_projects(store: Store, team_id: str) -> list[Project]:
-    with store.read() as uow:
+def list_projects(ctx: ServiceContext, team_id: str) -> list[Project]:
+    with ctx.store.read() as uow:
         return uow.projects.of_team(team_id)
 
 
-def delete_project(store: Store, team_id: str, id_or_name: str) -> None:
+def delete_project(ctx: ServiceContext, team_id: str, id_or_name: str) -> None:
     """Delete the project, its connections, variables and deployments."""
-    with store.write() as uow:
+    with ctx.store.write() as uow:
         project = find_project(uow, team_id, id_or_name)
         uow.projects.lock([project.id])
         uow.projects.delete(project)
         uow.commit()
 
 
-def find_team(store: Store, team_id: str, team_ref: str) -> Team:
+def find_team(ctx: ServiceContext, team_id: str, team_ref: str) -> Team:
     """The caller's team by id or slug; 403 for any other team."""
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         return _own_team(uow, team_id, team_ref)
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 from keyturn.domain.errors import BadRequest, FieldError, NotFound
 from keyturn.domain.resources import MAX_PARTNER_ID_LENGTH, Resource, ResourceFields
 from keyturn.domain.secrets import VersionProvenance, validate_secrets
+from keyturn.services.context import ServiceContext
 from keyturn.services.secrets import SecretsUpdate, apply_secrets, find_live_resource
-from keyturn.storage.unit_of_work import Store, UnitOfWork
+from keyturn.storage.unit_of_work import UnitOfWork
 
 IMPORT = VersionProvenance("import")
 PATCH = VersionProvenance("patch")
@@ -27,7 +28,7 @@ class ResourceView:
 
 
 def import_resource(
-    store: Store,
+    ctx: ServiceContext,
     installation_id: str,
     partner_id: str,
     fields: ResourceFields,
@@ -39,7 +40,7 @@ def import_resource(
         raise BadRequest(f"resourceId: {message}", (FieldError("resourceId", message),))
     if secrets is not None:
         validate_secrets(secrets.secrets)
-    with store.write() as uow:
+    with ctx.store.write() as uow:
         fields = _with_product_id(uow, installation_id, fields)
         resource = uow.resources.live(installation_id, partner_id, for_update=True)
         if resource is None:
@@ -53,7 +54,7 @@ def import_resource(
 
 
 def patch_resource(
-    store: Store,
+    ctx: ServiceContext,
     installation_id: str,
     partner_id: str,
     fields: ResourceFields,
@@ -61,7 +62,7 @@ def patch_resource(
 ) -> Resource:
     if secrets is not None:
         validate_secrets(secrets.secrets)
-    with store.write() as uow:
+    with ctx.store.write() as uow:
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         fields = _with_product_id(uow, installation_id, fields)
         resource = uow.resources.change(resource, fields)
@@ -71,19 +72,19 @@ def patch_resource(
     return resource
 
 
-def get_resource(store: Store, installation_id: str, partner_id: str) -> ResourceView:
-    with store.read() as uow:
+def get_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> ResourceView:
+    with ctx.store.read() as uow:
         return _views(uow, [find_live_resource(uow, installation_id, partner_id)])[0]
 
 
-def list_resources(store: Store, installation_id: str) -> list[ResourceView]:
-    with store.read() as uow:
+def list_resources(ctx: ServiceContext, installation_id: str) -> list[ResourceView]:
+    with ctx.store.read() as uow:
         return _views(uow, uow.resources.list_live(installation_id))
 
 
-def delete_resource(store: Store, installation_id: str, partner_id: str) -> None:
+def delete_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> None:
     """Delete the resource: its env vars leave every project; deployments keep theirs."""
-    with store.write() as uow:
+    with ctx.store.write() as uow:
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         uow.resources.mark_deleted(resource)
         uow.commit()

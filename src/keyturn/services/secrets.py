@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from keyturn.domain.envkeys import derive_env_key
-from keyturn.domain.errors import NotFound, RuleViolation
+from keyturn.domain.errors import Code, NotFound, RuleViolation
 from keyturn.domain.resources import INACTIVE_STATUS, Resource
 from keyturn.domain.secrets import (
     Secret,
@@ -23,8 +23,9 @@ from keyturn.domain.secrets import (
     validate_secrets,
 )
 from keyturn.services.auth import Credentials, identify, require_installation
+from keyturn.services.context import ServiceContext
 from keyturn.services.namespace import key_conflict
-from keyturn.storage.unit_of_work import Store, UnitOfWork
+from keyturn.storage.unit_of_work import UnitOfWork
 
 UPDATE = VersionProvenance("update")
 
@@ -58,15 +59,15 @@ def find_live_resource(
 
 
 def ensure_resource_exists(
-    store: Store, installation_id: str, partner_id: str, product_ref: str | None = None
+    ctx: ServiceContext, installation_id: str, partner_id: str, product_ref: str | None = None
 ) -> None:
     """Answer 404 before the body is read, as the contract's check order asks."""
-    with store.read() as uow:
+    with ctx.store.read() as uow:
         find_live_resource(uow, installation_id, partner_id, product_ref=product_ref)
 
 
 def update_resource_secrets(
-    store: Store,
+    ctx: ServiceContext,
     credentials: Credentials,
     installation_id: str,
     partner_id: str,
@@ -79,7 +80,7 @@ def update_resource_secrets(
     One transaction does the contract's checks in their order, then the write: the token
     (401/403), the resource (404), the body (`update()` raises its 400), the rules (422).
     """
-    with store.write() as uow:
+    with ctx.store.write() as uow:
         require_installation(identify(uow, credentials), installation_id)
         resource = find_live_resource(
             uow, installation_id, partner_id, product_ref=product_ref, for_update=True
@@ -109,7 +110,7 @@ def apply_secrets(
     check_secret_count(merged)
     if resource.status == INACTIVE_STATUS:
         raise RuleViolation(
-            "resource_not_active",
+            Code.RESOURCE_NOT_ACTIVE,
             f"resource {resource.partner_id!r} is uninstalled and takes no secrets",
         )
     change = diff_secrets(current, merged)

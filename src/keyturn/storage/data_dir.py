@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from keyturn.domain.ids import hash_token, new_token
+from keyturn.domain.ids import IdSource, hash_token
 
 ADMIN_TOKEN_DIGEST_FILE = "admin-token.sha256"  # noqa: S105  # a file name, not a secret
 
@@ -21,10 +21,10 @@ def prepare_data_dir(data_dir: Path) -> Path:
     return data_dir
 
 
-def load_or_create_admin_token_digest(data_dir: Path) -> tuple[str, str | None]:
+def load_or_create_admin_token_digest(data_dir: Path, ids: IdSource) -> tuple[str, str | None]:
     """The admin token's digest, and the token itself when it was just generated."""
     path = data_dir / ADMIN_TOKEN_DIGEST_FILE
-    token = new_token("admin")
+    token = ids.token("admin")
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

@@ -29,7 +29,9 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from keyturn.domain.errors import Conflict, ServiceUnavailable
+from keyturn.domain.clock import Clock, SystemClock
+from keyturn.domain.errors import Code, Conflict, ServiceUnavailable
+from keyturn.domain.ids import IdSource
 from keyturn.storage.dialect import process_writer_queue, snapshot_engine
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import WRITE_TRANSACTION
@@ -54,11 +56,23 @@ def database_unavailable() -> ServiceUnavailable:
 
 
 class Store:
-    """What the services need of storage: an engine and the key ring; hands out units of work."""
+    """What the services need of storage: an engine and the key ring; hands out units of work.
 
-    def __init__(self, engine: Engine, keys: KeyRing) -> None:
+    `clock` and `ids` are where the repositories take timestamps and new ids from.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        keys: KeyRing,
+        *,
+        clock: Clock | None = None,
+        ids: IdSource | None = None,
+    ) -> None:
         self.engine = engine
         self.keys = keys
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.ids = ids if ids is not None else IdSource()
         # One engine per isolation level, sharing the pool: snapshot reads need no
         # per-transaction option on the connection (see dialect.py).
         self.snapshot_engine = snapshot_engine(engine)
@@ -131,14 +145,16 @@ class UnitOfWork:
                 self._queue.release()
             raise
         self._connection = connection
-        self.accounts = AccountRepository(connection)
-        self.resources = ResourceRepository(connection)
-        self.secrets = SecretRepository(connection, self._store.keys)
-        self.projects = ProjectRepository(connection)
-        self.connections = ConnectionRepository(connection)
-        self.env_vars = EnvVarRepository(connection, self._store.keys)
-        self.deployments = DeploymentRepository(connection, self._store.keys)
-        self.ciphertexts = CiphertextRepository(connection, self._store.keys)
+        store = self._store
+        clock, ids = store.clock, store.ids
+        self.accounts = AccountRepository(connection, clock=clock, ids=ids)
+        self.resources = ResourceRepository(connection, clock=clock, ids=ids)
+        self.secrets = SecretRepository(connection, store.keys)
+        self.projects = ProjectRepository(connection, clock=clock, ids=ids)
+        self.connections = ConnectionRepository(connection, clock=clock, ids=ids)
+        self.env_vars = EnvVarRepository(connection, store.keys, clock=clock, ids=ids)
+        self.deployments = DeploymentRepository(connection, store.keys, clock=clock, ids=ids)
+        self.ciphertexts = CiphertextRepository(connection, store.keys)
         return self
 
     def __exit__(
@@ -169,7 +185,7 @@ class UnitOfWork:
             # Two requests raced past the same uniqueness check (a team slug, a project name):
             # the database kept one; the other is a conflict, not a server error.
             raise Conflict(
-                "conflict", "the request conflicts with a concurrent change; retry it"
+                Code.CONFLICT, "the request conflicts with a concurrent change; retry it"
             ) from None
 
     def commit(self) -> None:

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from keyturn.app import Runtime
+from keyturn.domain.clock import SettableClock
 from keyturn.storage.tables import deployment_env, deployment_secrets_versions
 from tests.conftest import Partner, Workspace, seed_partner
 
@@ -92,9 +93,10 @@ def test_deployment_of_branch_uses_branch_variables(workspace: Workspace, projec
 
 
 def test_get_list_and_delete_deployments(
-    workspace: Workspace, project: str, client: TestClient
+    workspace: Workspace, project: str, client: TestClient, clock: SettableClock
 ) -> None:
     first = workspace.deploy({"name": "web", "target": "production"})
+    clock.advance(1)  # newest first needs the second to be newer
     second = workspace.deploy({"name": "web", "target": "preview"})
     got = client.get(f"/v13/deployments/{first['id']}", headers=workspace.headers)
     assert (got.status_code, got.json()["id"]) == (200, first["id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from keyturn.domain.clock import SettableClock
 from tests.conftest import Partner, Workspace, admin_headers, seed_partner
 
 
@@ -114,3 +115,17 @@ def test_custom_environments_are_empty(workspace: Workspace, client: TestClient)
     ):
         response = client.get(path, headers=workspace.headers)
         assert (response.status_code, response.json()) == (200, {"environments": []})
+
+
+def test_project_timestamps_follow_the_apps_clock(
+    workspace: Workspace, client: TestClient, clock: SettableClock
+) -> None:
+    clock.set(1_700_000_000_000)
+    first = client.post("/v11/projects", json={"name": "first"}, headers=workspace.headers)
+    clock.advance(90_000)
+    second = client.post("/v11/projects", json={"name": "second"}, headers=workspace.headers)
+    assert (first.json()["createdAt"], second.json()["createdAt"]) == (
+        1_700_000_000_000,
+        1_700_000_090_000,
+    )
+    assert second.json()["updatedAt"] == 1_700_000_090_000

@@ -28,7 +28,7 @@ Body = Annotated[bytes, Depends(raw_body)]
 def create_team(context: Context, caller: Caller, body: Body) -> TeamOut:
     require_admin(caller.principal())
     request = parse_body(TeamIn, body)
-    team = bootstrap.create_team(context.store, request.slug, request.name)
+    team = bootstrap.create_team(context, request.slug, request.name)
     return {"id": team.id, "slug": team.slug, "name": team.name}
 
 
@@ -42,7 +42,7 @@ def create_team(context: Context, caller: Caller, body: Body) -> TeamOut:
 def create_user_token(teamId: str, context: Context, caller: Caller, body: Body) -> UserTokenOut:
     require_admin(caller.principal())
     request = parse_body(TokenIn, body) if body.strip() else TokenIn()
-    issued = bootstrap.create_user_token(context.store, teamId, request.name)
+    issued = bootstrap.create_user_token(context, teamId, request.name)
     return {"id": issued.id, "token": issued.token}
 
 
@@ -57,7 +57,7 @@ def create_integration(context: Context, caller: Caller, body: Body) -> Integrat
     require_admin(caller.principal())
     request = parse_body(IntegrationIn, body)
     integration = bootstrap.create_integration(
-        context.store,
+        context,
         request.slug,
         request.name,
         [(product.slug, product.name) for product in request.products],
@@ -83,7 +83,7 @@ def create_integration(context: Context, caller: Caller, body: Body) -> Integrat
 def create_installation(context: Context, caller: Caller, body: Body) -> InstallationOut:
     require_admin(caller.principal())
     request = parse_body(InstallationIn, body)
-    issued = bootstrap.create_installation(context.store, request.teamId, request.integration)
+    issued = bootstrap.create_installation(context, request.teamId, request.integration)
     return {
         "id": issued.installation.id,
         "teamId": issued.installation.team_id,

@@ -39,7 +39,7 @@ def connect(
     team_id = caller.team_id()
     request = parse_body(ConnectionIn, body).to_request()
     connection = connections.connect_resource(
-        context.store, team_id, integrationConfigurationId, resourceId, request
+        context, team_id, integrationConfigurationId, resourceId, request
     )
     return _connection_record(connection)
 
@@ -56,9 +56,7 @@ def list_connections(
     caller: Caller,
 ) -> ConnectionsOut:
     team_id = caller.team_id()
-    found = connections.list_connections(
-        context.store, team_id, integrationConfigurationId, resourceId
-    )
+    found = connections.list_connections(context, team_id, integrationConfigurationId, resourceId)
     return {"connections": [_connection_record(connection) for connection in found]}
 
 
@@ -77,7 +75,7 @@ def disconnect(
 ) -> Response:
     team_id = caller.team_id()
     connections.disconnect_resource(
-        context.store, team_id, integrationConfigurationId, resourceId, projectId
+        context, team_id, integrationConfigurationId, resourceId, projectId
     )
     return Response(status_code=204)
 

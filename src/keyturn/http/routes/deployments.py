@@ -37,7 +37,7 @@ def create_deployment(context: Context, caller: Caller, body: Body) -> Response:
             redeploy_of=request.deploymentId,
         )
 
-    view = deployments.create_deployment(context.store, caller.team, parsed_when_asked(parse))
+    view = deployments.create_deployment(context, caller.team, parsed_when_asked(parse))
     return json_response(deployment_record(view))
 
 
@@ -48,7 +48,7 @@ def create_deployment(context: Context, caller: Caller, body: Body) -> Response:
 )
 def get_deployment(deploymentId: str, context: Context, caller: Caller) -> DeploymentOut:
     team_id = caller.team_id()
-    return deployment_record(deployments.get_deployment(context.store, team_id, deploymentId))
+    return deployment_record(deployments.get_deployment(context, team_id, deploymentId))
 
 
 @router.get(
@@ -65,7 +65,7 @@ def list_deployments(
 ) -> DeploymentsOut:
     team_id = caller.team_id()
     found, total = deployments.list_deployments(
-        context.store, team_id, project_ref=projectId, target=target, limit=limit
+        context, team_id, project_ref=projectId, target=target, limit=limit
     )
     return {
         "deployments": [deployment_record(view) for view in found],
@@ -80,5 +80,5 @@ def list_deployments(
 )
 def delete_deployment(deploymentId: str, context: Context, caller: Caller) -> DeletedDeploymentOut:
     team_id = caller.team_id()
-    deleted = deployments.delete_deployment(context.store, team_id, deploymentId)
+    deleted = deployments.delete_deployment(context, team_id, deploymentId)
     return {"uid": deleted.id, "state": "DELETED"}

@@ -46,7 +46,7 @@ def list_env(
 ) -> EnvVarsOut:
     """The project's variables; values only with `decrypt=true`, and never sensitive ones."""
     team_id = caller.team_id()
-    found = env.list_env(context.store, team_id, idOrName, target=target, git_branch=gitBranch)
+    found = env.list_env(context, team_id, idOrName, target=target, git_branch=gitBranch)
     return {
         "envs": [env_record(var, decrypt=_flag(decrypt)) for var in found],
         "pagination": {"count": len(found), "next": None, "prev": None},
@@ -61,7 +61,7 @@ def list_env(
 def get_env_var(idOrName: str, envId: str, context: Context, caller: Caller) -> EnvVarOut:
     """One variable, decrypted unless it is sensitive."""
     team_id = caller.team_id()
-    return env_record(env.get_env_var(context.store, team_id, idOrName, envId), decrypt=True)
+    return env_record(env.get_env_var(context, team_id, idOrName, envId), decrypt=True)
 
 
 @router.post(
@@ -89,7 +89,7 @@ def create_env_vars(
         return [item.to_input() for item in items]
 
     result = env.create_env_vars(
-        context.store, caller.team, idOrName, parsed_when_asked(parse), upsert=_flag(upsert)
+        context, caller.team, idOrName, parsed_when_asked(parse), upsert=_flag(upsert)
     )
     return json_response(
         {
@@ -118,9 +118,7 @@ def patch_env_var(
 ) -> EnvVarOut:
     team_id = caller.team_id()
     patch = parse_body(UserEnvVarPatchIn, body).to_input()
-    return env_record(
-        env.patch_env_var(context.store, team_id, idOrName, envId, patch), decrypt=False
-    )
+    return env_record(env.patch_env_var(context, team_id, idOrName, envId, patch), decrypt=False)
 
 
 @router.delete(
@@ -130,7 +128,7 @@ def patch_env_var(
 )
 def delete_env_var(idOrName: str, envId: str, context: Context, caller: Caller) -> EnvVarOut:
     team_id = caller.team_id()
-    return env_record(env.delete_env_var(context.store, team_id, idOrName, envId), decrypt=False)
+    return env_record(env.delete_env_var(context, team_id, idOrName, envId), decrypt=False)
 
 
 @router.get(
@@ -151,7 +149,7 @@ def pull_project_env(
     gitBranch: str | None = None,
 ) -> Response:
     """`vercel env pull`: the env a build of this target (and branch) would get now."""
-    pulled = env.pull_env(context.store, caller.team, projectId, target, gitBranch)
+    pulled = env.pull_env(context, caller.team, projectId, target, gitBranch)
     return json_response({"env": pulled})
 
 
@@ -163,5 +161,5 @@ def pull_project_env(
 def pull_deployment_env(deploymentId: str, context: Context, caller: Caller) -> Response:
     """The env a deployment was built with, frozen; the CLI reads `buildEnv`."""
     team_id = caller.team_id()
-    frozen = deployments.pull_deployment_env(context.store, team_id, deploymentId)
+    frozen = deployments.pull_deployment_env(context, team_id, deploymentId)
     return json_response({"env": frozen, "buildEnv": frozen})

@@ -81,7 +81,7 @@ def _update_secrets(
 ) -> Response:
     update = parsed_when_asked(lambda: parse_body(SecretsUpdateIn, body).to_domain())
     secrets.update_resource_secrets(
-        context.store,
+        context,
         caller.credentials,
         installation_id,
         partner_id,
@@ -108,7 +108,7 @@ def import_resource(
     require_installation(caller.principal(), integrationConfigurationId)
     request = parse_body(ResourceImportIn, body)
     resource = resources.import_resource(
-        context.store,
+        context,
         integrationConfigurationId,
         resourceId,
         request.fields(),
@@ -131,10 +131,10 @@ def patch_resource(
     body: Body,
 ) -> ResourceNameOut:
     require_installation(caller.principal(), integrationConfigurationId)
-    secrets.ensure_resource_exists(context.store, integrationConfigurationId, resourceId)
+    secrets.ensure_resource_exists(context, integrationConfigurationId, resourceId)
     request = parse_body(ResourcePatchIn, body)
     resource = resources.patch_resource(
-        context.store,
+        context,
         integrationConfigurationId,
         resourceId,
         request.fields(),
@@ -156,7 +156,7 @@ def get_resource(
 ) -> ResourceOut:
     """A resource with the names of its secrets, never their values."""
     require_installation(caller.principal(), integrationConfigurationId)
-    view = resources.get_resource(context.store, integrationConfigurationId, resourceId)
+    view = resources.get_resource(context, integrationConfigurationId, resourceId)
     return _resource_body(view)
 
 
@@ -171,7 +171,7 @@ def list_resources(
     caller: Caller,
 ) -> ResourcesOut:
     require_installation(caller.principal(), integrationConfigurationId)
-    views = resources.list_resources(context.store, integrationConfigurationId)
+    views = resources.list_resources(context, integrationConfigurationId)
     return {"resources": [_listed_resource(view) for view in views]}
 
 
@@ -188,7 +188,7 @@ def delete_resource(
     caller: Caller,
 ) -> Response:
     require_installation(caller.principal(), integrationConfigurationId)
-    resources.delete_resource(context.store, integrationConfigurationId, resourceId)
+    resources.delete_resource(context, integrationConfigurationId, resourceId)
     return Response(status_code=204)
 
 

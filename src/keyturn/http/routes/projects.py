@@ -32,7 +32,7 @@ Body = Annotated[bytes, Depends(raw_body)]
 def create_project(context: Context, caller: Caller, body: Body) -> ProjectOut:
     team_id = caller.team_id()
     request = parse_body(ProjectIn, body)
-    return project_record(projects.create_project(context.store, team_id, request.name))
+    return project_record(projects.create_project(context, team_id, request.name))
 
 
 @router.get(
@@ -42,7 +42,7 @@ def create_project(context: Context, caller: Caller, body: Body) -> ProjectOut:
 )
 def list_projects(context: Context, caller: Caller) -> ProjectsOut:
     team_id = caller.team_id()
-    found = projects.list_projects(context.store, team_id)
+    found = projects.list_projects(context, team_id)
     return {
         "projects": [project_record(project) for project in found],
         "pagination": {"count": len(found), "next": None, "prev": None},
@@ -56,7 +56,7 @@ def list_projects(context: Context, caller: Caller) -> ProjectsOut:
 )
 def get_project(idOrName: str, context: Context, caller: Caller) -> ProjectOut:
     team_id = caller.team_id()
-    return project_record(projects.get_project(context.store, team_id, idOrName))
+    return project_record(projects.get_project(context, team_id, idOrName))
 
 
 @router.delete(
@@ -67,7 +67,7 @@ def get_project(idOrName: str, context: Context, caller: Caller) -> ProjectOut:
 )
 def delete_project(idOrName: str, context: Context, caller: Caller) -> Response:
     team_id = caller.team_id()
-    projects.delete_project(context.store, team_id, idOrName)
+    projects.delete_project(context, team_id, idOrName)
     return Response(status_code=204)
 
 
@@ -84,7 +84,7 @@ def delete_project(idOrName: str, context: Context, caller: Caller) -> Response:
 def custom_environments(idOrName: str, context: Context, caller: Caller) -> CustomEnvironmentsOut:
     """keyturn has the three standard environments only."""
     team_id = caller.team_id()
-    projects.get_project(context.store, team_id, idOrName)
+    projects.get_project(context, team_id, idOrName)
     return {"environments": []}
 
 
@@ -97,7 +97,7 @@ def custom_environments(idOrName: str, context: Context, caller: Caller) -> Cust
 def current_user(context: Context, caller: Caller) -> CurrentUserOut:
     """The token as a user: the CLI asks for it; a team token's user is its team's member."""
     team_id = caller.team_id()
-    team = projects.find_team(context.store, team_id, team_id)
+    team = projects.find_team(context, team_id, team_id)
     principal = caller.principal()
     user_id = "user_" + (principal.token_id or team_id).split("_", 1)[-1]
     return {
@@ -124,5 +124,5 @@ def current_user(context: Context, caller: Caller) -> CurrentUserOut:
     responses=answers(200, TeamOut, 400, 401, 403, 503),
 )
 def get_team(teamId: str, context: Context, caller: Caller) -> TeamOut:
-    team = projects.find_team(context.store, caller.team_id(), teamId)
+    team = projects.find_team(context, caller.team_id(), teamId)
     return {"id": team.id, "slug": team.slug, "name": team.name}

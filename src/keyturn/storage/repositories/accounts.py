@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Row, Select, bindparam, insert, or_, select, update
 
 from keyturn.domain.accounts import Installation, Integration, Product, Team, TokenKind
-from keyturn.domain.ids import new_id, now_ms
+from keyturn.domain.clock import Clock
+from keyturn.domain.ids import IdSource
 from keyturn.storage.tables import installations, integrations, products, teams, tokens
 
 
@@ -28,15 +29,17 @@ LIVE_TOKEN_BY_HASH = select(tokens).where(
 
 
 class AccountRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, clock: Clock, ids: IdSource) -> None:
         self._connection = connection
+        self._clock = clock
+        self._ids = ids
 
     # Teams
 
     def add_team(self, slug: str, name: str) -> Team:
-        team = Team(id=new_id("team"), slug=slug, name=name)
+        team = Team(id=self._ids.new("team"), slug=slug, name=name)
         self._connection.execute(
-            insert(teams).values(id=team.id, slug=slug, name=name, created_at=now_ms())
+            insert(teams).values(id=team.id, slug=slug, name=name, created_at=self._clock.now_ms())
         )
         return team
 
@@ -56,14 +59,16 @@ class AccountRepository:
     def add_integration(
         self, slug: str, name: str, product_specs: list[tuple[str, str]]
     ) -> Integration:
-        integration_id = new_id("oac")
+        integration_id = self._ids.new("oac")
         self._connection.execute(
             insert(integrations).values(
-                id=integration_id, slug=slug, name=name, created_at=now_ms()
+                id=integration_id, slug=slug, name=name, created_at=self._clock.now_ms()
             )
         )
         added = tuple(
-            Product(id=new_id("iap"), integration_id=integration_id, slug=p_slug, name=p_name)
+            Product(
+                id=self._ids.new("iap"), integration_id=integration_id, slug=p_slug, name=p_name
+            )
             for p_slug, p_name in product_specs
         )
         if added:
@@ -112,14 +117,14 @@ class AccountRepository:
 
     def add_installation(self, team_id: str, integration_id: str) -> Installation:
         installation = Installation(
-            id=new_id("icfg"), team_id=team_id, integration_id=integration_id
+            id=self._ids.new("icfg"), team_id=team_id, integration_id=integration_id
         )
         self._connection.execute(
             insert(installations).values(
                 id=installation.id,
                 team_id=team_id,
                 integration_id=integration_id,
-                created_at=now_ms(),
+                created_at=self._clock.now_ms(),
             )
         )
         return installation
@@ -156,7 +161,7 @@ class AccountRepository:
         installation_id: str | None,
         name: str,
     ) -> str:
-        token_id = new_id("tok")
+        token_id = self._ids.new("tok")
         self._connection.execute(
             insert(tokens).values(
                 id=token_id,
@@ -165,7 +170,7 @@ class AccountRepository:
                 team_id=team_id,
                 installation_id=installation_id,
                 name=name,
-                created_at=now_ms(),
+                created_at=self._clock.now_ms(),
             )
         )
         return token_id
@@ -185,7 +190,7 @@ class AccountRepository:
 
     def revoke_token(self, token_id: str) -> None:
         self._connection.execute(
-            update(tokens).where(tokens.c.id == token_id).values(revoked_at=now_ms())
+            update(tokens).where(tokens.c.id == token_id).values(revoked_at=self._clock.now_ms())
         )
 
     def _exists(self, query: Select[tuple[str]]) -> bool:

@@ -33,9 +33,10 @@ from sqlalchemy import (
 )
 from sqlalchemy import Connection as SQLConnection
 
+from keyturn.domain.clock import Clock
 from keyturn.domain.environment import ConnectedResource, Connection
 from keyturn.domain.envkeys import NEXT_PUBLIC, in_standard_order, secret_names_deriving
-from keyturn.domain.ids import new_id, now_ms
+from keyturn.domain.ids import IdSource
 from keyturn.storage.repositories.batches import BATCH_SIZE, MAX_OR_TERMS, batches
 from keyturn.storage.repositories.columns import (
     environment_columns,
@@ -93,8 +94,10 @@ LINKS_OF_PROJECTS = (
 
 
 class ConnectionRepository:
-    def __init__(self, connection: SQLConnection) -> None:
+    def __init__(self, connection: SQLConnection, *, clock: Clock, ids: IdSource) -> None:
         self._connection = connection
+        self._clock = clock
+        self._ids = ids
 
     def add(
         self,
@@ -105,13 +108,13 @@ class ConnectionRepository:
         make_sensitive: bool,
     ) -> Connection:
         connection = Connection(
-            id=new_id("conn"),
+            id=self._ids.new("conn"),
             resource_id=resource_id,
             project_id=project_id,
             environments=in_standard_order(environments),
             env_var_prefix=env_var_prefix,
             make_sensitive=make_sensitive,
-            created_at=now_ms(),
+            created_at=self._clock.now_ms(),
         )
         self._connection.execute(
             insert(connections).values(

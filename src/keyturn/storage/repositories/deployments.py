@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select
 
+from keyturn.domain.clock import Clock
 from keyturn.domain.deployments import Deployment, SecretsVersionUsed
-from keyturn.domain.ids import new_id, now_ms
+from keyturn.domain.ids import IdSource
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
@@ -28,8 +29,12 @@ INSERT_REFERENCES = insert(deployment_secrets_versions)
 
 
 class DeploymentRepository:
-    def __init__(self, connection: Connection, keys: KeyRing) -> None:
+    def __init__(
+        self, connection: Connection, keys: KeyRing, *, clock: Clock, ids: IdSource
+    ) -> None:
         self._connection = connection
+        self._clock = clock
+        self._ids = ids
         self._keys = keys
 
     def add(
@@ -44,7 +49,7 @@ class DeploymentRepository:
         url_host: str,
     ) -> Deployment:
         """Store a deployment, its references and its copied variables ({key: (value, type)})."""
-        deployment_id = new_id("dpl")
+        deployment_id = self._ids.new("dpl")
         deployment = Deployment(
             id=deployment_id,
             project_id=project_id,
@@ -52,7 +57,7 @@ class DeploymentRepository:
             target=target,
             git_branch=git_branch,
             url=f"{name}-{deployment_id.removeprefix('dpl_')[:9].lower()}.{url_host}",
-            created_at=now_ms(),
+            created_at=self._clock.now_ms(),
             secrets_versions=tuple(secrets_versions),
         )
         self._connection.execute(

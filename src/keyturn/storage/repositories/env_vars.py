@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, bindparam, delete, insert, select, true, update
 
+from keyturn.domain.clock import Clock
 from keyturn.domain.environment import UserEnvVar
 from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
-from keyturn.domain.ids import new_env_var_id, now_ms
+from keyturn.domain.ids import IdSource
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
@@ -41,8 +42,12 @@ IN_TARGET: dict[str, Select[Any]] = {target: _in_target(target) for target in EN
 
 
 class EnvVarRepository:
-    def __init__(self, connection: Connection, keys: KeyRing) -> None:
+    def __init__(
+        self, connection: Connection, keys: KeyRing, *, clock: Clock, ids: IdSource
+    ) -> None:
         self._connection = connection
+        self._clock = clock
+        self._ids = ids
         self._keys = keys
 
     def add(
@@ -56,9 +61,9 @@ class EnvVarRepository:
         git_branch: str | None,
         comment: str | None,
     ) -> UserEnvVar:
-        now = now_ms()
+        now = self._clock.now_ms()
         var = UserEnvVar(
-            id=new_env_var_id(),
+            id=self._ids.env_var_id(),
             project_id=project_id,
             key=key,
             value=value,

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from keyturn.domain.accounts import Project
-from keyturn.domain.ids import new_id, now_ms
+from keyturn.domain.clock import Clock
+from keyturn.domain.ids import IdSource
 from keyturn.storage.dialect import advisory_locks, lock_rows
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
@@ -44,13 +45,15 @@ PROJECT_BY_NAME = select(projects).where(
 
 
 class ProjectRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, clock: Clock, ids: IdSource) -> None:
         self._connection = connection
+        self._clock = clock
+        self._ids = ids
 
     def add(self, team_id: str, name: str) -> Project:
-        now = now_ms()
+        now = self._clock.now_ms()
         project = Project(
-            id=new_id("prj"), team_id=team_id, name=name, created_at=now, updated_at=now
+            id=self._ids.new("prj"), team_id=team_id, name=name, created_at=now, updated_at=now
         )
         self._connection.execute(
             insert(projects).values(
@@ -87,7 +90,9 @@ class ProjectRepository:
 
     def touch(self, project_id: str) -> None:
         self._connection.execute(
-            update(projects).where(projects.c.id == project_id).values(updated_at=now_ms())
+            update(projects)
+            .where(projects.c.id == project_id)
+            .values(updated_at=self._clock.now_ms())
         )
 
     def delete(self, project: Project) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
-from keyturn.domain.ids import new_id, now_ms
+from keyturn.domain.clock import Clock
+from keyturn.domain.ids import IdSource
 from keyturn.domain.resources import Resource, ResourceFields
 from keyturn.domain.secrets import VersionProvenance
 from keyturn.storage.dialect import advisory_lock
@@ -35,8 +36,10 @@ SET_SECRETS_VERSION = (
 
 
 class ResourceRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, clock: Clock, ids: IdSource) -> None:
         self._connection = connection
+        self._clock = clock
+        self._ids = ids
 
     def live(
         self, installation_id: str, partner_id: str, *, for_update: bool = False
@@ -63,8 +66,8 @@ class ResourceRepository:
         return [_resource(row) for row in rows]
 
     def add(self, installation_id: str, partner_id: str, fields: ResourceFields) -> Resource:
-        now = now_ms()
-        internal_id = new_id("res")
+        now = self._clock.now_ms()
+        internal_id = self._ids.new("res")
         self._connection.execute(
             insert(resources).values(
                 internal_id=internal_id,
@@ -84,12 +87,12 @@ class ResourceRepository:
             self._connection.execute(
                 update(resources)
                 .where(resources.c.internal_id == resource.internal_id)
-                .values(updated_at=now_ms(), **values)
+                .values(updated_at=self._clock.now_ms(), **values)
             )
         return self._by_internal_id(resource.internal_id)
 
     def mark_deleted(self, resource: Resource) -> None:
-        now = now_ms()
+        now = self._clock.now_ms()
         self._connection.execute(
             update(resources)
             .where(resources.c.internal_id == resource.internal_id)
@@ -100,7 +103,7 @@ class ResourceRepository:
         self, resource: Resource, version: int, provenance: VersionProvenance
     ) -> None:
         """Make `version` the resource's current secrets version, recording what made it."""
-        now = now_ms()
+        now = self._clock.now_ms()
         self._connection.execute(
             ADD_SECRETS_VERSION,
             {
