@@ -108,12 +108,23 @@ def _allows_null(schema: object) -> bool:
     return False
 
 
+# The one body where `null` means something: it clears a setting (CONTRACT.md 1).
+NULL_CLEARS = ("patch", "/v1/admin/integrations/{idOrSlug}")
+
+
 def test_no_request_body_field_is_documented_as_nullable(spec: dict[str, Any]) -> None:
     # The server refuses an explicit null for every field (400 naming it); the document agrees.
     for path, method, operation in operations(spec):
-        if "requestBody" in operation:
+        if "requestBody" in operation and (method, path) != NULL_CLEARS:
             schema = operation["requestBody"]["content"]["application/json"]["schema"]
             assert not _allows_null(schema), (method, path)
+
+
+def test_integration_patch_documents_null_as_clearing(spec: dict[str, Any]) -> None:
+    method, path = NULL_CLEARS
+    schema = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    for field in ("baseUrl", "webhookUrl", "events"):
+        assert _allows_null(schema["properties"][field]), field
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
+from keyturn.domain.accounts import PartnerSettings, PartnerSettingsPatch, partner_url_problem
 from keyturn.domain.envkeys import Environment
+from keyturn.domain.events import EVENT_TYPES
 from keyturn.domain.resources import Ownership, ResourceFields, ResourceStatus
 from keyturn.domain.secrets import Secret
 from keyturn.http.body import INNER_PATH, JsonPath
@@ -160,10 +162,80 @@ class ProductIn(WireModel):
     name: str | None = Field(default=None, min_length=1, max_length=256)
 
 
+def _partner_url(url: str) -> str:
+    problem = partner_url_problem(url)
+    if problem is not None:
+        raise PydanticCustomError("partner_url", problem)
+    return url
+
+
+def _known_event_types(types: list[str]) -> list[str]:
+    for index, name in enumerate(types):
+        if name not in EVENT_TYPES:
+            raise PydanticCustomError(
+                "unknown_event_type",
+                "is not a known event type (CONTRACT.md 6.1)",
+                {INNER_PATH: (index,)},
+            )
+    # Listing a type twice asks for it once.
+    return list(dict.fromkeys(types))
+
+
+PartnerUrl = Annotated[str, AfterValidator(_partner_url)]
+EventTypes = Annotated[list[str], Field(max_length=100), AfterValidator(_known_event_types)]
+# PATCH takes `null` to clear a setting: the document says so (WireJsonSchema drops `null`).
+NullablePartnerUrl = Annotated[
+    PartnerUrl | None, WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "null"}]})
+]
+NullableEventTypes = Annotated[
+    EventTypes | None,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"type": "string", "enum": sorted(EVENT_TYPES)}},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
 class IntegrationIn(WireModel):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
     name: str | None = Field(default=None, min_length=1, max_length=256)
     products: list[ProductIn] = Field(min_length=1)
+    baseUrl: PartnerUrl | None = None
+    webhookUrl: PartnerUrl | None = None
+    events: EventTypes | None = None
+
+    def partner_settings(self) -> PartnerSettings:
+        return PartnerSettings(
+            base_url=self.baseUrl, webhook_url=self.webhookUrl, events=tuple(self.events or ())
+        )
+
+
+class IntegrationPatchIn(BaseModel):
+    """Body of `PATCH /v1/admin/integrations/{idOrSlug}`: fields left out stay, `null` clears.
+
+    Not a `WireModel`: that one refuses `null`, which here is meaningful.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+
+    baseUrl: NullablePartnerUrl = None
+    webhookUrl: NullablePartnerUrl = None
+    events: NullableEventTypes = None
+
+    def to_domain(self) -> PartnerSettingsPatch:
+        fields = {"baseUrl": "base_url", "webhookUrl": "webhook_url", "events": "events"}
+        return PartnerSettingsPatch(
+            given=frozenset(fields[name] for name in self.model_fields_set),
+            settings=PartnerSettings(
+                base_url=self.baseUrl,
+                webhook_url=self.webhookUrl,
+                events=tuple(self.events or ()),
+            ),
+        )
 
 
 class InstallationIn(WireModel):

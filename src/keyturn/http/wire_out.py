@@ -63,6 +63,23 @@ class IntegrationOut(TypedDict):
     slug: str
     name: str
     products: list[ProductOut]
+    clientId: str
+    baseUrl: str | None
+    webhookUrl: str | None
+    events: list[str]
+
+
+@with_config(CLOSED)
+class CreatedIntegrationOut(IntegrationOut):
+    """The create answer: the integration and, this once, its client secret."""
+
+    clientSecret: str
+
+
+@with_config(CLOSED)
+class ClientSecretOut(TypedDict):
+    clientId: str
+    clientSecret: str
 
 
 @with_config(CLOSED)

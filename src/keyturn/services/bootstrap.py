@@ -5,18 +5,36 @@ Tokens are returned once, at creation, and only their digests are kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from keyturn.domain.accounts import Installation, Integration, Team, TokenKind
+from keyturn.domain.accounts import (
+    CLIENT_SECRET_LENGTH,
+    Installation,
+    Integration,
+    PartnerSettings,
+    PartnerSettingsPatch,
+    Team,
+    TokenKind,
+)
 from keyturn.domain.errors import Code, Conflict, NotFound
 from keyturn.domain.ids import hash_token
 from keyturn.services.context import ServiceContext
+from keyturn.storage.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
     id: str
     token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedIntegration:
+    """A new integration and its client secret, which is shown only now."""
+
+    integration: Integration
+    client_secret: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +69,80 @@ def create_user_token(ctx: ServiceContext, team_id: str, name: str | None) -> Is
 
 
 def create_integration(
-    ctx: ServiceContext, slug: str, name: str | None, products: list[tuple[str, str | None]]
-) -> Integration:
+    ctx: ServiceContext,
+    slug: str,
+    name: str | None,
+    products: list[tuple[str, str | None]],
+    settings: PartnerSettings,
+) -> IssuedIntegration:
     slugs = [product_slug for product_slug, _ in products]
     if len(set(slugs)) != len(slugs):
         raise Conflict(Code.CONFLICT, "products: two products share a slug")
+    client_secret = new_client_secret(ctx)
     with ctx.store.write() as uow:
         if uow.accounts.integration_slug_taken(slug):
             raise Conflict(Code.CONFLICT, f"slug: an integration with slug {slug!r} already exists")
         integration = uow.accounts.add_integration(
             slug, name or slug, [(p_slug, p_name or p_slug) for p_slug, p_name in products]
         )
+        _store_settings(uow, integration.id, settings)
+        uow.integrations.set_client_secret(integration.id, client_secret)
         uow.commit()
+    return IssuedIntegration(
+        integration=_with_settings(integration, settings), client_secret=client_secret
+    )
+
+
+def update_integration(
+    ctx: ServiceContext, integration_ref: str, patch: Callable[[], PartnerSettingsPatch]
+) -> Integration:
+    """PATCH an integration (by id or slug); `patch` parses the body after the 404 check."""
+    with ctx.store.write() as uow:
+        integration = _integration_or_404(uow, integration_ref)
+        settings = patch().applied_to(integration.partner_settings)
+        _store_settings(uow, integration.id, settings)
+        uow.commit()
+    return _with_settings(integration, settings)
+
+
+def renew_client_secret(ctx: ServiceContext, integration_ref: str) -> tuple[Integration, str]:
+    """A new client secret for the integration; the old one stops signing at once."""
+    client_secret = new_client_secret(ctx)
+    with ctx.store.write() as uow:
+        integration = _integration_or_404(uow, integration_ref)
+        uow.integrations.set_client_secret(integration.id, client_secret)
+        uow.commit()
+    return integration, client_secret
+
+
+def new_client_secret(ctx: ServiceContext) -> str:
+    """32+ characters of [A-Za-z0-9] (CONTRACT.md 1), from the context's id source."""
+    return ctx.ids.base62(CLIENT_SECRET_LENGTH)
+
+
+def _integration_or_404(uow: UnitOfWork, integration_ref: str) -> Integration:
+    integration = uow.accounts.integration_by_id_or_slug(integration_ref)
+    if integration is None:
+        raise NotFound(f"idOrSlug: no integration {integration_ref!r}")
     return integration
+
+
+def _store_settings(uow: UnitOfWork, integration_id: str, settings: PartnerSettings) -> None:
+    uow.integrations.set_partner_settings(
+        integration_id,
+        base_url=settings.base_url,
+        webhook_url=settings.webhook_url,
+        events=settings.events,
+    )
+
+
+def _with_settings(integration: Integration, settings: PartnerSettings) -> Integration:
+    return replace(
+        integration,
+        base_url=settings.base_url,
+        webhook_url=settings.webhook_url,
+        events=settings.events,
+    )
 
 
 def create_installation(

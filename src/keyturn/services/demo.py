@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from keyturn.domain.accounts import Installation, Product, Project, Team
+from keyturn.domain.accounts import Installation, PartnerSettings, Product, Project, Team
 from keyturn.domain.resources import ResourceFields
 from keyturn.domain.secrets import Secret
 from keyturn.services import bootstrap, projects, resources
@@ -46,8 +46,12 @@ def seed_demo(ctx: ServiceContext) -> DemoSeed:
         team = bootstrap.create_team(ctx, TEAM_SLUG, "Demo team")
     if integration is None:
         integration = bootstrap.create_integration(
-            ctx, INTEGRATION_SLUG, "Acme DB", [(PRODUCT_SLUG, "Acme Postgres")]
-        )
+            ctx,
+            INTEGRATION_SLUG,
+            "Acme DB",
+            [(PRODUCT_SLUG, "Acme Postgres")],
+            PartnerSettings(),
+        ).integration
     with ctx.store.read() as uow:
         installation = uow.accounts.first_installation(team.id, integration.id)
         project = uow.projects.by_name(team.id, PROJECT_NAME)

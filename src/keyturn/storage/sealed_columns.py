@@ -17,8 +17,15 @@ from sqlalchemy import Column, ColumnElement, FromClause, Row, Table
 
 from keyturn.storage.repositories.deployments import deployment_env_identity
 from keyturn.storage.repositories.env_vars import user_var_identity
+from keyturn.storage.repositories.integrations import client_secret_identity
 from keyturn.storage.repositories.secrets import secret_identity
-from keyturn.storage.tables import deployment_env, resource_secrets, resources, user_env_vars
+from keyturn.storage.tables import (
+    deployment_env,
+    integrations,
+    resource_secrets,
+    resources,
+    user_env_vars,
+)
 
 
 @dataclass(frozen=True)
@@ -81,5 +88,10 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         deployment_env,
         "value_ciphertext",
         lambda row: deployment_env_identity(row.deployment_id, row.key),
+    ),
+    SealedColumn(
+        integrations,
+        "client_secret_ciphertext",
+        lambda row: client_secret_identity(row.id),
     ),
 )

@@ -55,6 +55,14 @@ integrations = Table(
     Column("slug", String(100), nullable=False, unique=True),
     Column("name", String(256), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The partner's API (rotation requests, CONTRACT.md 5.3) and webhook receiver (6.2).
+    Column("base_url", String(2048), nullable=True),
+    Column("webhook_url", String(2048), nullable=True),
+    # keyturn event types the partner asked for besides Vercel's (6.1), a JSON list.
+    Column("events", JSON, nullable=False, server_default=text("'[]'")),
+    # Sealed, not hashed: keyturn signs webhooks with it. NULL for integrations made before
+    # revision 0006 until an admin makes one.
+    Column("client_secret_ciphertext", LargeBinary, nullable=True),
 )
 
 products = Table(

@@ -40,6 +40,7 @@ from keyturn.storage.repositories.ciphertexts import CiphertextRepository, key_i
 from keyturn.storage.repositories.connections import ConnectionRepository
 from keyturn.storage.repositories.deployments import DeploymentRepository
 from keyturn.storage.repositories.env_vars import EnvVarRepository
+from keyturn.storage.repositories.integrations import IntegrationRepository
 from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.secrets import SecretRepository
@@ -118,6 +119,7 @@ def key_ids_in_database(engine: Engine) -> Counter[bytes] | None:
 
 class UnitOfWork:
     accounts: AccountRepository
+    integrations: IntegrationRepository
     resources: ResourceRepository
     secrets: SecretRepository
     projects: ProjectRepository
@@ -148,6 +150,7 @@ class UnitOfWork:
         store = self._store
         clock, ids = store.clock, store.ids
         self.accounts = AccountRepository(connection, clock=clock, ids=ids)
+        self.integrations = IntegrationRepository(connection, store.keys)
         self.resources = ResourceRepository(connection, clock=clock, ids=ids)
         self.secrets = SecretRepository(connection, store.keys)
         self.projects = ProjectRepository(connection, clock=clock, ids=ids)

@@ -96,7 +96,13 @@ class AccountRepository:
             select(products).where(products.c.integration_id == row.id).order_by(products.c.slug)
         ).all()
         return Integration(
-            id=row.id, slug=row.slug, name=row.name, products=tuple(map(_product, found))
+            id=row.id,
+            slug=row.slug,
+            name=row.name,
+            products=tuple(map(_product, found)),
+            base_url=row.base_url,
+            webhook_url=row.webhook_url,
+            events=tuple(row.events or ()),
         )
 
     def product_of_integration(self, integration_id: str, reference: str) -> Product | None:
