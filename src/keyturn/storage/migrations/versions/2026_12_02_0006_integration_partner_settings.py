@@ -7,7 +7,7 @@ Integrations that exist before this revision have no client secret (the migratio
 key to seal one with); `POST /v1/admin/integrations/{idOrSlug}/secret` makes one.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
