@@ -141,6 +141,7 @@ def seed_world(client: TestClient, slug: str) -> World:
             "teamId": [partner.team_id, partner.team_id, other.team_id],
             "slug": [f"{slug}-team"],
             "integration": [partner.integration_id, f"{slug}-other"],
+            "idOrSlug": [partner.integration_id, slug],
             "idOrName": [project_id, f"{slug}-web", other_project],
             "projectId": [project_id, project_id, other_project],
             "project": [project_id, f"{slug}-web"],
