@@ -32,6 +32,8 @@ ADMIN_BODIES = {
     "/v1/admin/teams/x/tokens": {},
     "/v1/admin/integrations": {"slug": "i", "products": [{"slug": "p"}]},
     "/v1/admin/installations": {"teamId": "team_x", "integration": "i"},
+    "/v1/admin/integrations/x": {"baseUrl": None},
+    "/v1/admin/integrations/x/secret": {},
 }
 
 
