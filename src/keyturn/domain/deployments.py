@@ -29,6 +29,13 @@ class SecretsVersionUsed:
     environments: tuple[str, ...] = ()
     env_var_prefix: str | None = None
     make_sensitive: bool = False
+    # The resource's version now, when read back (None once the resource is deleted): the
+    # deployment is stale for the resource when it differs from `secrets_version`.
+    current_version: int | None = None
+
+    @property
+    def stale(self) -> bool:
+        return self.current_version is not None and self.current_version != self.secrets_version
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, text
+from sqlalchemy import Connection, Engine, Select, Table, text
 
 from keyturn.storage.writer_queue import TicketLock, writer_queue
 
@@ -35,6 +35,15 @@ def lock_rows(connection: Connection, query: Select[Any]) -> None:
     """Take the write lock of the rows `query` selects (PostgreSQL; SQLite is serial)."""
     if not serializes_writers(connection):
         connection.execute(query.with_for_update())
+
+
+def lock_table(connection: Connection, table: Table) -> None:
+    """Hold `table` against every other writer that locks it too, until the transaction ends
+    (PostgreSQL; SQLite is serial). Plain reads go on. Unlike a row or advisory lock (a
+    query), `LOCK TABLE` takes no snapshot, so a REPEATABLE READ transaction that starts with
+    it reads what was committed before it got the lock."""
+    if not serializes_writers(connection):
+        connection.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def advisory_lock(connection: Connection, key: str) -> None:

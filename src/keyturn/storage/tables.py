@@ -169,6 +169,8 @@ resource_secrets = Table(
     Column("overrides_ciphertext", LargeBinary, nullable=True),
     PrimaryKeyConstraint("resource_id", "name", "valid_from"),
     Index("ix_resource_secrets_current", "resource_id", "valid_to"),
+    # A version's new rows, for the history (`.../secrets/versions`).
+    Index("ix_resource_secrets_valid_from", "resource_id", "valid_from"),
     # Current secrets by name: a PUT adding a key looks up only the secrets that could clash.
     Index(
         "ix_resource_secrets_current_name",
@@ -247,8 +249,20 @@ deployment_secrets_versions = Table(
     Column("in_preview", Boolean, nullable=False),
     Column("in_development", Boolean, nullable=False),
     Column("make_sensitive", Boolean, nullable=False),
+    # For the usage ledger, so that it reads this table's index alone: the deployment's
+    # creation time (a copy; deployments never change) and whether it is still the newest
+    # deployment of its project, target and git branch (kept by DeploymentRepository).
+    Column("created_at", BigInteger, nullable=False),
+    Column("serving", Boolean, nullable=False),
     PrimaryKeyConstraint("deployment_id", "resource_id"),
-    Index("ix_deployment_secrets_versions_resource", "resource_id", "secrets_version"),
+    Index(
+        "ix_deployment_secrets_versions_usage",
+        "resource_id",
+        "secrets_version",
+        "created_at",
+        "deployment_id",
+        "serving",
+    ),
 )
 
 # A deployment's copied variables, sealed when it was created: its users' own variables as they

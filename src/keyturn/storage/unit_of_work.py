@@ -41,6 +41,7 @@ from keyturn.storage.repositories.connections import ConnectionRepository
 from keyturn.storage.repositories.deployments import DeploymentRepository
 from keyturn.storage.repositories.env_vars import EnvVarRepository
 from keyturn.storage.repositories.integrations import IntegrationRepository
+from keyturn.storage.repositories.ledger import LedgerRepository
 from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.secrets import SecretRepository
@@ -127,6 +128,7 @@ class UnitOfWork:
     env_vars: EnvVarRepository
     deployments: DeploymentRepository
     ciphertexts: CiphertextRepository
+    ledger: LedgerRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -158,6 +160,7 @@ class UnitOfWork:
         self.env_vars = EnvVarRepository(connection, store.keys, clock=clock, ids=ids)
         self.deployments = DeploymentRepository(connection, store.keys, clock=clock, ids=ids)
         self.ciphertexts = CiphertextRepository(connection, store.keys)
+        self.ledger = LedgerRepository(connection)
         return self
 
     def __exit__(

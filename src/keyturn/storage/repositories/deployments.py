@@ -4,6 +4,11 @@ copied user variables (sealed per deployment).
 Both are written once, when the deployment is created, and never updated: that is what makes
 "this deployment still runs version N" a fact to look up rather than a guess. A deployment of
 20 resources of 20 secrets writes 21 small rows, not a sealed copy of its 400 derived values.
+
+The one thing that changes is each reference's `serving` flag, which the usage ledger counts:
+whether the deployment is still the newest of its project, target and git branch (by
+`created_at`, then id). Creating a deployment and deleting one keep it true for exactly the
+newest of the group, touching at most two deployments' references.
 """
 
 from __future__ import annotations
@@ -11,15 +16,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select
+from sqlalchemy import Connection, Row, delete, func, insert, select, tuple_, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.deployments import Deployment, SecretsVersionUsed
 from keyturn.domain.ids import IdSource
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
+from keyturn.storage.dialect import lock_table
 from keyturn.storage.repositories.columns import environment_columns, environments_of
-from keyturn.storage.tables import deployment_env, deployment_secrets_versions, deployments
+from keyturn.storage.tables import (
+    deployment_env,
+    deployment_secrets_versions,
+    deployments,
+    resources,
+)
 
 # What creating a deployment writes, built once: the rows go as parameters, so SQLAlchemy
 # compiles each statement once per process instead of building and keying it per request.
@@ -37,6 +48,13 @@ class DeploymentRepository:
         self._ids = ids
         self._keys = keys
 
+    def lock_for_changes(self) -> None:
+        """Make this transaction the only one creating or deleting deployments until it ends
+        (PostgreSQL; SQLite's writers are serial already), so that each group's newest is
+        decided on what is committed. Call it first: a REPEATABLE READ transaction's snapshot
+        is taken by its first query, and this lock takes none."""
+        lock_table(self._connection, deployments)
+
     def add(
         self,
         *,
@@ -50,6 +68,7 @@ class DeploymentRepository:
     ) -> Deployment:
         """Store a deployment, its references and its copied variables ({key: (value, type)})."""
         deployment_id = self._ids.new("dpl")
+        previous = self._newest_of_group(project_id, target, git_branch)
         deployment = Deployment(
             id=deployment_id,
             project_id=project_id,
@@ -60,6 +79,9 @@ class DeploymentRepository:
             created_at=self._clock.now_ms(),
             secrets_versions=tuple(secrets_versions),
         )
+        serving = previous is None or (deployment.created_at, deployment.id) > previous
+        if serving and previous is not None:
+            self._set_serving(previous[1], serving=False)
         self._connection.execute(
             INSERT_DEPLOYMENT,
             {
@@ -97,6 +119,8 @@ class DeploymentRepository:
                         "secrets_version": used.secrets_version,
                         "env_var_prefix": used.env_var_prefix,
                         "make_sensitive": used.make_sensitive,
+                        "created_at": deployment.created_at,
+                        "serving": serving,
                         **environment_columns(used.environments),
                     }
                     for used in secrets_versions
@@ -155,16 +179,77 @@ class DeploymentRepository:
         }
 
     def delete(self, deployment: Deployment) -> None:
+        """Delete it; if it was the newest of its group, the next newest serves now."""
+        group = (deployment.project_id, deployment.target, deployment.git_branch)
+        was_newest = self._newest_of_group(*group) == (deployment.created_at, deployment.id)
         for table in (deployment_env, deployment_secrets_versions):
             self._connection.execute(delete(table).where(table.c.deployment_id == deployment.id))
         self._connection.execute(delete(deployments).where(deployments.c.id == deployment.id))
+        if was_newest:
+            successor = self._newest_of_group(*group)
+            if successor is not None:
+                self._set_serving(successor[1], serving=True)
+
+    def newest_of_groups(self, project_ids: Sequence[str]) -> list[Deployment]:
+        """The newest deployment of each project, target and git branch of these projects."""
+        newer = deployments.alias("newer")
+        rows: list[Row[Any]] = []
+        for batch in batches(project_ids):
+            rows += self._connection.execute(
+                select(deployments)
+                .where(
+                    deployments.c.project_id.in_(batch),
+                    ~select(newer.c.id)
+                    .where(
+                        newer.c.project_id == deployments.c.project_id,
+                        newer.c.target == deployments.c.target,
+                        newer.c.git_branch.is_not_distinct_from(deployments.c.git_branch),
+                        tuple_(newer.c.created_at, newer.c.id)
+                        > tuple_(deployments.c.created_at, deployments.c.id),
+                    )
+                    .exists(),
+                )
+                .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
+            ).all()
+        return self._with_versions(rows)
+
+    def _newest_of_group(
+        self, project_id: str, target: str, git_branch: str | None
+    ) -> tuple[int, str] | None:
+        """(created_at, id) of the group's newest deployment, if it has one."""
+        row = self._connection.execute(
+            select(deployments.c.created_at, deployments.c.id)
+            .where(
+                deployments.c.project_id == project_id,
+                deployments.c.target == target,
+                deployments.c.git_branch.is_not_distinct_from(git_branch),
+            )
+            .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else (row.created_at, row.id)
+
+    def _set_serving(self, deployment_id: str, *, serving: bool) -> None:
+        self._connection.execute(
+            update(deployment_secrets_versions)
+            .where(deployment_secrets_versions.c.deployment_id == deployment_id)
+            .values(serving=serving)
+        )
 
     def _with_versions(self, rows: Sequence[Row[Any]]) -> list[Deployment]:
         ids = [row.id for row in rows]
         used: dict[str, list[SecretsVersionUsed]] = {}
         if ids:
             for version_row in self._connection.execute(
-                select(deployment_secrets_versions)
+                select(
+                    deployment_secrets_versions,
+                    resources.c.secrets_version.label("current_version"),
+                    resources.c.deleted_at,
+                )
+                .join(
+                    resources,
+                    resources.c.internal_id == deployment_secrets_versions.c.resource_id,
+                )
                 .where(deployment_secrets_versions.c.deployment_id.in_(ids))
                 .order_by(deployment_secrets_versions.c.resource_id)
             ):
@@ -175,6 +260,9 @@ class DeploymentRepository:
                         environments=environments_of(version_row),
                         env_var_prefix=version_row.env_var_prefix,
                         make_sensitive=version_row.make_sensitive,
+                        current_version=None
+                        if version_row.deleted_at is not None
+                        else version_row.current_version,
                     )
                 )
         return [

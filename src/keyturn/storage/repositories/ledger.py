@@ -1,0 +1,181 @@
+"""The usage ledger's queries (CONTRACT.md 5.1, 5.2): names and numbers, never a value.
+
+Everything here reads a few indexes of one resource. The counts per version are one aggregate
+over `ix_deployment_secrets_versions_usage`, which holds each reference's deployment creation
+time and serving flag, so no deployment row is read; the newest ids of a version are the first
+entries of its part of that same index, read as far as `domain.ledger.ids_wanted` asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
+
+from keyturn.domain.ledger import ValueSpan, VersionRecord, VersionUsage
+from keyturn.storage.repositories.batches import batches
+from keyturn.storage.tables import (
+    deployment_secrets_versions,
+    deployments,
+    resource_secrets,
+    secrets_versions,
+)
+
+used = deployment_secrets_versions
+
+USAGE_BY_VERSION = (
+    select(
+        used.c.secrets_version,
+        func.count(),
+        func.sum(case((used.c.serving, 1), else_=0)),
+        func.max(used.c.created_at),
+        func.min(used.c.created_at),
+    )
+    .where(used.c.resource_id == bindparam("resource"))
+    .group_by(used.c.secrets_version)
+)
+
+ending = secrets_versions.alias("ending")
+VALUE_SPANS = (
+    select(
+        resource_secrets.c.name,
+        resource_secrets.c.valid_from,
+        resource_secrets.c.valid_to,
+        ending.c.created_at,
+        ending.c.superseded_expire_after_ms,
+    )
+    .outerjoin(
+        ending,
+        and_(
+            ending.c.resource_id == resource_secrets.c.resource_id,
+            ending.c.version == resource_secrets.c.valid_to,
+        ),
+    )
+    .where(resource_secrets.c.resource_id == bindparam("resource"))
+    .order_by(resource_secrets.c.name, resource_secrets.c.valid_from.desc())
+)
+
+
+class LedgerRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def versions(self, resource_id: str, *, until: int | None, limit: int) -> list[VersionRecord]:
+        """Up to `limit` versions below `until` (all when None), newest first."""
+        query = select(
+            secrets_versions.c.version,
+            secrets_versions.c.created_at,
+            secrets_versions.c.source,
+            secrets_versions.c.rotation_id,
+        ).where(secrets_versions.c.resource_id == resource_id)
+        if until is not None:
+            query = query.where(secrets_versions.c.version < until)
+        rows = self._connection.execute(
+            query.order_by(secrets_versions.c.version.desc()).limit(limit)
+        ).all()
+        return [VersionRecord(*row) for row in rows]
+
+    def rows_starting_or_ending(
+        self, resource_id: str, low: int, high: int
+    ) -> list[tuple[str, int, int | None]]:
+        """(name, valid_from, valid_to) of the rows that start or end in versions low..high."""
+        columns = (resource_secrets.c.name, resource_secrets.c.valid_from, resource_secrets.c.valid_to)
+        of_resource = resource_secrets.c.resource_id == resource_id
+        rows = self._connection.execute(
+            union_all(
+                select(*columns).where(
+                    of_resource, resource_secrets.c.valid_from.between(low, high)
+                ),
+                select(*columns).where(of_resource, resource_secrets.c.valid_to.between(low, high)),
+            )
+        ).all()
+        return [(row.name, row.valid_from, row.valid_to) for row in rows]
+
+    def value_spans(self, resource_id: str) -> list[ValueSpan]:
+        """Every stored value of the resource, by name, then newest first."""
+        rows = self._connection.execute(VALUE_SPANS, {"resource": resource_id}).all()
+        return [
+            ValueSpan(
+                name=name,
+                from_version=valid_from,
+                to_version=None if valid_to is None else valid_to - 1,
+                superseded_at=superseded_at,
+                expire_after_ms=expire_after_ms,
+            )
+            for name, valid_from, valid_to, superseded_at, expire_after_ms in rows
+        ]
+
+    def usage_by_version(self, resource_id: str) -> list[VersionUsage]:
+        """Per version the resource's live deployments recorded: counts and time range."""
+        rows = self._connection.execute(USAGE_BY_VERSION, {"resource": resource_id}).all()
+        return [
+            VersionUsage(
+                version=version,
+                live=live,
+                serving=int(serving),
+                newest_at=newest_at,
+                oldest_at=oldest_at,
+            )
+            for version, live, serving, newest_at, oldest_at in rows
+        ]
+
+    def newest_deployments(
+        self, resource_id: str, wanted: Mapping[int, int]
+    ) -> dict[int, list[tuple[int, str]]]:
+        """{version: [(created_at, deployment id)], newest first}, as many as `wanted` says:
+        one index range per version, read from its newest end."""
+        found: dict[int, list[tuple[int, str]]] = {}
+        versions = sorted(version for version, count in wanted.items() if count > 0)
+        # A few dozen ranges per statement: one round trip, and far from any parameter limit.
+        for start in range(0, len(versions), 50):
+            parts = []
+            for version in versions[start : start + 50]:
+                part = (
+                    select(
+                        literal(version).label("version"),
+                        used.c.created_at,
+                        used.c.deployment_id,
+                    )
+                    .where(used.c.resource_id == resource_id, used.c.secrets_version == version)
+                    .order_by(used.c.created_at.desc(), used.c.deployment_id.desc())
+                    .limit(wanted[version])
+                    .subquery()
+                )
+                parts.append(select(part))
+            for version, created_at, deployment_id in self._connection.execute(
+                union_all(*parts)
+            ).all():
+                found.setdefault(version, []).append((created_at, deployment_id))
+        for ids in found.values():
+            # UNION ALL keeps no order across its parts' rows in every engine: sort each.
+            ids.sort(reverse=True)
+        return found
+
+    def stale_serving(
+        self, resource_id: str, current_version: int, project_ids: Sequence[str]
+    ) -> list[str]:
+        """Ids of the deployments of these projects that are the newest of their project,
+        target and git branch, recorded the resource, and not its current version."""
+        found: list[str] = []
+        for batch in batches(project_ids):
+            found += self._connection.execute(
+                select(used.c.deployment_id)
+                .join(deployments, deployments.c.id == used.c.deployment_id)
+                .where(
+                    used.c.resource_id == resource_id,
+                    used.c.serving,
+                    used.c.secrets_version != current_version,
+                    deployments.c.project_id.in_(batch),
+                )
+                .order_by(deployments.c.created_at, deployments.c.id)
+            ).scalars()
+        return found
