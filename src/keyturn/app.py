@@ -28,6 +28,7 @@ from keyturn.http.routes import (
     connections,
     deployments,
     env,
+    lifecycle,
     marketplace,
     operations,
     projects,
@@ -152,6 +153,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         projects.router,
         env.router,
         deployments.router,
+        lifecycle.router,
     ]
     install_error_handlers(app, [route for router in routers for route in router.routes])
     app.add_middleware(BodySizeLimit)

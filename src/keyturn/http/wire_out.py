@@ -17,6 +17,7 @@ from typing_extensions import TypedDict
 from keyturn.domain.environment import UserEnvType
 from keyturn.domain.envkeys import Environment
 from keyturn.domain.resources import Ownership, ResourceStatus
+from keyturn.domain.secrets import VersionSource
 
 CLOSED = ConfigDict(extra="forbid")
 
@@ -252,6 +253,8 @@ class DeploymentEnvOut(TypedDict):
 class SecretsVersionUsedOut(TypedDict):
     resourceId: str
     secretsVersion: int
+    # The resource's version now; null once it is deleted (CONTRACT.md 5.2).
+    currentVersion: int | None
 
 
 @with_config(CLOSED)
@@ -288,3 +291,52 @@ class DeploymentsOut(TypedDict):
 class DeletedDeploymentOut(TypedDict):
     uid: str
     state: Literal["DELETED"]
+
+
+VersionSourceName = Annotated[str, _one_of(VersionSource)]
+
+
+@with_config(CLOSED)
+class SecretsVersionOut(TypedDict):
+    version: int
+    createdAt: int
+    source: VersionSourceName
+    rotationId: str | None
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+@with_config(CLOSED)
+class SecretsVersionsOut(TypedDict):
+    """`GET .../secrets/versions` (5.1): names only, never a value."""
+
+    currentVersion: int
+    versions: list[SecretsVersionOut]
+
+
+@with_config(CLOSED)
+class SecretValueUsageOut(TypedDict):
+    name: str
+    fromVersion: int
+    toVersion: int | None
+    current: bool
+    supersededAt: int | None
+    expiresAt: int | None
+    liveDeployments: int
+    servingDeployments: int
+    deploymentIds: list[str]
+    safeToRevoke: bool
+
+
+@with_config(CLOSED)
+class SecretsUsageOut(TypedDict):
+    """`GET .../secrets/usage` (5.2): who still runs which value of each secret."""
+
+    currentVersion: int
+    values: list[SecretValueUsageOut]
+
+
+@with_config(CLOSED)
+class RedeployedOut(TypedDict):
+    deployments: list[DeploymentOut]

@@ -158,7 +158,11 @@ def deployment_record(view: DeploymentView) -> DeploymentOut:
         "url": deployment.url,
         # keyturn's addition: which secrets version of each connected resource this build runs.
         "secretsVersions": [
-            {"resourceId": used.resource_id, "secretsVersion": used.secrets_version}
+            {
+                "resourceId": used.resource_id,
+                "secretsVersion": used.secrets_version,
+                "currentVersion": used.current_version,
+            }
             for used in deployment.secrets_versions
         ],
     }

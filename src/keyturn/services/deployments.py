@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from keyturn.domain.accounts import Project
 from keyturn.domain.deployments import DEPLOYMENT_TARGETS, Deployment, SecretsVersionUsed
 from keyturn.domain.environment import (
     ConnectedResource,
@@ -50,6 +51,7 @@ def create_deployment(
     """Deploy (or redeploy) in one transaction: the caller's token, then the body (`ask()`
     raises its 400), then the project and the frozen env."""
     with ctx.store.write(snapshot=True) as uow:
+        uow.deployments.lock_for_changes()
         team_id = caller_team(uow, caller)
         request = ask()
         name, target, git_branch = request.name, request.target, request.git_branch
@@ -68,31 +70,43 @@ def create_deployment(
         check_target(target, DEPLOYMENT_TARGETS)
         deployment_name = name or project.name
         check_project_name(deployment_name)
-        links = [
-            (connection, resource)
-            for connection, resource in uow.connections.of_projects([project.id])
-            if target in connection.environments
-        ]
-        deployment = uow.deployments.add(
-            project_id=project.id,
-            name=deployment_name,
-            target=target,
-            git_branch=git_branch,
-            copied=_user_values_kept(uow, project.id, links, target, git_branch),
-            secrets_versions=[
-                SecretsVersionUsed(
-                    resource_id=resource.internal_id,
-                    secrets_version=resource.secrets_version,
-                    environments=connection.environments,
-                    env_var_prefix=connection.env_var_prefix,
-                    make_sensitive=connection.make_sensitive,
-                )
-                for connection, resource in links
-            ],
-            url_host=URL_HOST,
+        deployment = deploy(
+            uow, project, name=deployment_name, target=target, git_branch=git_branch
         )
         uow.commit()
     return DeploymentView(deployment, project.name)
+
+
+def deploy(
+    uow: UnitOfWork, project: Project, *, name: str, target: str, git_branch: str | None
+) -> Deployment:
+    """Create a deployment of `project` with its env for `target` now; the caller has called
+    `uow.deployments.lock_for_changes()` first and commits."""
+    links = [
+        (connection, resource)
+        for connection, resource in uow.connections.of_projects([project.id])
+        if target in connection.environments
+    ]
+    return uow.deployments.add(
+        project_id=project.id,
+        name=name,
+        target=target,
+        git_branch=git_branch,
+        copied=_user_values_kept(uow, project.id, links, target, git_branch),
+        secrets_versions=[
+            SecretsVersionUsed(
+                resource_id=resource.internal_id,
+                secrets_version=resource.secrets_version,
+                environments=connection.environments,
+                env_var_prefix=connection.env_var_prefix,
+                make_sensitive=connection.make_sensitive,
+                # Recorded now, so the version it runs is the current one.
+                current_version=resource.secrets_version,
+            )
+            for connection, resource in links
+        ],
+        url_host=URL_HOST,
+    )
 
 
 def get_deployment(ctx: ServiceContext, team_id: str, deployment_id: str) -> DeploymentView:
@@ -119,6 +133,7 @@ def list_deployments(
 
 def delete_deployment(ctx: ServiceContext, team_id: str, deployment_id: str) -> Deployment:
     with ctx.store.write() as uow:
+        uow.deployments.lock_for_changes()
         deployment = _team_deployment(uow, team_id, deployment_id)
         uow.deployments.delete(deployment)
         uow.commit()

@@ -39,7 +39,9 @@ def test_deployment_answers_its_record(
     )
     assert deployment["url"].startswith("web-")
     internal_id = partner.get_resource()["internalId"]
-    assert deployment["secretsVersions"] == [{"resourceId": internal_id, "secretsVersion": 1}]
+    assert deployment["secretsVersions"] == [
+        {"resourceId": internal_id, "secretsVersion": 1, "currentVersion": 1}
+    ]
 
 
 def test_deployment_keeps_its_env_through_later_changes(

@@ -16,14 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.deployments import Deployment, SecretsVersionUsed
 from keyturn.domain.ids import IdSource
+from keyturn.storage.dialect import lock_table
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
-from keyturn.storage.dialect import lock_table
 from keyturn.storage.repositories.columns import environment_columns, environments_of
 from keyturn.storage.tables import (
     deployment_env,
@@ -189,29 +189,6 @@ class DeploymentRepository:
             successor = self._newest_of_group(*group)
             if successor is not None:
                 self._set_serving(successor[1], serving=True)
-
-    def newest_of_groups(self, project_ids: Sequence[str]) -> list[Deployment]:
-        """The newest deployment of each project, target and git branch of these projects."""
-        newer = deployments.alias("newer")
-        rows: list[Row[Any]] = []
-        for batch in batches(project_ids):
-            rows += self._connection.execute(
-                select(deployments)
-                .where(
-                    deployments.c.project_id.in_(batch),
-                    ~select(newer.c.id)
-                    .where(
-                        newer.c.project_id == deployments.c.project_id,
-                        newer.c.target == deployments.c.target,
-                        newer.c.git_branch.is_not_distinct_from(deployments.c.git_branch),
-                        tuple_(newer.c.created_at, newer.c.id)
-                        > tuple_(deployments.c.created_at, deployments.c.id),
-                    )
-                    .exists(),
-                )
-                .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
-            ).all()
-        return self._with_versions(rows)
 
     def _newest_of_group(
         self, project_id: str, target: str, git_branch: str | None

@@ -88,7 +88,11 @@ class LedgerRepository:
         self, resource_id: str, low: int, high: int
     ) -> list[tuple[str, int, int | None]]:
         """(name, valid_from, valid_to) of the rows that start or end in versions low..high."""
-        columns = (resource_secrets.c.name, resource_secrets.c.valid_from, resource_secrets.c.valid_to)
+        columns = (
+            resource_secrets.c.name,
+            resource_secrets.c.valid_from,
+            resource_secrets.c.valid_to,
+        )
         of_resource = resource_secrets.c.resource_id == resource_id
         rows = self._connection.execute(
             union_all(
@@ -162,14 +166,15 @@ class LedgerRepository:
 
     def stale_serving(
         self, resource_id: str, current_version: int, project_ids: Sequence[str]
-    ) -> list[str]:
-        """Ids of the deployments of these projects that are the newest of their project,
-        target and git branch, recorded the resource, and not its current version."""
-        found: list[str] = []
+    ) -> list[tuple[str, str, str | None]]:
+        """(project id, target, git branch) of each group of these projects whose newest
+        deployment recorded another version of the resource than `current_version`, oldest
+        such deployment first."""
+        found: list[tuple[str, str, str | None]] = []
         for batch in batches(project_ids):
-            found += self._connection.execute(
-                select(used.c.deployment_id)
-                .join(deployments, deployments.c.id == used.c.deployment_id)
+            rows = self._connection.execute(
+                select(deployments.c.project_id, deployments.c.target, deployments.c.git_branch)
+                .join(used, used.c.deployment_id == deployments.c.id)
                 .where(
                     used.c.resource_id == resource_id,
                     used.c.serving,
@@ -177,5 +182,6 @@ class LedgerRepository:
                     deployments.c.project_id.in_(batch),
                 )
                 .order_by(deployments.c.created_at, deployments.c.id)
-            ).scalars()
+            ).all()
+            found += [(row.project_id, row.target, row.git_branch) for row in rows]
         return found
