@@ -9,6 +9,8 @@ resource is a 404 and the 400 names the parameter.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
@@ -30,11 +32,16 @@ OWNER_PATH = "/v1/integrations/installations/{integrationConfigurationId}/resour
 
 router = APIRouter(tags=["lifecycle"])
 
-LIMIT = Query(description="Versions per page, 1 to 100 (default 20)")
-UNTIL = Query(description="List only the versions below this one (the next page)")
-STATE = Query(
-    description="Only `current` values, superseded values still `in-use`, or `revocable` ones"
-)
+Limit = Annotated[str | None, Query(description="Versions per page, 1 to 100 (default 20)")]
+Until = Annotated[
+    str | None, Query(description="List only the versions below this one (the next page)")
+]
+State = Annotated[
+    str | None,
+    Query(
+        description="Only `current` values, superseded values still `in-use`, or `revocable` ones"
+    ),
+]
 
 
 @router.get(
@@ -47,8 +54,8 @@ def partner_secrets_versions(
     resourceId: str,
     context: Context,
     caller: Caller,
-    limit: str | None = LIMIT,
-    until: str | None = UNTIL,
+    limit: Limit = None,
+    until: Until = None,
 ) -> JSONResponse:
     """The resource's secrets versions, newest first: names added, changed, removed."""
     return _versions(
@@ -66,8 +73,8 @@ def owner_secrets_versions(
     resourceId: str,
     context: Context,
     caller: Caller,
-    limit: str | None = LIMIT,
-    until: str | None = UNTIL,
+    limit: Limit = None,
+    until: Until = None,
 ) -> JSONResponse:
     """The partner's history of the resource, for the installation's team."""
     return _versions(context, caller.team, integrationConfigurationId, resourceId, limit, until)
@@ -83,7 +90,7 @@ def partner_secrets_usage(
     resourceId: str,
     context: Context,
     caller: Caller,
-    state: str | None = STATE,
+    state: State = None,
 ) -> JSONResponse:
     """Every stored value of every secret, with the live deployments that still run it."""
     return _usage(context, caller.credentials, integrationConfigurationId, resourceId, state)
@@ -99,7 +106,7 @@ def owner_secrets_usage(
     resourceId: str,
     context: Context,
     caller: Caller,
-    state: str | None = STATE,
+    state: State = None,
 ) -> JSONResponse:
     """The usage ledger of the resource, for the installation's team."""
     return _usage(context, caller.team, integrationConfigurationId, resourceId, state)
