@@ -32,6 +32,7 @@ from bench.databases import postgres_database, sqlite_database, work_directory
 from bench.durability import measure_synchronous_modes
 from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measure_http
 from bench.http_report import http_table
+from bench.ledger import DEPLOYMENT_COUNTS, TARGET_MS, TARGET_RATIO, measure_usage
 from bench.measure import (
     SAMPLES,
     measure_name_additions,
@@ -94,6 +95,8 @@ def run_database(
             progress(f"{name}: measuring server CPU and deployment storage")
             service_cpu = measure_service_cpu(world, runtime, samples)
             storage[name] = measure_deployment_storage(world, runtime.store.engine)
+            progress(f"{name}: measuring the usage ledger (100 and 10,000 deployments)")
+            usage = measure_usage(world, runtime.store.engine, samples)
     finally:
         runtime.store.engine.dispose()
     progress(f"{name}: measuring re-encryption under a new master key")
@@ -114,6 +117,10 @@ def run_database(
         yield Row(name, result.case, result.median, result.p90, result.median / first_addition)
     for result in (pull, deploy, *service_cpu, reencrypted):
         yield Row(name, result.case, result.median, result.p90)
+    fewest = usage[DEPLOYMENT_COUNTS[0]].median
+    for result in usage.values():
+        # The ratio column compares with the 100-deployment query here, not 1 project.
+        yield Row(name, result.case, result.median, result.p90, result.median / fewest)
 
 
 def print_storage_verdicts(name: str, rows: list[Row], costs: StorageCosts | None) -> None:
@@ -146,6 +153,63 @@ def print_storage_verdicts(name: str, rows: list[Row], costs: StorageCosts | Non
             )
 
 
+def print_usage_verdicts(name: str, rows: list[Row]) -> None:
+    """Issue 9's ledger targets: under 50 ms, and 10,000 deployments within 3x of 100."""
+    for row in rows:
+        if row.database != name or not row.case.startswith("secrets usage"):
+            continue
+        met = "MET" if row.median_ms < TARGET_MS else "NOT MET"
+        print(
+            f"verdict {name}: {row.case} median {row.median_ms:.2f} ms "
+            f"(target < {TARGET_MS:g} ms): {met}"
+        )
+        if row.ratio is not None and row.case.endswith(
+            f"{DEPLOYMENT_COUNTS[-1]:,} live deployments"
+        ):
+            met = "MET" if row.ratio <= TARGET_RATIO else "NOT MET"
+            print(
+                f"verdict {name}: usage with {DEPLOYMENT_COUNTS[-1]:,} deployments = "
+                f"{row.ratio:.2f}x the {DEPLOYMENT_COUNTS[0]:,}-deployment one "
+                f"(target <= {TARGET_RATIO:g}x): {met}"
+            )
+
+
+def run_ledger(chosen: list[str], samples: int) -> int:
+    """Only the usage ledger's measurement (`--part ledger`), on the same seeded world."""
+    source = source_revision()
+    rows: list[Row] = []
+    with work_directory() as work_dir:
+        for name in chosen:
+            with DATABASES[name](work_dir) as url:
+                settings = Settings(
+                    data_dir=work_dir / f"{name}-ledger-data",
+                    database_url=url,
+                    admin_token=SecretStr(ADMIN_TOKEN),
+                    master_key=SecretStr(new_key()),
+                )
+                runtime = build_runtime(settings)
+                try:
+                    with TestClient(create_app(runtime)) as client:
+                        progress(f"{name}: seeding the world")
+                        world = build_world(client, runtime.store.engine)
+                        progress(f"{name}: measuring the usage ledger")
+                        usage = measure_usage(world, runtime.store.engine, samples)
+                finally:
+                    runtime.store.engine.dispose()
+            fewest = usage[DEPLOYMENT_COUNTS[0]].median
+            rows += [
+                Row(name, result.case, result.median, result.p90, result.median / fewest)
+                for result in usage.values()
+            ]
+    print(header(samples, source))
+    print()
+    print(table(rows))
+    print()
+    for name in chosen:
+        print_usage_verdicts(name, rows)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # A stopped benchmark still stops its servers and its PostgreSQL cluster (the `finally`s).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -156,9 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "inprocess", "http"),
+        choices=("all", "inprocess", "http", "ledger"),
         default="all",
-        help="the in-process latency tables, the HTTP part (real server, wrk), or both",
+        help="the in-process latency tables, the HTTP part (real server, wrk), both, or only "
+        "the usage ledger's in-process rows",
     )
     parser.add_argument(
         "--workers", default="1,2", help="HTTP part: worker counts to measure (default 1,2)"
@@ -175,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     if args.part in ("all", "inprocess"):
         status = run_inprocess(chosen, args.samples)
+    if args.part == "ledger":
+        status = run_ledger(chosen, args.samples)
     if args.part in ("all", "http"):
         workers = [int(count) for count in args.workers.split(",")]
         status = run_http(chosen, workers, args.server_python) or status
@@ -262,6 +329,8 @@ def run_inprocess(chosen: list[str], samples: int) -> int:
                 print(verdict(name, row.ratio))
     for name in chosen:
         print_storage_verdicts(name, rows, storage.get(name))
+    for name in chosen:
+        print_usage_verdicts(name, rows)
     for note in notes:
         print(note)
     return 0

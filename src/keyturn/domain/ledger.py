@@ -16,7 +16,7 @@ made, so versions' time ranges rarely overlap, and each value reads about 100 id
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -74,11 +74,6 @@ class ValueSpan:
             return None
         return self.superseded_at + self.expire_after_ms
 
-    def covers(self, version: int) -> bool:
-        return self.from_version <= version and (
-            self.to_version is None or version <= self.to_version
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class VersionUsage:
@@ -102,15 +97,6 @@ class ValueUsage:
     @property
     def safe_to_revoke(self) -> bool:
         return not self.span.current and self.live_deployments == 0
-
-    def in_state(self, state: UsageState | None) -> bool:
-        if state == "current":
-            return self.span.current
-        if state == "in-use":
-            return not self.span.current and self.live_deployments > 0
-        if state == "revocable":
-            return self.safe_to_revoke
-        return True
 
 
 def version_changes(
@@ -139,67 +125,109 @@ def version_changes(
     return changes
 
 
-def _versions_of(span: ValueSpan, newest_first: Sequence[VersionUsage]) -> list[VersionUsage]:
-    return [usage for usage in newest_first if span.covers(usage.version)]
+@dataclass(frozen=True, slots=True)
+class SpanUsage:
+    """A value with the totals of the versions it covers and `plan`: (version, how many of its
+    newest deployment ids can be among the value's newest `MAX_DEPLOYMENT_IDS`)."""
+
+    span: ValueSpan
+    live_deployments: int
+    serving_deployments: int
+    plan: tuple[tuple[int, int], ...]
+
+    def in_state(self, state: UsageState | None) -> bool:
+        if state == "current":
+            return self.span.current
+        if state == "in-use":
+            return not self.span.current and self.live_deployments > 0
+        if state == "revocable":
+            return not self.span.current and self.live_deployments == 0
+        return True
 
 
-def _newest_first(usage: Iterable[VersionUsage]) -> list[VersionUsage]:
-    return sorted(usage, key=lambda used: used.newest_at, reverse=True)
+def _plan(newest_first: Sequence[VersionUsage], limit: int) -> tuple[tuple[int, int], ...]:
+    """Which versions' newest ids can be among the `limit` newest of `newest_first` (versions
+    by their newest deployment, newest first), and how many of each.
 
-
-def _plan(versions: Sequence[VersionUsage], limit: int) -> list[tuple[int, int]]:
-    """(version, how many of its newest ids can be among the `limit` newest of `versions`).
-
-    `versions` come newest deployment first. A version's ids can only be pushed out by
-    deployments certainly newer than its newest: those of versions whose oldest is newer.
-    Once those are `limit`, every later version (its newest older still) has nothing to add.
+    A version's ids can only be pushed out by deployments certainly newer than its newest:
+    those of versions whose oldest is newer. Once those number `limit`, every later version
+    (its newest older still) has nothing to add. Until the versions seen hold `limit`
+    deployments, none can be pushed out, so the exact count is only needed after that.
     """
     plan: list[tuple[int, int]] = []
     seen: list[VersionUsage] = []
-    for usage in versions:
-        newer = sum(other.live for other in seen if other.oldest_at > usage.newest_at)
-        if newer >= limit:
-            break
+    seen_live = 0
+    for usage in newest_first:
+        newer = 0
+        if seen_live >= limit:
+            newer = sum(other.live for other in seen if other.oldest_at > usage.newest_at)
+            if newer >= limit:
+                break
         plan.append((usage.version, min(usage.live, limit - newer)))
         seen.append(usage)
-    return plan
+        seen_live += usage.live
+    return tuple(plan)
 
 
-def ids_wanted(
+def span_usage(
     spans: Iterable[ValueSpan], usage: Iterable[VersionUsage], limit: int = MAX_DEPLOYMENT_IDS
-) -> dict[int, int]:
-    """{version: how many of its newest deployment ids to read} for every span's ids."""
-    newest_first = _newest_first(usage)
-    wanted: dict[int, int] = {}
+) -> list[SpanUsage]:
+    """Each value with the totals and the id plan of the versions it covers (a slice)."""
+    by_version = sorted(usage, key=lambda used: used.version)
+    numbers = [used.version for used in by_version]
+    found = []
     for span in spans:
-        for version, count in _plan(_versions_of(span, newest_first), limit):
+        start = bisect.bisect_left(numbers, span.from_version)
+        end = (
+            len(numbers)
+            if span.to_version is None
+            else bisect.bisect_right(numbers, span.to_version)
+        )
+        covered = by_version[start:end]
+        newest_first = sorted(covered, key=lambda used: used.newest_at, reverse=True)
+        found.append(
+            SpanUsage(
+                span=span,
+                live_deployments=sum(used.live for used in covered),
+                serving_deployments=sum(used.serving for used in covered),
+                plan=_plan(newest_first, limit),
+            )
+        )
+    return found
+
+
+def ids_wanted(spans: Iterable[SpanUsage]) -> dict[int, int]:
+    """{version: how many of its newest deployment ids to read} for every value's ids."""
+    wanted: dict[int, int] = {}
+    for counted in spans:
+        for version, count in counted.plan:
             wanted[version] = max(wanted.get(version, 0), count)
     return wanted
 
 
 def value_usage(
-    spans: Iterable[ValueSpan],
-    usage: Iterable[VersionUsage],
+    spans: Iterable[SpanUsage],
     newest_ids: Mapping[int, Sequence[tuple[int, str]]],
     limit: int = MAX_DEPLOYMENT_IDS,
 ) -> list[ValueUsage]:
-    """Each span's counts and newest ids, from the per-version usage and the ids read as
-    `ids_wanted` asked: `newest_ids[v]` is [(created_at, id)], newest first."""
-    newest_first = _newest_first(usage)
+    """Each value's newest ids, from those read as `ids_wanted` asked: `newest_ids[v]` is
+    [(created_at, id)] of version v, newest first."""
     found = []
-    for span in spans:
-        versions = _versions_of(span, newest_first)
-        candidates = chain.from_iterable(
-            newest_ids.get(version, ())[:count] for version, count in _plan(versions, limit)
+    for counted in spans:
+        # Usually one version's ids (deployments use the version current when made): a
+        # slice. Otherwise a few hundred at most, sorted.
+        newest = sorted(
+            chain.from_iterable(
+                newest_ids.get(version, ())[:count] for version, count in counted.plan
+            ),
+            reverse=True,
         )
         found.append(
             ValueUsage(
-                span=span,
-                live_deployments=sum(used.live for used in versions),
-                serving_deployments=sum(used.serving for used in versions),
-                deployment_ids=tuple(
-                    deployment_id for _, deployment_id in heapq.nlargest(limit, candidates)
-                ),
+                span=counted.span,
+                live_deployments=counted.live_deployments,
+                serving_deployments=counted.serving_deployments,
+                deployment_ids=tuple(deployment_id for _, deployment_id in newest[:limit]),
             )
         )
     return found

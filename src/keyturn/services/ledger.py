@@ -16,6 +16,7 @@ from keyturn.domain.ledger import (
     ValueUsage,
     VersionChange,
     ids_wanted,
+    span_usage,
     usage_state,
     value_usage,
     version_changes,
@@ -80,13 +81,9 @@ def secrets_usage(
         spans = uow.ledger.value_spans(resource.internal_id)
         usage = uow.ledger.usage_by_version(resource.internal_id)
         # The counts decide the state; ids are read only for the values that are answered.
-        kept = [
-            counted.span
-            for counted in value_usage(spans, usage, {})
-            if counted.in_state(wanted_state)
-        ]
-        newest = uow.ledger.newest_deployments(resource.internal_id, ids_wanted(kept, usage))
-    return UsageView(resource.secrets_version, value_usage(kept, usage, newest))
+        kept = [counted for counted in span_usage(spans, usage) if counted.in_state(wanted_state)]
+        newest = uow.ledger.newest_deployments(resource.internal_id, ids_wanted(kept))
+    return UsageView(resource.secrets_version, value_usage(kept, newest))
 
 
 def redeploy_stale(

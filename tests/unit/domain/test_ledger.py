@@ -12,6 +12,7 @@ from keyturn.domain.ledger import (
     VersionRecord,
     VersionUsage,
     ids_wanted,
+    span_usage,
     usage_state,
     value_usage,
     version_changes,
@@ -60,8 +61,8 @@ def _usage(deployments: list[tuple[int, int, str, bool]]) -> list[VersionUsage]:
 def test_value_usage_equals_brute_force(
     deployments: list[tuple[int, int, str, bool]], spans: list[ValueSpan], limit: int
 ) -> None:
-    usage = _usage(deployments)
-    wanted = ids_wanted(spans, usage, limit)
+    counted_spans = span_usage(spans, _usage(deployments), limit)
+    wanted = ids_wanted(counted_spans)
     # What storage answers: each version's newest `wanted[v]`, by (created_at, id) descending.
     newest = {
         version: sorted(((d[1], d[2]) for d in deployments if d[0] == version), reverse=True)[
@@ -69,8 +70,13 @@ def test_value_usage_equals_brute_force(
         ]
         for version, count in wanted.items()
     }
-    for counted in value_usage(spans, usage, newest, limit):
-        using = [d for d in deployments if counted.span.covers(d[0])]
+    for counted in value_usage(counted_spans, newest, limit):
+        span = counted.span
+        using = [
+            d
+            for d in deployments
+            if span.from_version <= d[0] and (span.to_version is None or d[0] <= span.to_version)
+        ]
         assert counted.live_deployments == len(using)
         assert counted.serving_deployments == sum(d[3] for d in using)
         expected = [d[2] for d in sorted(using, key=lambda d: (d[1], d[2]), reverse=True)]
@@ -83,8 +89,8 @@ def test_ids_wanted_reads_only_the_newest_versions_when_times_do_not_overlap() -
         VersionUsage(v, live=200, serving=0, newest_at=v * 10 + 9, oldest_at=v * 10)
         for v in range(1, 51)
     ]
-    spans = [ValueSpan("A", 1, None, None, None)]
-    assert ids_wanted(spans, usage) == {50: 100}
+    spans = span_usage([ValueSpan("A", 1, None, None, None)], usage)
+    assert ids_wanted(spans) == {50: 100}
 
 
 def test_version_changes_from_rows() -> None:

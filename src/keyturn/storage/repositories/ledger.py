@@ -8,16 +8,18 @@ entries of its part of that same index, read as far as `domain.ledger.ids_wanted
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import (
     Connection,
+    TextClause,
     and_,
     bindparam,
     case,
     func,
-    literal,
     select,
+    text,
     union_all,
 )
 
@@ -31,6 +33,7 @@ from keyturn.storage.tables import (
 )
 
 used = deployment_secrets_versions
+NEWEST_PER_STATEMENT = 50
 
 USAGE_BY_VERSION = (
     select(
@@ -43,6 +46,29 @@ USAGE_BY_VERSION = (
     .where(used.c.resource_id == bindparam("resource"))
     .group_by(used.c.secrets_version)
 )
+
+
+# One version's part; `{n}` is the part's number, the only thing written into the text.
+NEWEST_PART = (
+    "SELECT * FROM (SELECT secrets_version, created_at, deployment_id"
+    " FROM deployment_secrets_versions WHERE resource_id = :resource"
+    " AND secrets_version = :v{n} ORDER BY created_at DESC, deployment_id DESC"
+    " LIMIT :k{n}) AS part_{n}"
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _newest_deployments(versions: int) -> TextClause:
+    """The newest ids of `versions` versions of one resource: per version, its part of the
+    usage index read from the newest end as far as its own limit (`v0`, `k0`, `v1`, ...).
+
+    Written as text, built once per number of versions: a construct of 50 selects costs
+    SQLAlchemy more to key for its statement cache on every execution than the database
+    takes to answer it; a text statement is keyed by its string.
+    """
+    parts = [NEWEST_PART.replace("{n}", str(index)) for index in range(versions)]
+    return text(" UNION ALL ".join(parts))
+
 
 ending = secrets_versions.alias("ending")
 VALUE_SPANS = (
@@ -135,32 +161,22 @@ class LedgerRepository:
     def newest_deployments(
         self, resource_id: str, wanted: Mapping[int, int]
     ) -> dict[int, list[tuple[int, str]]]:
-        """{version: [(created_at, deployment id)], newest first}, as many as `wanted` says:
-        one index range per version, read from its newest end."""
+        """{version: [(created_at, deployment id)], newest first}, as many as `wanted` says."""
+        asked = sorted((version, count) for version, count in wanted.items() if count > 0)
         found: dict[int, list[tuple[int, str]]] = {}
-        versions = sorted(version for version, count in wanted.items() if count > 0)
-        # A few dozen ranges per statement: one round trip, and far from any parameter limit.
-        for start in range(0, len(versions), 50):
-            parts = []
-            for version in versions[start : start + 50]:
-                part = (
-                    select(
-                        literal(version).label("version"),
-                        used.c.created_at,
-                        used.c.deployment_id,
-                    )
-                    .where(used.c.resource_id == resource_id, used.c.secrets_version == version)
-                    .order_by(used.c.created_at.desc(), used.c.deployment_id.desc())
-                    .limit(wanted[version])
-                    .subquery()
-                )
-                parts.append(select(part))
+        # A few dozen ranges per statement: one round trip, far from any parameter limit.
+        for start in range(0, len(asked), NEWEST_PER_STATEMENT):
+            chunk = asked[start : start + NEWEST_PER_STATEMENT]
+            parameters: dict[str, object] = {"resource": resource_id}
+            for index, (version, count) in enumerate(chunk):
+                parameters[f"v{index}"] = version
+                parameters[f"k{index}"] = count
             for version, created_at, deployment_id in self._connection.execute(
-                union_all(*parts)
+                _newest_deployments(len(chunk)), parameters
             ).all():
                 found.setdefault(version, []).append((created_at, deployment_id))
         for ids in found.values():
-            # UNION ALL keeps no order across its parts' rows in every engine: sort each.
+            # UNION ALL promises no order across its parts' rows: sort each version's few.
             ids.sort(reverse=True)
         return found
 
