@@ -9,6 +9,9 @@ PostgreSQL's pool). What differs statement by statement lives here:
   that do not exist yet, on transaction-scoped advisory locks.
 * **Writer queues.** SQLite writers of one process wait in a FIFO queue before `BEGIN
   IMMEDIATE` (writer_queue.py); PostgreSQL writers need none.
+* **Raw reads.** A hot read of thousands of small rows (the usage ledger's ids) may go to the
+  driver's cursor and get plain tuples: building SQLAlchemy rows costs more than the query.
+  The drivers name parameters differently (sqlite3 `:name`, psycopg `%(name)s`).
 * **Snapshots.** A SQLite transaction reads one snapshot. PostgreSQL's default READ COMMITTED
   lets each statement see the commits made since the previous one; a unit that must read one
   moment asks for REPEATABLE READ.
@@ -35,6 +38,24 @@ def lock_rows(connection: Connection, query: Select[Any]) -> None:
     """Take the write lock of the rows `query` selects (PostgreSQL; SQLite is serial)."""
     if not serializes_writers(connection):
         connection.execute(query.with_for_update())
+
+
+def driver_parameter(dialect_name: str, name: str) -> str:
+    """How the driver's SQL text names the parameter `name` (for `driver_rows`)."""
+    return f"%({name})s" if dialect_name == POSTGRESQL else f":{name}"
+
+
+def driver_rows(
+    connection: Connection, sql: str, parameters: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Run `sql` (its parameters written with `driver_parameter`) on the transaction's own driver
+    connection, and return the rows as the driver's tuples."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def lock_table(connection: Connection, table: Table) -> None:

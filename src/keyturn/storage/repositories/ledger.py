@@ -13,17 +13,16 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy import (
     Connection,
-    TextClause,
     and_,
     bindparam,
     case,
     func,
     select,
-    text,
     union_all,
 )
 
 from keyturn.domain.ledger import ValueSpan, VersionRecord, VersionUsage
+from keyturn.storage.dialect import driver_parameter, driver_rows
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     deployment_secrets_versions,
@@ -51,23 +50,31 @@ USAGE_BY_VERSION = (
 # One version's part; `{n}` is the part's number, the only thing written into the text.
 NEWEST_PART = (
     "SELECT * FROM (SELECT secrets_version, created_at, deployment_id"
-    " FROM deployment_secrets_versions WHERE resource_id = :resource"
-    " AND secrets_version = :v{n} ORDER BY created_at DESC, deployment_id DESC"
-    " LIMIT :k{n}) AS part_{n}"
+    " FROM deployment_secrets_versions WHERE resource_id = {resource}"
+    " AND secrets_version = {version} ORDER BY created_at DESC, deployment_id DESC"
+    " LIMIT {limit}) AS part_{n}"
 )
 
 
-@functools.lru_cache(maxsize=64)
-def _newest_deployments(versions: int) -> TextClause:
+@functools.lru_cache(maxsize=128)
+def _newest_deployments(versions: int, dialect: str) -> str:
     """The newest ids of `versions` versions of one resource: per version, its part of the
     usage index read from the newest end as far as its own limit (`v0`, `k0`, `v1`, ...).
 
-    Written as text, built once per number of versions: a construct of 50 selects costs
-    SQLAlchemy more to key for its statement cache on every execution than the database
-    takes to answer it; a text statement is keyed by its string.
+    SQL text for the driver, built once per number of versions: up to 5,000 rows of three
+    small columns, which SQLAlchemy's rows would take longer to build than the database takes
+    to answer (see `dialect.driver_rows`).
     """
-    parts = [NEWEST_PART.replace("{n}", str(index)) for index in range(versions)]
-    return text(" UNION ALL ".join(parts))
+
+    def name(parameter: str) -> str:
+        return driver_parameter(dialect, parameter)
+
+    return " UNION ALL ".join(
+        NEWEST_PART.format(
+            resource=name("resource"), version=name(f"v{n}"), limit=name(f"k{n}"), n=n
+        )
+        for n in range(versions)
+    )
 
 
 ending = secrets_versions.alias("ending")
@@ -171,9 +178,10 @@ class LedgerRepository:
             for index, (version, count) in enumerate(chunk):
                 parameters[f"v{index}"] = version
                 parameters[f"k{index}"] = count
-            for version, created_at, deployment_id in self._connection.execute(
-                _newest_deployments(len(chunk)), parameters
-            ).all():
+            sql = _newest_deployments(len(chunk), self._connection.dialect.name)
+            for version, created_at, deployment_id in driver_rows(
+                self._connection, sql, parameters
+            ):
                 found.setdefault(version, []).append((created_at, deployment_id))
         for ids in found.values():
             # UNION ALL promises no order across its parts' rows: sort each version's few.
