@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select, text
 
 from bench.measure import SAMPLES, WARMUP_ROUNDS, Result, timed
 from bench.world import SECRETS_PER_RESOURCE, World, expect, secret_values
-from keyturn.domain.ids import new_id
+from keyturn.domain.ids import IdSource
 from keyturn.storage.tables import deployment_secrets_versions, deployments, projects
 
 VERSIONS = 50
@@ -108,11 +108,12 @@ def _deployments(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     start = 1_700_000_000_000
     groups = [(project, target) for project in project_ids for target in ("production", "preview")]
+    ids = IdSource()
     deployment_rows = []
     newest: dict[tuple[str, str], str] = {}
     for index in range(count):
         project_id, target = groups[index % len(groups)]
-        deployment_id = new_id("dpl")
+        deployment_id = ids.new("dpl")
         deployment_rows.append(
             {
                 "id": deployment_id,

@@ -31,6 +31,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from keyturn.domain.clock import SettableClock
 from tests.conftest import Partner, Workspace
 
 RESOURCES = ["r1", "r2"]
@@ -180,9 +181,10 @@ class Model:
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    def __init__(self, partner: Partner) -> None:
+    def __init__(self, partner: Partner, clock: SettableClock) -> None:
         super().__init__()
         self.partner = partner
+        self.clock = clock
         self.workspace = Workspace(partner)
         self.client: TestClient = partner.client
         run = next(runs)
@@ -295,8 +297,15 @@ class LedgerMachine(RuleBasedStateMachine):
         project=st.sampled_from(PROJECTS),
         deploy_target=st.sampled_from(TARGETS),
         branch=st.sampled_from(BRANCHES),
+        later=st.booleans(),
     )
-    def deploy(self, project: str, deploy_target: str, branch: str | None) -> None:
+    def deploy(
+        self, project: str, deploy_target: str, branch: str | None, later: bool = True
+    ) -> None:
+        """Deploy; `later` moves the clock first, else the deployment may tie with the last
+        one's millisecond (the id then decides which is newer)."""
+        if later:
+            self.clock.advance(1)
         # `target` is a keyword of hypothesis's `rule`: the deployment's is `deploy_target`.
         target = deploy_target
         body: dict[str, Any] = {"project": self.project_ids[project], "target": target}
@@ -306,8 +315,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self._add_deployment(self.workspace.deploy(body), recorded)
 
     @precondition(lambda self: bool(self.model.deployments))
-    @rule(data=st.data())
-    def redeploy(self, data: st.DataObject) -> None:
+    @rule(data=st.data(), later=st.booleans())
+    def redeploy(self, data: st.DataObject, later: bool) -> None:
+        if later:
+            self.clock.advance(1)
         original = self.model.deployments[
             data.draw(st.sampled_from(sorted(self.model.deployments)))
         ]
@@ -399,9 +410,9 @@ class LedgerMachine(RuleBasedStateMachine):
             ] == self.model.usage(resource)
 
 
-def test_ledger_follows_the_model(partner: Partner) -> None:
+def test_ledger_follows_the_model(partner: Partner, clock: SettableClock) -> None:
     run_state_machine_as_test(
-        lambda: LedgerMachine(partner),
+        lambda: LedgerMachine(partner, clock),
         settings=settings(
             # A few seconds per database; `make fuzz`-style longer runs only raise these.
             max_examples=6,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keyturn.domain.errors import Forbidden, NotFound
 from keyturn.domain.ledger import (
     ValueUsage,
     VersionChange,
@@ -23,7 +22,12 @@ from keyturn.domain.ledger import (
     versions_page,
 )
 from keyturn.domain.resources import Resource
-from keyturn.services.auth import Credentials, identify, require_installation
+from keyturn.services.auth import (
+    Credentials,
+    identify,
+    require_installation,
+    team_installation,
+)
 from keyturn.services.context import ServiceContext
 from keyturn.services.deployments import DeploymentView, deploy
 from keyturn.services.projects import TeamCaller, caller_team, find_project
@@ -123,9 +127,5 @@ def _asked_resource(
 def _owner_team(uow: UnitOfWork, owner: TeamCaller, installation_id: str) -> str:
     """The user token's team, once it is the installation's: 401, 403, then 404."""
     team_id = caller_team(uow, owner)
-    installation = uow.accounts.installation(installation_id)
-    if installation is None:
-        raise NotFound(f"integrationConfigurationId: no installation {installation_id!r}")
-    if installation.team_id != team_id:
-        raise Forbidden(f"installation {installation_id!r} belongs to another team")
+    team_installation(uow, team_id, installation_id)
     return team_id

@@ -6,14 +6,22 @@ from typing import Any
 
 import pytest
 
+from keyturn.domain.clock import SettableClock
 from tests.conftest import Partner, Workspace
 
 
 class Ledger:
     """The lifecycle routes of one resource, on the partner path and on the owner path."""
 
-    def __init__(self, partner: Partner, workspace: Workspace, resource_id: str = "db1") -> None:
+    def __init__(
+        self,
+        partner: Partner,
+        workspace: Workspace,
+        clock: SettableClock,
+        resource_id: str = "db1",
+    ) -> None:
         self.partner = partner
+        self.clock = clock
         self.workspace = workspace
         self.client = partner.client
         self.resource_id = resource_id
@@ -56,7 +64,13 @@ class Ledger:
             self.owner_path() + "/secrets/redeploy-stale", headers=self.workspace.headers
         )
 
+    def deploy(self, body: dict[str, object]) -> dict[str, Any]:
+        """Deploy one second after whatever happened before: a later deployment is newer."""
+        self.clock.advance(1000)
+        return self.workspace.deploy(body)
+
     def put(self, secrets: dict[str, str], *, partial: bool = False) -> None:
+        self.clock.advance(1000)
         status, body = self.partner.put_secrets(
             {
                 "secrets": [{"name": name, "value": value} for name, value in secrets.items()],
@@ -76,6 +90,6 @@ class Ledger:
 
 
 @pytest.fixture
-def ledger(partner: Partner, workspace: Workspace) -> Ledger:
+def ledger(partner: Partner, workspace: Workspace, clock: SettableClock) -> Ledger:
     partner.import_resource("db1")
-    return Ledger(partner, workspace)
+    return Ledger(partner, workspace, clock)

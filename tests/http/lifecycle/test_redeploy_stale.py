@@ -18,7 +18,7 @@ def _project(ledger: Ledger, name: str, **options: object) -> str:
 
 
 def _deploy(ledger: Ledger, project_id: str, target: str, **extra: object) -> dict[str, Any]:
-    return ledger.workspace.deploy({"project": project_id, "target": target, **extra})
+    return ledger.deploy({"project": project_id, "target": target, **extra})
 
 
 def test_redeploys_each_group_whose_newest_deployment_is_stale(ledger: Ledger) -> None:

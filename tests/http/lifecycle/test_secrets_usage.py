@@ -23,7 +23,7 @@ def _project(ledger: Ledger, name: str = "web", **options: object) -> str:
 
 def _deploy(ledger: Ledger, project_id: str, target: str = "production", **extra: object) -> str:
     body = {"name": "web", "project": project_id, "target": target, **extra}
-    deployment_id: str = ledger.workspace.deploy(body)["id"]
+    deployment_id: str = ledger.deploy(body)["id"]
     return deployment_id
 
 
