@@ -213,24 +213,35 @@ def value_usage(
     """Each value's newest ids, from those read as `ids_wanted` asked: `newest_ids[v]` is
     [(created_at, id)] of version v, newest first."""
     found = []
+    # Values ending together share their plan (all current values, say): merge each plan once.
+    merged: dict[tuple[tuple[int, int], ...], tuple[str, ...]] = {}
     for counted in spans:
-        # Usually one version's ids (deployments use the version current when made): a
-        # slice. Otherwise a few hundred at most, sorted.
-        newest = sorted(
-            chain.from_iterable(
-                newest_ids.get(version, ())[:count] for version, count in counted.plan
-            ),
-            reverse=True,
-        )
+        ids = merged.get(counted.plan)
+        if ids is None:
+            ids = merged[counted.plan] = _newest(counted.plan, newest_ids, limit)
         found.append(
             ValueUsage(
                 span=counted.span,
                 live_deployments=counted.live_deployments,
                 serving_deployments=counted.serving_deployments,
-                deployment_ids=tuple(deployment_id for _, deployment_id in newest[:limit]),
+                deployment_ids=ids,
             )
         )
     return found
+
+
+def _newest(
+    plan: Sequence[tuple[int, int]],
+    newest_ids: Mapping[int, Sequence[tuple[int, str]]],
+    limit: int,
+) -> tuple[str, ...]:
+    """The `limit` newest ids of a value from its plan's versions' newest ids."""
+    if len(plan) == 1:
+        # Usually so (deployments use the version current when made): already in order.
+        version, count = plan[0]
+        return tuple(deployment_id for _, deployment_id in newest_ids.get(version, ())[:count])
+    candidates = chain.from_iterable(newest_ids.get(version, ())[:count] for version, count in plan)
+    return tuple(deployment_id for _, deployment_id in sorted(candidates, reverse=True)[:limit])
 
 
 def usage_state(raw: str | None) -> UsageState | None:
