@@ -12,7 +12,7 @@ from the data for existing deployments. The history (`.../secrets/versions`) fin
 new rows by `(resource_id, valid_from)`.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
