@@ -30,9 +30,12 @@ from keyturn.http.routes import (
     env,
     lifecycle,
     marketplace,
+    oidc,
     operations,
     projects,
+    rotations,
 )
+from keyturn.outbound.partner import HttpPartnerClient
 from keyturn.services.auth import Authenticator
 from keyturn.services.context import ServiceContext
 from keyturn.services.operations import Readiness
@@ -111,6 +114,9 @@ def build_runtime(
         readiness=Readiness(store)
         if readiness_timer is None
         else Readiness(store, clock=readiness_timer),
+        partner_api=HttpPartnerClient(timeout_s=settings.partner_timeout_s),
+        rotation_timeout_ms=round(settings.rotation_timeout_h * 3_600_000),
+        oidc_issuer=settings.oidc_issuer,
     )
     return Runtime(
         settings=settings,
@@ -147,6 +153,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.context = runtime.context
     routers = [
         operations.router,
+        oidc.router,
         admin.router,
         marketplace.router,
         connections.router,
@@ -154,6 +161,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         env.router,
         deployments.router,
         lifecycle.router,
+        rotations.owner,
+        rotations.partner,
     ]
     install_error_handlers(app, [route for router in routers for route in router.routes])
     app.add_middleware(BodySizeLimit)

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from keyturn.domain.accounts import partner_url_problem
 from keyturn.domain.ids import TOKEN_SHAPE
 from keyturn.storage.encryption import decode_master_key
 from keyturn.storage.engine import normalize_database_url
@@ -63,6 +64,23 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         default=False, description="Log one line per request (uvicorn's access log)."
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The issuer of the tokens keyturn signs for partners; default: the "
+        "server's base URL as each request reaches it.",
+    )
+    partner_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds each attempt of a call to a partner's rotate endpoint may take.",
+    )
+    rotation_timeout_h: float = Field(
+        default=24.0,
+        gt=0,
+        le=8760,
+        description="Hours a rotation request may stay pending before it fails.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -72,6 +90,15 @@ class Settings(BaseSettings):
                 normalize_database_url(value)
             except ValueError as exc:
                 raise ValueError(f"the database URL {exc}") from exc
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer_is_a_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            problem = partner_url_problem(value)
+            if problem is not None:
+                raise ValueError(f"KEYTURN_OIDC_ISSUER {problem}")
         return value
 
     @field_validator("admin_token")

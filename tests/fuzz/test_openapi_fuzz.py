@@ -163,7 +163,7 @@ def token_kind_of(path: str) -> str:
         return "admin"
     if path.startswith("/v1/installations/"):
         return "integration"
-    if path in ("/healthz", "/readyz"):
+    if path in ("/healthz", "/readyz") or path.startswith("/.well-known/"):
         return "none"
     return "user"
 

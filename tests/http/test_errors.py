@@ -88,7 +88,8 @@ def test_every_route_answers_503_with_retry_after_when_the_database_is_unreachab
     assert len(operations) >= 30
     token = {"Authorization": "Bearer kt_user_" + "a" * 40}
     for method, path in operations:
-        if path == "/healthz":
+        # Neither touches the database: the liveness check, and the issuer's configuration.
+        if path in ("/healthz", "/.well-known/openid-configuration"):
             continue
         # Any token but the admin's is looked up in the database first.
         _assert_503(client.request(method, path, headers=token), (method, path))

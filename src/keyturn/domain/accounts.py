@@ -117,3 +117,11 @@ def partner_url_problem(url: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an absolute http or https URL"
     return None
+
+
+def user_id_of(principal: Principal) -> str:
+    """The user a token speaks for. keyturn keeps no users apart from their tokens, so a user
+    token is its user: `user_` and the random part of the token's id (of the team's, for a
+    principal without a token id). `/v2/user` and the partner tokens of 5.3 name the same."""
+    source = principal.token_id or principal.team_id or ""
+    return "user_" + source.split("_", 1)[-1]

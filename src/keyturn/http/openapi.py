@@ -19,6 +19,8 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 from typing_extensions import TypedDict
 
+from keyturn.http.wire_out import RotationOut
+
 
 class WireJsonSchema(GenerateJsonSchema):
     """Request schemas as the server reads them: an optional field is left out, never null.
@@ -72,6 +74,8 @@ class ErrorDetailOut(TypedDict):
     fields: NotRequired[list[FieldErrorOut]]
     missingToken: NotRequired[bool]
     invalidToken: NotRequired[bool]
+    # The failed rotation request of a 502 `partner_error` (5.3).
+    rotation: NotRequired[RotationOut]
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -89,6 +93,7 @@ ERROR_MEANINGS: dict[int, str] = {
     409: "Clashes with existing state; `code` names the clash",
     413: "The request body is over 1 MiB (`payload_too_large`)",
     422: "Well-formed, but breaks a rule; `code` names the rule",
+    502: "The partner did not rotate (`partner_error`, with the failed `rotation`)",
     503: "The database does not answer (`service_unavailable`)",
 }
 

@@ -17,8 +17,10 @@ from keyturn.domain.accounts import PartnerSettings, PartnerSettingsPatch, partn
 from keyturn.domain.envkeys import Environment
 from keyturn.domain.events import EVENT_TYPES
 from keyturn.domain.resources import Ownership, ResourceFields, ResourceStatus
+from keyturn.domain.rotations import MAX_DELAY_HOURS, MAX_REASON_LENGTH
 from keyturn.domain.secrets import Secret
 from keyturn.http.body import INNER_PATH, JsonPath
+from keyturn.services.rotations import RotationRequest
 from keyturn.services.secrets import SecretsUpdate
 
 # Literal aliases from the domain, so the OpenAPI schema lists the allowed values.
@@ -241,3 +243,19 @@ class IntegrationPatchIn(BaseModel):
 class InstallationIn(WireModel):
     teamId: str
     integration: str = Field(min_length=1)
+
+
+class RotateIn(WireModel):
+    """Body of `POST {owner path}/secrets/rotate`; the partner gets exactly the fields sent."""
+
+    reason: str | None = Field(default=None, min_length=1, max_length=MAX_REASON_LENGTH)
+    delayOldSecretsExpirationHours: float | None = Field(
+        default=None, ge=0, le=MAX_DELAY_HOURS, allow_inf_nan=False
+    )
+
+    def to_domain(self) -> RotationRequest:
+        return RotationRequest(
+            reason=self.reason,
+            delay_hours=self.delayOldSecretsExpirationHours,
+            sent=self.model_dump(exclude_unset=True),
+        )

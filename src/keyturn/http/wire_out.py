@@ -115,6 +115,10 @@ class ResourceOut(TypedDict):
     billingPlan: NotRequired[dict[str, Any]]
     notification: NotRequired[dict[str, Any]]
     extras: NotRequired[dict[str, Any]]
+    secretRotationRequestedAt: NotRequired[int]
+    secretRotationRequestedReason: NotRequired[str | None]
+    secretRotationRequestedBy: NotRequired[str | None]
+    secretRotationCompletedAt: NotRequired[int | None]
 
 
 @with_config(CLOSED)
@@ -340,3 +344,56 @@ class SecretsUsageOut(TypedDict):
 @with_config(CLOSED)
 class RedeployedOut(TypedDict):
     deployments: list[DeploymentOut]
+
+
+@with_config(CLOSED)
+class RotationErrorOut(TypedDict):
+    code: str
+    message: str
+
+
+@with_config(CLOSED)
+class RotationOut(TypedDict):
+    """A rotation request (R of CONTRACT.md 5.3); absent values are null."""
+
+    id: str
+    resourceId: str
+    status: Literal["pending", "completed", "failed"]
+    reason: str | None
+    delayOldSecretsExpirationHours: float | None
+    requestedAt: int
+    requestedBy: str | None
+    completedAt: int | None
+    version: int | None
+    error: RotationErrorOut | None
+
+
+@with_config(CLOSED)
+class RotationAnswerOut(TypedDict):
+    rotation: RotationOut
+
+
+@with_config(CLOSED)
+class RotationsOut(TypedDict):
+    rotations: list[RotationOut]
+
+
+@with_config(CLOSED)
+class JwkOut(TypedDict):
+    kty: Literal["RSA"]
+    kid: str
+    alg: Literal["RS256"]
+    use: Literal["sig"]
+    n: str
+    e: str
+
+
+@with_config(CLOSED)
+class JwksOut(TypedDict):
+    keys: list[JwkOut]
+
+
+@with_config(CLOSED)
+class OpenIdConfigurationOut(TypedDict):
+    issuer: str
+    jwks_uri: str

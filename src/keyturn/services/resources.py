@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from keyturn.domain.errors import BadRequest, FieldError, NotFound
 from keyturn.domain.resources import MAX_PARTNER_ID_LENGTH, Resource, ResourceFields
+from keyturn.domain.rotations import Rotation
 from keyturn.domain.secrets import VersionProvenance, validate_secrets
 from keyturn.services.context import ServiceContext
 from keyturn.services.secrets import SecretsUpdate, apply_secrets, find_live_resource
@@ -25,6 +26,8 @@ class ResourceView:
 
     resource: Resource
     secret_names: tuple[str, ...]
+    # Its latest rotation request (5.3), as it stands now; only a single resource's read has it.
+    latest_rotation: Rotation | None = None
 
 
 def import_resource(
@@ -74,7 +77,11 @@ def patch_resource(
 
 def get_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> ResourceView:
     with ctx.store.read() as uow:
-        return _views(uow, [find_live_resource(uow, installation_id, partner_id)])[0]
+        view = _views(uow, [find_live_resource(uow, installation_id, partner_id)])[0]
+        latest = uow.rotations.latest(view.resource.internal_id)
+    if latest is None:
+        return view
+    return replace(view, latest_rotation=latest.as_seen_at(ctx.clock.now_ms()))
 
 
 def list_resources(ctx: ServiceContext, installation_id: str) -> list[ResourceView]:

@@ -28,6 +28,8 @@ from keyturn.services.namespace import key_conflict
 from keyturn.storage.unit_of_work import UnitOfWork
 
 UPDATE = VersionProvenance("update")
+# The writes that complete a pending rotation: the partner's own (2.1 and 2.2), not a rollback.
+COMPLETES_ROTATION = frozenset({"update", "import", "patch"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,17 @@ def apply_secrets(
         return resource.secrets_version
     _refuse_new_key_conflicts(uow, resource, current, merged)
     version = resource.secrets_version + 1
+    if provenance.source in COMPLETES_ROTATION:
+        # The partner's next effective update after an async rotation answer completes it (5.3).
+        pending = uow.rotations.pending_in_time(resource.internal_id)
+        if pending is not None:
+            provenance = VersionProvenance(
+                "rotation", pending.id, pending.superseded_expire_after_ms
+            )
     uow.secrets.write_version(resource, version, change, merged)
     uow.resources.record_secrets_version(resource, version, provenance)
+    if provenance.rotation_id is not None:
+        uow.rotations.complete(provenance.rotation_id, version=version)
     return version
 
 

@@ -19,11 +19,13 @@ from keyturn.storage.repositories.deployments import deployment_env_identity
 from keyturn.storage.repositories.env_vars import user_var_identity
 from keyturn.storage.repositories.integrations import client_secret_identity
 from keyturn.storage.repositories.secrets import secret_identity
+from keyturn.storage.repositories.signing_keys import signing_key_identity
 from keyturn.storage.tables import (
     deployment_env,
     integrations,
     resource_secrets,
     resources,
+    signing_keys,
     user_env_vars,
 )
 
@@ -93,5 +95,10 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         integrations,
         "client_secret_ciphertext",
         lambda row: client_secret_identity(row.id),
+    ),
+    SealedColumn(
+        signing_keys,
+        "private_key_ciphertext",
+        lambda row: signing_key_identity(row.kid),
     ),
 )

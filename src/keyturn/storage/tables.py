@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -275,4 +277,44 @@ deployment_env = Table(
     Column("type", String(16), nullable=False),
     Column("value_ciphertext", LargeBinary, nullable=False),
     PrimaryKeyConstraint("deployment_id", "key"),
+)
+
+# Rotation requests (CONTRACT.md 5.3): `resource_id` is the internal id. At most one pending
+# per resource, by the partial unique index, so racing owners cannot both start one.
+rotations = Table(
+    "rotations",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    # 1, 2, 3 ... per resource, in the order of the requests: the listing's order.
+    Column("number", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, completed or failed
+    Column("reason", Text, nullable=True),
+    Column("delay_hours", Float, nullable=True),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("requested_by", String(ID), nullable=True),
+    # When a pending rotation stops waiting: requested_at + KEYTURN_ROTATION_TIMEOUT_H.
+    Column("deadline_at", BigInteger, nullable=False),
+    Column("completed_at", BigInteger, nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("error_code", String(100), nullable=True),
+    Column("error_message", Text, nullable=True),
+    UniqueConstraint("resource_id", "number"),
+    Index(
+        "uq_rotations_one_pending",
+        "resource_id",
+        unique=True,
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+
+# The RSA key partner tokens are signed with (5.3), sealed with the master key. One row: the
+# first process that needs a key makes it, under a lock, and every other reads that one.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_key_ciphertext", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
 )

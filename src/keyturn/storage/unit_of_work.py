@@ -44,7 +44,9 @@ from keyturn.storage.repositories.integrations import IntegrationRepository
 from keyturn.storage.repositories.ledger import LedgerRepository
 from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
+from keyturn.storage.repositories.rotations import RotationRepository
 from keyturn.storage.repositories.secrets import SecretRepository
+from keyturn.storage.repositories.signing_keys import SigningKeyRepository
 from keyturn.storage.writer_queue import TicketLock
 
 # What a database that is down, unreachable or out of connections raises: DBAPI operational
@@ -121,6 +123,8 @@ def key_ids_in_database(engine: Engine) -> Counter[bytes] | None:
 class UnitOfWork:
     accounts: AccountRepository
     integrations: IntegrationRepository
+    rotations: RotationRepository
+    signing_keys: SigningKeyRepository
     resources: ResourceRepository
     secrets: SecretRepository
     projects: ProjectRepository
@@ -153,6 +157,8 @@ class UnitOfWork:
         clock, ids = store.clock, store.ids
         self.accounts = AccountRepository(connection, clock=clock, ids=ids)
         self.integrations = IntegrationRepository(connection, store.keys)
+        self.rotations = RotationRepository(connection, clock=clock)
+        self.signing_keys = SigningKeyRepository(connection, store.keys)
         self.resources = ResourceRepository(connection, clock=clock, ids=ids)
         self.secrets = SecretRepository(connection, store.keys)
         self.projects = ProjectRepository(connection, clock=clock, ids=ids)

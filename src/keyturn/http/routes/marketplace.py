@@ -214,6 +214,13 @@ def _resource_body(view: ResourceView) -> ResourceOut:
         body["notification"] = resource.notification
     if resource.extras is not None:
         body["extras"] = resource.extras
+    rotation = view.latest_rotation
+    if rotation is not None:
+        # Vercel's fields, from the latest rotation request (5.3); left out before the first.
+        body["secretRotationRequestedAt"] = rotation.requested_at
+        body["secretRotationRequestedReason"] = rotation.reason
+        body["secretRotationRequestedBy"] = rotation.requested_by
+        body["secretRotationCompletedAt"] = rotation.completed_at
     return body
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
+from keyturn.domain.accounts import user_id_of
 from keyturn.http.body import parse_body, raw_body
 from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import answers, json_body
@@ -99,7 +100,7 @@ def current_user(context: Context, caller: Caller) -> CurrentUserOut:
     team_id = caller.team_id()
     team = projects.find_team(context, team_id, team_id)
     principal = caller.principal()
-    user_id = "user_" + (principal.token_id or team_id).split("_", 1)[-1]
+    user_id = user_id_of(principal)
     return {
         "user": {
             "id": user_id,
