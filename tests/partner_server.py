@@ -60,7 +60,8 @@ class PartnerServer:
     # Where keyturn's JWKS is, and the claims to insist on; None accepts any token unverified
     # (for tests of keyturn's HTTP client alone).
     jwks_url: str | None = None
-    issuer: str = ""
+    # One issuer, or several that are all accepted.
+    issuer: str | list[str] = ""
     audience: str = ""
     default: Answer = field(default_factory=deferred)
     received: list[Received] = field(default_factory=list)
