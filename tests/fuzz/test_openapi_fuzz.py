@@ -43,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 from keyturn.app import Runtime, create_app
 from keyturn.http.openapi import answers, install_openapi
 from keyturn.http.wire_out import StatusOut
+from keyturn.settings import Settings
 from tests.conftest import ADMIN_TOKEN, Workspace, seed_partner
 
 EXAMPLES = int(os.environ.get("KEYTURN_FUZZ_EXAMPLES", "15"))
@@ -259,6 +260,13 @@ class Fuzzer:
                 if kind != main
             ]
         return runs
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Generated PATCHes may point the integration's baseUrl anywhere, and generated rotation
+    # requests then call it: keep each of those attempts short.
+    return settings.model_copy(update={"partner_timeout_s": 1.0})
 
 
 def test_every_answer_matches_the_published_schema(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keyturn.domain.accounts import Installation, user_id_of
-from keyturn.domain.errors import Code, Conflict, KeyturnError, NotFound, RuleViolation
+from keyturn.domain.errors import Code, Conflict, NotFound, RuleViolation
 from keyturn.domain.rotations import (
     AsyncRotation,
     PartnerClaims,
@@ -66,15 +66,15 @@ class RotationAnswer:
     completed: bool
 
 
-class RotationFailed(KeyturnError):
-    """The partner call failed; `rotation` is the failed request (the HTTP layer answers 502)."""
-
-    code = Code.PARTNER_ERROR
+class RotationFailed(Exception):
+    """The partner did not rotate; `rotation` is the failed request. The HTTP layer answers it
+    as a 502 `partner_error` (`domain.errors.PartnerError`) with the rotation in its body."""
 
     def __init__(self, rotation: Rotation) -> None:
         error = rotation.error
         reason = f"{error.code}: {error.message}" if error else "the rotation failed"
-        super().__init__(f"the partner did not rotate the secrets ({reason})")
+        self.message = f"the partner did not rotate the secrets ({reason})"
+        super().__init__(self.message)
         self.rotation = rotation
 
 
