@@ -165,6 +165,19 @@ def test_sync_answer_rotates_at_once_as_a_rotation_version(
     assert row.superseded_expire_after_ms == round(1.5 * HOUR_MS)
 
 
+def test_usage_ledger_shows_when_the_rotated_value_expires(
+    owner: Owner, partner_api: PartnerServer
+) -> None:
+    partner_api.answer(sync(NEW))
+    rotation = owner.rotate({"delayOldSecretsExpirationHours": 2}).json()["rotation"]
+    response = owner.http.get(owner.path() + "/usage")
+    assert response.status_code == 200, response.text
+    old = next(v for v in response.json()["values"] if not v["current"])
+    assert (old["name"], old["fromVersion"], old["toVersion"]) == ("PGPASSWORD", 1, 1)
+    assert old["supersededAt"] == rotation["completedAt"]
+    assert old["expiresAt"] == old["supersededAt"] + 2 * HOUR_MS
+
+
 def test_partner_gets_a_verified_token_with_vercels_claims_and_headers(
     owner: Owner, partner_api: PartnerServer, partner: Partner, keyturn_url: str
 ) -> None:
