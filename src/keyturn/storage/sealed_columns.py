@@ -17,10 +17,12 @@ from sqlalchemy import Column, ColumnElement, FromClause, Row, Table
 
 from keyturn.storage.repositories.deployments import deployment_env_identity
 from keyturn.storage.repositories.env_vars import user_var_identity
+from keyturn.storage.repositories.idempotency import idempotency_identity
 from keyturn.storage.repositories.integrations import client_secret_identity
 from keyturn.storage.repositories.secrets import secret_identity
 from keyturn.storage.tables import (
     deployment_env,
+    idempotency_keys,
     integrations,
     resource_secrets,
     resources,
@@ -93,5 +95,10 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         integrations,
         "client_secret_ciphertext",
         lambda row: client_secret_identity(row.id),
+    ),
+    SealedColumn(
+        idempotency_keys,
+        "record_ciphertext",
+        lambda row: idempotency_identity(row.id),
     ),
 )
