@@ -30,6 +30,7 @@ from keyturn.services.namespace import key_conflict
 from keyturn.storage.unit_of_work import UnitOfWork
 
 UPDATE = VersionProvenance("update")
+ROLLBACK = VersionProvenance("rollback")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,7 @@ def roll_back_secrets(
             raise NotFound(f"version: resource {partner_id!r} has no secrets version {wanted}")
         secrets = tuple(uow.secrets.at_version(resource, wanted).values())
         validate_secrets(secrets)
-        current = apply_secrets(uow, resource, secrets, partial=False)
+        current = apply_secrets(uow, resource, secrets, partial=False, provenance=ROLLBACK)
         uow.commit()
     return current
 
