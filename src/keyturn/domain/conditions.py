@@ -70,13 +70,14 @@ class Preconditions:
         """400 for a malformed header, 412 unless the state (None: no such resource) meets
         every condition."""
         current = None if secrets_version is None else etag(secrets_version)
-        if self.if_match is not None:
-            if not parse_entity_tags("If-Match", self.if_match).matches(current):
-                raise PreconditionFailed(
-                    "If-Match: the resource does not exist"
-                    if secrets_version is None
-                    else f"If-Match: the resource's current secrets version is {secrets_version}"
-                )
+        if self.if_match is not None and not parse_entity_tags("If-Match", self.if_match).matches(
+            current
+        ):
+            raise PreconditionFailed(
+                "If-Match: the resource does not exist"
+                if secrets_version is None
+                else f"If-Match: the resource's current secrets version is {secrets_version}"
+            )
         if self.if_none_match is not None:
             tags = parse_entity_tags("If-None-Match", self.if_none_match)
             if tags.matches(current):

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from keyturn.domain.accounts import Principal, TokenKind
-from keyturn.domain.errors import BadRequest, Conflict, FieldError, RuleViolation
+from keyturn.domain.errors import BadRequest, Code, Conflict, FieldError, RuleViolation
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -113,13 +113,13 @@ def replay_of(record: KeyRecord | None, fingerprint: str, now_ms: int) -> KeptRe
         return None
     if not hmac.compare_digest(record.fingerprint, fingerprint):
         raise RuleViolation(
-            "idempotency_key_reused",
+            Code.IDEMPOTENCY_KEY_REUSED,
             f"{HEADER}: this key was sent with another request (method, path, query or body); "
             "use a new key for a new request",
         )
     if record.response is None:
         raise Conflict(
-            "idempotency_key_in_use",
+            Code.IDEMPOTENCY_KEY_IN_USE,
             f"{HEADER}: a request with this key is still running; retry when it has answered",
         )
     return record.response

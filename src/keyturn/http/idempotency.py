@@ -183,7 +183,9 @@ class _Answer:
             for name, value in start.get("headers", [])
             if name.decode("latin-1").lower() in KEPT_HEADERS
         }
-        body = b"".join(m.get("body", b"") for m in self.messages if m["type"] == "http.response.body")
+        body = b"".join(
+            m.get("body", b"") for m in self.messages if m["type"] == "http.response.body"
+        )
         return KeptResponse(status=start["status"], body=body, headers=headers)
 
     async def send_to(self, send: Send) -> None:
