@@ -36,23 +36,17 @@ class EntityTags:
 
 
 def parse_entity_tags(header: str, value: str) -> EntityTags:
-    """`*` or a comma-separated list of entity tags; else 400 naming `header`."""
+    """`*` or a comma-separated list of one or more entity tags; else 400 naming `header`."""
     if value.strip() == "*":
         return EntityTags(any=True, tags=frozenset())
-    tags: set[str] = set()
-    for item in value.split(","):
-        if not item.strip():
-            continue  # RFC 9110 5.6.1: empty list elements are ignored
-        found = _ETAG.fullmatch(item)
-        if found is None:
-            message = 'must be "*" or a comma-separated list of quoted versions, such as "3"'
-            raise BadRequest(f"{header}: {message}", (FieldError(header, message),))
-        if found.group(1) is None:
-            tags.add(f'"{found.group(2)}"')
-    if not tags and not value.strip():
-        message = "must not be empty"
+    # RFC 9110 5.6.1: empty list elements are ignored, but one tag at least must be named.
+    items = [item for item in value.split(",") if item.strip()]
+    found = [_ETAG.fullmatch(item) for item in items]
+    if not found or any(tag is None for tag in found):
+        message = 'must be "*" or a comma-separated list of quoted versions, such as "3"'
         raise BadRequest(f"{header}: {message}", (FieldError(header, message),))
-    return EntityTags(any=False, tags=frozenset(tags))
+    strong = {f'"{tag.group(2)}"' for tag in found if tag is not None and tag.group(1) is None}
+    return EntityTags(any=False, tags=frozenset(strong))
 
 
 @dataclass(frozen=True, slots=True)
