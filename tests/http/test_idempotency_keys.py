@@ -10,7 +10,13 @@ from sqlalchemy import func, select
 
 from keyturn.app import Runtime
 from keyturn.domain.clock import SettableClock
-from keyturn.domain.idempotency import LEASE_MS, RETENTION_MS, fingerprint
+from keyturn.domain.idempotency import (
+    LEASE_MS,
+    RETENTION_MS,
+    fingerprint,
+    purges_expired,
+    record_id,
+)
 from keyturn.services import idempotency
 from keyturn.services.idempotency import KeyedRequest
 from keyturn.storage.tables import idempotency_keys, metadata
@@ -166,12 +172,38 @@ def test_a_key_expires_after_24_hours_on_the_clock(
 def test_expired_records_are_cleaned_up(
     resource: Partner, runtime: Runtime, clock: SettableClock
 ) -> None:
+    headers = {"Authorization": f"Bearer {resource.user_token}"}
     for number in range(3):
-        assert _put(resource, {"secrets": []}, key=f"old-{number}").status_code == 201
+        created = resource.client.post(
+            "/v11/projects",
+            json={"name": f"web-{number}"},
+            headers={**headers, "Idempotency-Key": f"old-{number}"},
+        )
+        assert created.status_code == 200, created.text
     assert _kept_rows(runtime) == 3
     clock.advance(RETENTION_MS)
-    assert _put(resource, {"secrets": []}, key="new").status_code == 201
+    created = resource.client.post(
+        "/v11/projects", json={"name": "web-new"}, headers={**headers, "Idempotency-Key": "new"}
+    )
+    assert created.status_code == 200, created.text
     assert _kept_rows(runtime) == 1
+
+
+def test_one_secrets_put_in_sixteen_cleans_up_expired_records(
+    resource: Partner, runtime: Runtime, clock: SettableClock
+) -> None:
+    """By its record's id; a purging key and a sparing one are picked here to show both."""
+    path = resource.resource_path() + "/secrets"
+    scope = f"installation/{resource.installation_id}"
+    keys = [f"k{number}" for number in range(200)]
+    purging = next(key for key in keys if purges_expired(record_id(scope, "PUT", path, key)))
+    sparing = next(key for key in keys if not purges_expired(record_id(scope, "PUT", path, key)))
+    assert _put(resource, {"secrets": []}, key="old").status_code == 201
+    clock.advance(RETENTION_MS)
+    assert _put(resource, {"secrets": []}, key=sparing).status_code == 201
+    assert _kept_rows(runtime) == 2
+    assert _put(resource, {"secrets": []}, key=purging).status_code == 201
+    assert _kept_rows(runtime) == 2  # "old" went, `purging` came
 
 
 def test_a_running_request_with_the_key_answers_409_until_its_lease_ends(

@@ -63,11 +63,20 @@ def replayed(response: KeptResponse) -> Response:
 
 
 class IdempotencyKeys:
-    """The middleware; `routes` are every route of the app (to find the marked ones)."""
+    """The middleware; `routes` are every route of the app (to find the marked ones).
+
+    The marked paths are served by no other route, so a request that matches one of them is
+    that route's.
+    """
 
     def __init__(self, app: ASGIApp, routes: Sequence[BaseRoute]) -> None:
         self.app = app
-        self.routes = routes
+        # Only the marked routes are matched against each keyed request: a couple of regexes.
+        self.in_transaction_routes = [
+            route
+            for route in routes
+            if getattr(getattr(route, "endpoint", None), _IN_TRANSACTION, False)
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _key_header(scope)
@@ -125,11 +134,7 @@ class IdempotencyKeys:
         await answer.send_to(send)
 
     def _in_transaction(self, scope: Scope) -> bool:
-        for route in self.routes:
-            match, child = route.matches(scope)
-            if match is Match.FULL:
-                return bool(getattr(child.get("endpoint"), _IN_TRANSACTION, False))
-        return False
+        return any(route.matches(scope)[0] is Match.FULL for route in self.in_transaction_routes)
 
 
 def _key_header(scope: Scope) -> str | None:

@@ -3,9 +3,11 @@
 Two ways a keyed write runs, with the same outcome:
 
 * **In the write's own transaction** (the hot secrets PUT): the use case looks the key up
-  right after the token, under the key's lock, and keeps its answer in the transaction that
-  makes the change, so a key costs no transaction of its own. A second request with the key
-  waits on the lock and then replays. A refusal rolls the change back, so its answer is kept
+  right after the token and keeps its answer in the transaction that makes the change, so a
+  key costs no transaction (and no lock) of its own. Of two requests with one key at once, the
+  second learns at that insert that the first took it: its change is rolled back and it
+  replays the first's answer (`KeyTakenMeanwhile`, `replay_after_race`). A refusal rolls the
+  change back, so its answer is kept
   afterwards (`keep_refusal`), in a transaction of its own: the refusal changed nothing, so a
   same-key request that runs in between cannot cause a second effect either.
 * **Around any other write** (`claim`, then `finish`): a transaction claims the key for a lease
@@ -21,13 +23,15 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from keyturn.domain.accounts import Principal
-from keyturn.domain.errors import BadRequest, Unauthorized
+from keyturn.domain.errors import BadRequest, Code, Conflict, Unauthorized
 from keyturn.domain.idempotency import (
+    HEADER,
     LEASE_MS,
     RETENTION_MS,
     KeptResponse,
     check_key,
     is_kept_status,
+    purges_expired,
     record_id,
     replay_of,
     scope_of,
@@ -37,6 +41,11 @@ from keyturn.services.context import ServiceContext
 from keyturn.storage.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
+
+
+class KeyTakenMeanwhile(Exception):
+    """Another request with the key kept its answer while this one ran: roll this one back and
+    replay that answer (`replay_after_race`)."""
 
 
 class Replay(Exception):
@@ -82,7 +91,7 @@ class InlineKey(Generic[T]):
             return
         check_key(self.request.key)
         found_id = self.request.record_id(scope)
-        record = uow.idempotency.find_for_update(found_id)
+        record = uow.idempotency.find(found_id)
         replay = replay_of(record, self.request.fingerprint, ctx.clock.now_ms())
         if replay is not None:
             raise Replay(replay)
@@ -93,15 +102,35 @@ class InlineKey(Generic[T]):
         if self.request.free is None:
             return
         found_id, stale = self.request.free
-        uow.idempotency.keep(
+        kept = uow.idempotency.keep(
             found_id,
             self.request.fingerprint,
             self.answer(result),
             retention_ms=RETENTION_MS,
             replace=stale,
         )
-        uow.idempotency.purge_expired()
+        if not kept:
+            raise KeyTakenMeanwhile()
+        if purges_expired(found_id):
+            uow.idempotency.purge_expired()
         self.request.kept = True
+
+
+def replay_after_race(ctx: ServiceContext, request: KeyedRequest) -> KeptResponse:
+    """The answer of the request that took the key while this one ran (422 if that one was
+    another request)."""
+    if request.free is None:
+        raise RuntimeError("replay_after_race is for a key `InlineKey.check` found free")
+    found_id, _ = request.free
+    with ctx.store.read() as uow:
+        record = uow.idempotency.find(found_id)
+    replay = replay_of(record, request.fingerprint, ctx.clock.now_ms())
+    if replay is None:
+        # Gone again already (its retention is 24 hours): only a clock moved that far can do it.
+        raise Conflict(
+            Code.IDEMPOTENCY_KEY_IN_USE, f"{HEADER}: another request with this key ran; retry"
+        )
+    return replay
 
 
 def keep_refusal(ctx: ServiceContext, request: KeyedRequest, response: KeptResponse) -> None:

@@ -27,9 +27,9 @@ from keyturn.http.wire_out import (
     ResourcesOut,
     RolledBackOut,
 )
-from keyturn.services import resources, secrets
+from keyturn.services import idempotency, resources, secrets
 from keyturn.services.auth import require_installation
-from keyturn.services.idempotency import InlineKey, KeyedRequest, Replay
+from keyturn.services.idempotency import InlineKey, KeyedRequest, KeyTakenMeanwhile, Replay
 from keyturn.services.resources import ResourceView
 
 router = APIRouter(prefix="/v1/installations/{integrationConfigurationId}", tags=["marketplace"])
@@ -131,6 +131,10 @@ def _update_secrets(
         )
     except Replay as replay:
         return replayed(replay.response)
+    except KeyTakenMeanwhile:
+        if keyed is None:
+            raise
+        return replayed(idempotency.replay_after_race(context, keyed))
     answer = _secrets_updated(version)
     return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 

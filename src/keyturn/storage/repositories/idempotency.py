@@ -1,8 +1,10 @@
 """Idempotency keys: claims, kept answers, and their expiry, each row sealed to its id.
 
 The row's primary key is the digest of scope, method, path and key, so two requests with one
-key meet on one row. Before reading it a writer takes the row's advisory lock (PostgreSQL;
-SQLite writers are serial), so two processes never both find a key free. What a row holds
+key meet on one row. A claim reads it under the row's advisory lock (PostgreSQL; SQLite writers
+are serial), so two processes never both find a key free. A write that keeps its key in its own
+transaction reads without a lock and learns at its insert whether another took the key first
+(`keep`): the cheaper way for the hot path, where a race on one key is rare. What a row holds
 beyond its state (the request's fingerprint and the answer, which may carry secret values) is
 one AES-GCM ciphertext whose associated data names the row.
 """
@@ -11,14 +13,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.idempotency import KeptResponse, KeyRecord
 from keyturn.domain.ids import IdSource
-from keyturn.storage.dialect import advisory_lock
+from keyturn.storage.dialect import advisory_lock, insert_unless_present
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.tables import idempotency_keys
 
@@ -30,6 +31,21 @@ FIND = select(
     idempotency_keys.c.record_ciphertext,
 ).where(idempotency_keys.c.id == bindparam("record"))
 INSERT = insert(idempotency_keys)
+# Taking over a row only while it is expired: of two writers racing for it, one changes it.
+REPLACE_EXPIRED = (
+    update(idempotency_keys)
+    .where(
+        idempotency_keys.c.id == bindparam("record"),
+        idempotency_keys.c.expires_at <= bindparam("now"),
+    )
+    .values(
+        claim=bindparam("new_claim"),
+        status=bindparam("new_status"),
+        created_at=bindparam("now"),
+        expires_at=bindparam("until"),
+        record_ciphertext=bindparam("sealed"),
+    )
+)
 # Bound names differ from the columns': SQLAlchemy reserves those for its own SET parameters.
 REPLACE = (
     update(idempotency_keys)
@@ -80,6 +96,10 @@ class IdempotencyRepository:
     def find_for_update(self, record_id: str) -> KeyRecord | None:
         """The key's row, whether expired or not, locked until the transaction ends."""
         advisory_lock(self._connection, f"idempotency/{record_id}")
+        return self.find(record_id)
+
+    def find(self, record_id: str) -> KeyRecord | None:
+        """The key's row, whether expired or not."""
         row = self._connection.execute(FIND, {"record": record_id}).first()
         if row is None:
             return None
@@ -106,7 +126,32 @@ class IdempotencyRepository:
         `replace`: the row exists (expired, or a lapsed claim) and is taken over.
         """
         claim = self._ids.base62(32)
-        self._write(record_id, claim, fingerprint, None, lease_ms, replace=replace)
+        now = self._clock.now_ms()
+        sealed = self._seal(record_id, fingerprint, None)
+        if replace:
+            self._connection.execute(
+                REPLACE,
+                {
+                    "record": record_id,
+                    "new_claim": claim,
+                    "new_status": None,
+                    "now": now,
+                    "until": now + lease_ms,
+                    "sealed": sealed,
+                },
+            )
+        else:
+            self._connection.execute(
+                INSERT,
+                {
+                    "id": record_id,
+                    "claim": claim,
+                    "status": None,
+                    "created_at": now,
+                    "expires_at": now + lease_ms,
+                    "record_ciphertext": sealed,
+                },
+            )
         return claim
 
     def keep(
@@ -117,11 +162,33 @@ class IdempotencyRepository:
         *,
         retention_ms: int,
         replace: bool,
-    ) -> None:
+    ) -> bool:
         """Keep `response` as the key's answer, for a request that held no claim (it ran in
-        this very transaction)."""
-        claim = self._ids.base62(32)
-        self._write(record_id, claim, fingerprint, response, retention_ms, replace=replace)
+        this very transaction); False when another request took the key since it was read
+        (`replace`: the row read was expired)."""
+        now = self._clock.now_ms()
+        values = {
+            "new_claim": self._ids.base62(32),
+            "new_status": response.status,
+            "now": now,
+            "until": now + retention_ms,
+            "sealed": self._seal(record_id, fingerprint, response),
+        }
+        if replace:
+            replaced = self._connection.execute(REPLACE_EXPIRED, {"record": record_id, **values})
+            return bool(replaced.rowcount)
+        return insert_unless_present(
+            self._connection,
+            idempotency_keys,
+            {
+                "id": record_id,
+                "claim": values["new_claim"],
+                "status": response.status,
+                "created_at": now,
+                "expires_at": values["until"],
+                "record_ciphertext": values["sealed"],
+            },
+        )
 
     def keep_claimed(
         self,
@@ -152,45 +219,6 @@ class IdempotencyRepository:
     def purge_expired(self) -> int:
         """Delete up to `PURGE_BATCH` rows whose retention or lease has ended."""
         return int(self._connection.execute(PURGE, {"now": self._clock.now_ms()}).rowcount)
-
-    def _write(
-        self,
-        record_id: str,
-        claim: str,
-        fingerprint: str,
-        response: KeptResponse | None,
-        duration_ms: int,
-        *,
-        replace: bool,
-    ) -> None:
-        now = self._clock.now_ms()
-        values: dict[str, Any] = {
-            "now": now,
-            "until": now + duration_ms,
-            "sealed": self._seal(record_id, fingerprint, response),
-        }
-        if replace:
-            self._connection.execute(
-                REPLACE,
-                {
-                    "record": record_id,
-                    "new_claim": claim,
-                    "new_status": None if response is None else response.status,
-                    **values,
-                },
-            )
-        else:
-            self._connection.execute(
-                INSERT,
-                {
-                    "id": record_id,
-                    "claim": claim,
-                    "status": None if response is None else response.status,
-                    "created_at": now,
-                    "expires_at": values["until"],
-                    "record_ciphertext": values["sealed"],
-                },
-            )
 
     def _seal(self, record_id: str, fingerprint: str, response: KeptResponse | None) -> bytes:
         opened = {
