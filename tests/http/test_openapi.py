@@ -165,3 +165,41 @@ def test_a_non_null_default_stays_documented(spec: dict[str, Any]) -> None:
     branches = post["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
     one = next(branch for branch in branches if branch["type"] == "object")
     assert one["properties"]["type"]["default"] == "encrypted"
+
+
+WRITES = {"post", "put", "patch", "delete"}
+
+
+def test_every_scoped_write_documents_the_idempotency_key_and_its_answers(
+    spec: dict[str, Any],
+) -> None:
+    writes = [
+        (path, method, operation)
+        for path, method, operation in operations(spec)
+        if method in WRITES and not path.startswith("/v1/admin/")
+    ]
+    assert len(writes) > 10
+    for path, method, operation in writes:
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, (method, path)
+        assert {"400", "409", "422"} <= set(operation["responses"]), (method, path)
+
+
+def test_conditional_writes_document_their_header_and_412(spec: dict[str, Any]) -> None:
+    resource = "/v1/installations/{integrationConfigurationId}/resources/{resourceId}"
+    by_product = (
+        "/v1/installations/{integrationConfigurationId}/products/{integrationProductIdOrSlug}"
+        "/resources/{resourceId}/secrets"
+    )
+    conditional = [
+        (resource + "/secrets", "put", "If-Match"),
+        (by_product, "put", "If-Match"),
+        (resource, "patch", "If-Match"),
+        (resource + "/secrets/rollback", "post", "If-Match"),
+        (resource, "put", "If-None-Match"),
+    ]
+    for path, method, header in conditional:
+        operation = spec["paths"][path][method]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert header in headers, (method, path)
+        assert "412" in operation["responses"], (method, path)
