@@ -107,10 +107,6 @@ class KeyRecord:
     expires_at: int
     claim: str
 
-    @property
-    def in_flight(self) -> bool:
-        return self.response is None
-
 
 def replay_of(record: KeyRecord | None, fingerprint: str, now_ms: int) -> KeptResponse | None:
     """The answer to replay for a request with a known key; None when the key is free (never

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from keyturn.domain.accounts import Principal
-from keyturn.domain.errors import BadRequest, Code, Conflict, Unauthorized
+from keyturn.domain.errors import Code, Conflict, Unauthorized
 from keyturn.domain.idempotency import (
     HEADER,
     LEASE_MS,
@@ -85,7 +85,8 @@ class InlineKey(Generic[T]):
 
     def check(self, ctx: ServiceContext, uow: UnitOfWork, principal: Principal) -> None:
         """Right after the token: 400 for a malformed key, `Replay` for a known one, 422 or
-        409 for a misused one; otherwise the key is free and stays locked until the end."""
+        409 for a misused one; otherwise the key is free as of this read (`keep` learns
+        whether another request took it since)."""
         scope = scope_of(principal)
         if scope is None:
             return
@@ -171,7 +172,7 @@ def claim(
     with ctx.store.write() as uow:
         try:
             principal = identify(uow, credentials)
-        except (Unauthorized, BadRequest):
+        except Unauthorized:
             return None
         scope = scope_of(principal)
         if scope is None:
