@@ -34,12 +34,14 @@ from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measu
 from bench.http_report import http_table
 from bench.ledger import DEPLOYMENT_COUNTS, TARGET_MS, TARGET_RATIO, measure_usage
 from bench.measure import (
+    SAFE_WRITE_TARGET_RATIO,
     SAMPLES,
     Result,
     measure_name_additions,
     measure_pull_and_deploy,
     measure_reencrypt,
     measure_rotations,
+    measure_safe_writes,
 )
 from bench.report import Row, header, source_revision, table, verdict
 from bench.storage import (
@@ -91,6 +93,8 @@ def run_database(
             rotations = measure_rotations(world, samples)
             progress(f"{name}: measuring PUTs that add a name")
             additions = measure_name_additions(world)
+            progress(f"{name}: measuring rotations with Idempotency-Key and If-Match")
+            plain_put, keyed_put = measure_safe_writes(world, samples)
             progress(f"{name}: measuring env pull and deployments")
             pull, deploy = measure_pull_and_deploy(world, samples)
             progress(f"{name}: measuring server CPU and deployment storage")
@@ -116,6 +120,10 @@ def run_database(
     first_addition = additions[SIZES[0]].median
     for result in additions.values():
         yield Row(name, result.case, result.median, result.p90, result.median / first_addition)
+    yield Row(name, plain_put.case, plain_put.median, plain_put.p90, 1.0)
+    yield Row(
+        name, keyed_put.case, keyed_put.median, keyed_put.p90, keyed_put.median / plain_put.median
+    )
     for result in (pull, deploy, *service_cpu, reencrypted):
         yield Row(name, result.case, result.median, result.p90)
     yield from usage_rows(name, usage, usage_cpu)
@@ -145,6 +153,12 @@ def print_storage_verdicts(name: str, rows: list[Row], costs: StorageCosts | Non
             print(
                 f"verdict {name}: {row.case} median {row.median_ms:.2f} ms "
                 f"(target <= {CPU_TARGET_MS:g} ms): {met}"
+            )
+        if row.case.endswith("Idempotency-Key + If-Match") and row.ratio is not None:
+            met = "MET" if row.ratio <= SAFE_WRITE_TARGET_RATIO else "NOT MET"
+            print(
+                f"verdict {name}: rotation PUT with Idempotency-Key and If-Match = "
+                f"{row.ratio:.2f}x the plain one (target <= {SAFE_WRITE_TARGET_RATIO:g}x): {met}"
             )
     if costs is not None:
         for what, measured in (

@@ -19,6 +19,10 @@ from tests.conftest import Partner, Workspace
 OLD_VALUE = "postgres://app:before-rotation-51@db/app"
 OVERRIDE = "postgres://app:preview-only-77@db/app"
 USER_VALUE = "user-value-3310"
+# The user variable is created with an Idempotency-Key, so its kept answer (which holds the
+# value) is sealed too; replaying the create reads that answer back.
+USER_VAR = {"key": "USER_KEY", "value": USER_VALUE, "type": "encrypted", "target": ["production"]}
+USER_VAR_KEY = "seed-user-var"
 
 
 def key_ids_by_column(engine: Engine) -> dict[str, Counter[bytes]]:
@@ -60,9 +64,10 @@ def seed_world(partner: Partner, workspace: Workspace, resources: int = 1) -> Wo
     project_id = workspace.create_project("web")
     for index in range(resources):
         assert workspace.connect(project_id, f"db{index}").status_code == 201
-    created = workspace.add_var(
-        project_id,
-        {"key": "USER_KEY", "value": USER_VALUE, "type": "encrypted", "target": ["production"]},
+    created = workspace.client.post(
+        f"/v10/projects/{project_id}/env",
+        json=USER_VAR,
+        headers={**workspace.headers, "Idempotency-Key": USER_VAR_KEY},
     )
     assert created.status_code == 201, created.text
     deployment = workspace.deploy({"name": "web", "project": project_id, "target": "production"})
@@ -79,7 +84,15 @@ def everything_readable(client: httpx.Client, world: World) -> dict[str, str]:
     frozen = client.get(f"/v3/env/pull/{world.deployment_id}", headers=headers)
     for response in (production, preview, frozen):
         assert response.status_code == 200, response.text
+    replayed = client.post(
+        f"/v10/projects/{world.project_id}/env",
+        json=USER_VAR,
+        headers={**headers, "Idempotency-Key": USER_VAR_KEY},
+    )
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
     return {
+        "replayed:USER_KEY": replayed.json()["created"][0]["value"],
         **{f"production:{k}": v for k, v in production.json()["env"].items()},
         **{f"preview:{k}": v for k, v in preview.json()["env"].items()},
         **{f"deployment:{k}": v for k, v in frozen.json()["env"].items()},

@@ -21,6 +21,7 @@ from keyturn import __version__
 from keyturn.domain.clock import Clock, SystemClock
 from keyturn.domain.ids import IdSource, hash_token
 from keyturn.http.errors import install_error_handlers
+from keyturn.http.idempotency import IdempotencyKeys
 from keyturn.http.limits import BodySizeLimit
 from keyturn.http.openapi import install_openapi
 from keyturn.http.routes import (
@@ -164,7 +165,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         rotations.owner,
         rotations.partner,
     ]
-    install_error_handlers(app, [route for router in routers for route in router.routes])
+    routes = [route for router in routers for route in router.routes]
+    install_error_handlers(app, routes)
+    # The last added runs first: bodies are capped before the key middleware buffers them.
+    app.add_middleware(IdempotencyKeys, routes=routes)
     app.add_middleware(BodySizeLimit)
     for router in routers:
         app.include_router(router)

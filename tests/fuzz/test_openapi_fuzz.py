@@ -63,7 +63,7 @@ class World:
     """Ids and tokens of one seeded world; `known` maps parameter names to real values."""
 
     tokens: dict[str, str | None]
-    known: dict[str, list[str]]
+    known: dict[str, list[Any]]
 
 
 @dataclass
@@ -154,6 +154,8 @@ def seed_world(client: TestClient, slug: str) -> World:
             "key": ["USER_KEY", "API_TOKEN", "ACME_DATABASE_URL"],
             "prefix": ["ACME", "DB1_"],
             "envVarPrefix": ["DB1", "ACME_"],
+            # The secrets version db1 has (a rollback to it changes nothing, and answers 201).
+            "version": [1],
         },
     )
 

@@ -101,6 +101,18 @@ def test_every_route_answers_503_with_retry_after_when_the_database_is_unreachab
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
+def test_every_write_with_an_idempotency_key_answers_503_when_the_database_is_unreachable(
+    unreachable_client: TestClient,
+) -> None:
+    """The key's claim, in a transaction of its own before the route, meets the outage first."""
+    client = unreachable_client
+    writes = [(m, p) for m, p in _operations(client) if m in ("POST", "PUT", "PATCH", "DELETE")]
+    assert len(writes) >= 15
+    headers = {"Authorization": "Bearer kt_user_" + "a" * 40, "Idempotency-Key": "k"}
+    for method, path in writes:
+        _assert_503(client.request(method, path, json={}, headers=headers), (method, path))
+
+
 def test_the_503_names_no_host_path_or_driver_detail(
     unreachable_client: TestClient, tmp_path: Path
 ) -> None:

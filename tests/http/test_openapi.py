@@ -17,7 +17,7 @@ from tests.conftest import Partner
 ERROR_REF = "#/components/schemas/ErrorOut"
 # Every route that takes a token says how it refuses one.
 TOKEN_ERRORS = {"401", "403"}
-PUBLIC = {"/healthz", "/readyz"}
+PUBLIC = {"/healthz", "/readyz", "/.well-known/jwks", "/.well-known/openid-configuration"}
 
 
 @pytest.fixture
@@ -51,7 +51,13 @@ def test_every_operation_documents_a_success_and_its_errors_with_the_error_body(
     for path, method, operation in operations(spec):
         statuses = set(operation["responses"])
         successes = {status for status in statuses if status.startswith("2")}
-        assert len(successes) == 1, (method, path, statuses)
+        # One success each, but a rotation request: 200 when the partner rotated at once, 202
+        # when it will later (CONTRACT.md 5.3).
+        expected = {"200", "202"} if path.endswith("/secrets/rotate") else None
+        if expected is None:
+            assert len(successes) == 1, (method, path, statuses)
+        else:
+            assert successes == expected, (method, path, statuses)
         errors = statuses - successes
         if path not in PUBLIC:
             assert errors >= TOKEN_ERRORS | {"503"}, (method, path, errors)
@@ -82,6 +88,7 @@ def test_error_body_schema_is_the_contracts(spec: dict[str, Any]) -> None:
         "fields",
         "missingToken",
         "invalidToken",
+        "rotation",  # 5.3: a 502 `partner_error` carries the failed rotation
     }
     assert set(detail["required"]) == {"code", "message"}
 
@@ -93,7 +100,9 @@ def test_secrets_put_documents_each_item_field(spec: dict[str, Any]) -> None:
     body = put["requestBody"]["content"]["application/json"]["schema"]
     item = body["properties"]["secrets"]["items"]
     assert set(item["properties"]) == {"name", "value", "prefix", "environmentOverrides"}
-    assert set(put["responses"]) == {"201", "400", "401", "403", "404", "409", "413", "422", "503"}
+    assert set(put["responses"]) == {
+        *("201", "400", "401", "403", "404", "409", "412", "413", "422", "503")
+    }
 
 
 def _allows_null(schema: object) -> bool:
@@ -163,3 +172,41 @@ def test_a_non_null_default_stays_documented(spec: dict[str, Any]) -> None:
     branches = post["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
     one = next(branch for branch in branches if branch["type"] == "object")
     assert one["properties"]["type"]["default"] == "encrypted"
+
+
+WRITES = {"post", "put", "patch", "delete"}
+
+
+def test_every_scoped_write_documents_the_idempotency_key_and_its_answers(
+    spec: dict[str, Any],
+) -> None:
+    writes = [
+        (path, method, operation)
+        for path, method, operation in operations(spec)
+        if method in WRITES and not path.startswith("/v1/admin/")
+    ]
+    assert len(writes) > 10
+    for path, method, operation in writes:
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert "Idempotency-Key" in headers, (method, path)
+        assert {"400", "409", "422"} <= set(operation["responses"]), (method, path)
+
+
+def test_conditional_writes_document_their_header_and_412(spec: dict[str, Any]) -> None:
+    resource = "/v1/installations/{integrationConfigurationId}/resources/{resourceId}"
+    by_product = (
+        "/v1/installations/{integrationConfigurationId}/products/{integrationProductIdOrSlug}"
+        "/resources/{resourceId}/secrets"
+    )
+    conditional = [
+        (resource + "/secrets", "put", "If-Match"),
+        (by_product, "put", "If-Match"),
+        (resource, "patch", "If-Match"),
+        (resource + "/secrets/rollback", "post", "If-Match"),
+        (resource, "put", "If-None-Match"),
+    ]
+    for path, method, header in conditional:
+        operation = spec["paths"][path][method]
+        headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
+        assert header in headers, (method, path)
+        assert "412" in operation["responses"], (method, path)

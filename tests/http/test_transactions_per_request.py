@@ -44,6 +44,20 @@ def test_secrets_put_is_one_transaction(
     assert len(begins) == 1
 
 
+def test_secrets_put_with_idempotency_key_and_if_match_is_one_transaction(
+    partner: Partner, project: str, begins: list[object]
+) -> None:
+    """The key is claimed and its answer kept in the write's own transaction."""
+    begins.clear()
+    response = partner.client.put(
+        partner.resource_path() + "/secrets",
+        json={"secrets": [{"name": "DATABASE_URL", "value": "pg://two"}]},
+        headers={**partner.auth(), "Idempotency-Key": "rotate-1", "If-Match": '"1"'},
+    )
+    assert response.status_code == 201, response.text
+    assert len(begins) == 1
+
+
 def test_deployment_create_is_one_transaction(
     workspace: Workspace, project: str, begins: list[object]
 ) -> None:

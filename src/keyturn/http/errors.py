@@ -75,6 +75,11 @@ def _fields(fields: tuple[FieldError, ...]) -> list[dict[str, str]]:
 
 async def _keyturn_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KeyturnError)
+    return keyturn_error_response(exc)
+
+
+def keyturn_error_response(exc: KeyturnError) -> JSONResponse:
+    """The answer to a refusal; also for middleware, which runs outside the handlers."""
     status = next(s for kind, s in STATUS_OF.items() if isinstance(exc, kind))
     extra: dict[str, object] = {}
     if isinstance(exc, Unauthorized):

@@ -91,6 +91,8 @@ ERROR_MEANINGS: dict[int, str] = {
     403: "The token's kind or scope does not reach this (`forbidden`)",
     404: "Something the request names does not exist (`not_found`)",
     409: "Clashes with existing state; `code` names the clash",
+    412: "An `If-Match` or `If-None-Match` does not hold (`precondition_failed`; the message "
+    "names the current secrets version)",
     413: "The request body is over 1 MiB (`payload_too_large`)",
     422: "Well-formed, but breaks a rule; `code` names the rule",
     502: "The partner did not rotate (`partner_error`, with the failed `rotation`)",
@@ -109,9 +111,32 @@ def answers(status: int, shape: object | None, *errors: int) -> dict[int | str, 
     return documented
 
 
+# Every write a team's or an installation's token makes takes an Idempotency-Key (CONTRACT.md
+# 5.6, http/idempotency.py); the admin token's bootstrap calls have no scope to keep keys in.
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+ADMIN_PREFIX = "/v1/admin/"
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Run this write once: the same key with the same request answers the first "
+    "answer again (`Idempotent-Replayed: true`) for 24 hours; with another request 422 "
+    "`idempotency_key_reused`; while the first runs 409 `idempotency_key_in_use`.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
+IDEMPOTENCY_ERRORS = {
+    "400": "The body, a parameter or the `Idempotency-Key` header is malformed "
+    "(`bad_request`, `fields` name it)",
+    "409": "Clashes with existing state, or a request with this `Idempotency-Key` is still "
+    "running (`idempotency_key_in_use`); `code` names the clash",
+    "422": "Well-formed, but breaks a rule, or reuses an `Idempotency-Key` with another "
+    "request (`idempotency_key_reused`); `code` names the rule",
+}
+
 # FastAPI documents this 422 for any route with parameters; keyturn answers those errors 400.
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 _BEARER = "bearerToken"
+ERROR_REF = "#/components/schemas/ErrorOut"
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -142,6 +167,10 @@ def _keyturn_answers_only(document: dict[str, Any]) -> dict[str, Any]:
                 del responses["422"]
             if "401" in responses:
                 operation["security"] = [{_BEARER: []}]
+    for path, path_item in document.get("paths", {}).items():
+        for method, operation in path_item.items():
+            if method in WRITE_METHODS and not path.startswith(ADMIN_PREFIX):
+                _document_idempotency_key(operation)
     components = document.setdefault("components", {})
     schemas = components.get("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
@@ -154,3 +183,13 @@ def _keyturn_answers_only(document: dict[str, Any]) -> dict[str, Any]:
         }
     }
     return document
+
+
+def _document_idempotency_key(operation: dict[str, Any]) -> None:
+    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+    responses = operation["responses"]
+    for status, description in IDEMPOTENCY_ERRORS.items():
+        responses[status] = {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": ERROR_REF}}},
+        }

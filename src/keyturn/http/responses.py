@@ -13,6 +13,8 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 
-def json_response(content: Any, status_code: int = 200) -> JSONResponse:
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> JSONResponse:
     """`content` encoded once with `json.dumps` (compact, UTF-8, no NaN), as sent."""
-    return JSONResponse(content, status_code=status_code)
+    return JSONResponse(content, status_code=status_code, headers=headers)

@@ -104,6 +104,13 @@ class SecretsUpdateIn(WireModel):
         )
 
 
+class RollbackIn(WireModel):
+    """Body of `POST .../resources/{resourceId}/secrets/rollback`."""
+
+    # Versions are stored as 32-bit integers: a larger one names no version.
+    version: int = Field(ge=1, le=2**31 - 1)
+
+
 class ResourcePatchIn(WireModel):
     """Body of `PATCH /v1/installations/{icfg}/resources/{resourceId}`: every field optional.
 

@@ -97,6 +97,13 @@ class EmptyOut(TypedDict):
 
 
 @with_config(CLOSED)
+class RolledBackOut(TypedDict):
+    """The rollback's 201 body: the secrets version current afterwards."""
+
+    version: int
+
+
+@with_config(CLOSED)
 class ResourceNameOut(TypedDict):
     name: str
 

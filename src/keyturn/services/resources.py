@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from keyturn.domain.conditions import NO_PRECONDITIONS, Preconditions
 from keyturn.domain.errors import BadRequest, FieldError, NotFound
 from keyturn.domain.resources import MAX_PARTNER_ID_LENGTH, Resource, ResourceFields
 from keyturn.domain.rotations import Rotation
@@ -36,16 +37,21 @@ def import_resource(
     partner_id: str,
     fields: ResourceFields,
     secrets: SecretsUpdate | None,
+    preconditions: Preconditions = NO_PRECONDITIONS,
 ) -> Resource:
-    """Create or update the resource; `secrets`, if given, replaces its whole secret set."""
+    """Create or update the resource; `secrets`, if given, replaces its whole secret set.
+
+    `If-None-Match: *` (in `preconditions`) makes it create only: 412 when the resource exists.
+    """
     if len(partner_id) > MAX_PARTNER_ID_LENGTH:
         message = f"is longer than {MAX_PARTNER_ID_LENGTH} characters"
         raise BadRequest(f"resourceId: {message}", (FieldError("resourceId", message),))
-    if secrets is not None:
-        validate_secrets(secrets.secrets)
     with ctx.store.write() as uow:
-        fields = _with_product_id(uow, installation_id, fields)
         resource = uow.resources.live(installation_id, partner_id, for_update=True)
+        preconditions.check(None if resource is None else resource.secrets_version)
+        if secrets is not None:
+            validate_secrets(secrets.secrets)
+        fields = _with_product_id(uow, installation_id, fields)
         if resource is None:
             resource = uow.resources.add(installation_id, partner_id, fields)
         else:
@@ -62,11 +68,13 @@ def patch_resource(
     partner_id: str,
     fields: ResourceFields,
     secrets: SecretsUpdate | None,
+    preconditions: Preconditions = NO_PRECONDITIONS,
 ) -> Resource:
     if secrets is not None:
         validate_secrets(secrets.secrets)
     with ctx.store.write() as uow:
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
+        preconditions.check(resource.secrets_version)
         fields = _with_product_id(uow, installation_id, fields)
         resource = uow.resources.change(resource, fields)
         if secrets is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from keyturn.domain.conditions import NO_PRECONDITIONS, Preconditions
 from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import Code, NotFound, RuleViolation
 from keyturn.domain.resources import INACTIVE_STATUS, Resource
@@ -24,12 +25,14 @@ from keyturn.domain.secrets import (
 )
 from keyturn.services.auth import Credentials, identify, require_installation
 from keyturn.services.context import ServiceContext
+from keyturn.services.idempotency import InlineKey
 from keyturn.services.namespace import key_conflict
 from keyturn.storage.unit_of_work import UnitOfWork
 
 UPDATE = VersionProvenance("update")
 # The writes that complete a pending rotation: the partner's own (2.1 and 2.2), not a rollback.
 COMPLETES_ROTATION = frozenset({"update", "import", "patch"})
+ROLLBACK = VersionProvenance("rollback")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +64,17 @@ def find_live_resource(
 
 
 def ensure_resource_exists(
-    ctx: ServiceContext, installation_id: str, partner_id: str, product_ref: str | None = None
+    ctx: ServiceContext,
+    installation_id: str,
+    partner_id: str,
+    product_ref: str | None = None,
+    preconditions: Preconditions = NO_PRECONDITIONS,
 ) -> None:
-    """Answer 404 before the body is read, as the contract's check order asks."""
+    """Answer 404, then 412, before the body is read, as the contract's check order asks (the
+    write checks the preconditions again, under its lock)."""
     with ctx.store.read() as uow:
-        find_live_resource(uow, installation_id, partner_id, product_ref=product_ref)
+        resource = find_live_resource(uow, installation_id, partner_id, product_ref=product_ref)
+        preconditions.check(resource.secrets_version)
 
 
 def update_resource_secrets(
@@ -76,22 +85,60 @@ def update_resource_secrets(
     update: Callable[[], SecretsUpdate],
     *,
     product_ref: str | None = None,
+    preconditions: Preconditions = NO_PRECONDITIONS,
+    key: InlineKey[int] | None = None,
 ) -> int:
     """Apply the update and commit; returns the resource's secrets version afterwards.
 
     One transaction does the contract's checks in their order, then the write: the token
-    (401/403), the resource (404), the body (`update()` raises its 400), the rules (422).
+    (401/403), the Idempotency-Key (a replay, 422, 409), the resource (404), `If-Match` (412),
+    the body (`update()` raises its 400), the rules (422); the key's answer is kept in it too.
     """
     with ctx.store.write() as uow:
-        require_installation(identify(uow, credentials), installation_id)
+        principal = identify(uow, credentials)
+        require_installation(principal, installation_id)
+        if key is not None:
+            key.check(ctx, uow, principal)
         resource = find_live_resource(
             uow, installation_id, partner_id, product_ref=product_ref, for_update=True
         )
+        preconditions.check(resource.secrets_version)
         request = update()
         validate_secrets(request.secrets)
         version = apply_secrets(uow, resource, request.secrets, partial=request.partial)
+        if key is not None:
+            key.keep(uow, version)
         uow.commit()
     return version
+
+
+def roll_back_secrets(
+    ctx: ServiceContext,
+    credentials: Credentials,
+    installation_id: str,
+    partner_id: str,
+    version: Callable[[], int],
+    *,
+    preconditions: Preconditions = NO_PRECONDITIONS,
+) -> int:
+    """Make the secret set that of an earlier version (CONTRACT.md 5.4), as a new version;
+    returns the version current afterwards (the current one when the sets are the same).
+
+    The checks of a secrets PUT in their order, `version()` raising the body's 400, then 404
+    for a version the resource never had; then every rule of 2.1, as for a full update.
+    """
+    with ctx.store.write() as uow:
+        require_installation(identify(uow, credentials), installation_id)
+        resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
+        preconditions.check(resource.secrets_version)
+        wanted = version()
+        if not uow.resources.has_secrets_version(resource, wanted):
+            raise NotFound(f"version: resource {partner_id!r} has no secrets version {wanted}")
+        secrets = tuple(uow.secrets.at_version(resource, wanted).values())
+        validate_secrets(secrets)
+        current = apply_secrets(uow, resource, secrets, partial=False, provenance=ROLLBACK)
+        uow.commit()
+    return current
 
 
 def apply_secrets(

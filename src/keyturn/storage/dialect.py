@@ -19,10 +19,12 @@ PostgreSQL's pool). What differs statement by statement lives here:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, Table, text
+from sqlalchemy import Connection, Engine, Insert, Select, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from keyturn.storage.writer_queue import TicketLock, writer_queue
 
@@ -96,6 +98,25 @@ def advisory_lock_id(connection: Connection, lock_id: int) -> None:
     """`advisory_lock` by a number, for callers that must agree on one without keyturn's code."""
     if not serializes_writers(connection):
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+
+
+def insert_unless_present(connection: Connection, table: Table, row: Mapping[str, Any]) -> bool:
+    """Insert `row` unless its primary key is taken; whether it was inserted.
+
+    On PostgreSQL a row another transaction is inserting at the same moment counts as taken:
+    the statement waits for that transaction to end and inserts only if it rolled back. So two
+    writers need no lock between them to learn which one got the key.
+    """
+    statement = _insert_unless_present(connection.dialect.name == POSTGRESQL, table)
+    return connection.execute(statement, row).first() is not None
+
+
+@cache
+def _insert_unless_present(on_postgresql: bool, table: Table) -> Insert:
+    # Both dialects spell it `ON CONFLICT DO NOTHING`; built once per table. The inserted key
+    # comes back only when the row went in: psycopg's rowcount for it is not reliable (-1).
+    builder = postgresql.insert if on_postgresql else sqlite.insert
+    return builder(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 def snapshot_engine(engine: Engine) -> Engine:

@@ -17,11 +17,13 @@ from sqlalchemy import Column, ColumnElement, FromClause, Row, Table
 
 from keyturn.storage.repositories.deployments import deployment_env_identity
 from keyturn.storage.repositories.env_vars import user_var_identity
+from keyturn.storage.repositories.idempotency import idempotency_identity
 from keyturn.storage.repositories.integrations import client_secret_identity
 from keyturn.storage.repositories.secrets import secret_identity
 from keyturn.storage.repositories.signing_keys import signing_key_identity
 from keyturn.storage.tables import (
     deployment_env,
+    idempotency_keys,
     integrations,
     resource_secrets,
     resources,
@@ -100,5 +102,10 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         signing_keys,
         "private_key_ciphertext",
         lambda row: signing_key_identity(row.kid),
+    ),
+    SealedColumn(
+        idempotency_keys,
+        "record_ciphertext",
+        lambda row: idempotency_identity(row.id),
     ),
 )

@@ -318,3 +318,20 @@ signing_keys = Table(
     Column("private_key_ciphertext", LargeBinary, nullable=False),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# Idempotency keys (CONTRACT.md 5.6): one row per key, scope, method and path, under the digest
+# of the four (`domain.idempotency.record_id`), so the primary key is the uniqueness that makes
+# two processes agree on who runs a key. `status` is NULL while the first request runs; then
+# `expires_at` is its claim's lease, afterwards the end of the answer's retention. The request's
+# fingerprint and the kept answer (which may hold secret values) are one sealed JSON object.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("claim", String(32), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("record_ciphertext", LargeBinary, nullable=False),
+    Index("ix_idempotency_keys_expires_at", "expires_at"),
+)

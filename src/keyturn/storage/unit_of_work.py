@@ -40,6 +40,7 @@ from keyturn.storage.repositories.ciphertexts import CiphertextRepository, key_i
 from keyturn.storage.repositories.connections import ConnectionRepository
 from keyturn.storage.repositories.deployments import DeploymentRepository
 from keyturn.storage.repositories.env_vars import EnvVarRepository
+from keyturn.storage.repositories.idempotency import IdempotencyRepository
 from keyturn.storage.repositories.integrations import IntegrationRepository
 from keyturn.storage.repositories.ledger import LedgerRepository
 from keyturn.storage.repositories.projects import ProjectRepository
@@ -133,6 +134,7 @@ class UnitOfWork:
     deployments: DeploymentRepository
     ciphertexts: CiphertextRepository
     ledger: LedgerRepository
+    idempotency: IdempotencyRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -167,6 +169,7 @@ class UnitOfWork:
         self.deployments = DeploymentRepository(connection, store.keys, clock=clock, ids=ids)
         self.ciphertexts = CiphertextRepository(connection, store.keys)
         self.ledger = LedgerRepository(connection)
+        self.idempotency = IdempotencyRepository(connection, store.keys, clock=clock, ids=ids)
         return self
 
     def __exit__(

@@ -9,26 +9,47 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Header, Response
 
+from keyturn.domain.conditions import Preconditions, etag
+from keyturn.domain.idempotency import KeptResponse
 from keyturn.http.body import parse_body, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
+from keyturn.http.idempotency import keeps_key_in_transaction, keyed_request, replayed
 from keyturn.http.openapi import answers, json_body
 from keyturn.http.responses import json_response
-from keyturn.http.wire import ResourceImportIn, ResourcePatchIn, SecretsUpdateIn
+from keyturn.http.wire import ResourceImportIn, ResourcePatchIn, RollbackIn, SecretsUpdateIn
 from keyturn.http.wire_out import (
     EmptyOut,
     ListedResourceOut,
     ResourceNameOut,
     ResourceOut,
     ResourcesOut,
+    RolledBackOut,
 )
-from keyturn.services import resources, secrets
+from keyturn.services import idempotency, resources, secrets
 from keyturn.services.auth import require_installation
+from keyturn.services.idempotency import InlineKey, KeyedRequest, KeyTakenMeanwhile, Replay
 from keyturn.services.resources import ResourceView
 
 router = APIRouter(prefix="/v1/installations/{integrationConfigurationId}", tags=["marketplace"])
 Body = Annotated[bytes, Depends(raw_body)]
+Keyed = Annotated[KeyedRequest | None, Depends(keyed_request)]
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='`"<secretsVersion>"`, a comma-separated list of them, or `*`: '
+        "412 unless one is the resource's current secrets version (CONTRACT.md 5.5)",
+    ),
+]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        description="`*`: create only, 412 when the resource already exists",
+    ),
+]
 
 
 @router.put(
@@ -36,17 +57,22 @@ Body = Annotated[bytes, Depends(raw_body)]
     status_code=201,
     openapi_extra=json_body(SecretsUpdateIn),
     response_model=None,
-    responses=answers(201, EmptyOut, 400, 401, 403, 404, 409, 413, 422, 503),
+    responses=answers(201, EmptyOut, 400, 401, 403, 404, 409, 412, 413, 422, 503),
 )
+@keeps_key_in_transaction
 def update_resource_secrets(
     integrationConfigurationId: str,
     resourceId: str,
     context: Context,
     caller: Caller,
     body: Body,
+    keyed: Keyed,
+    if_match: IfMatch = None,
 ) -> Response:
     """Push a resource's secrets: full replace, or `partial` to replace only those sent."""
-    return _update_secrets(context, caller, integrationConfigurationId, resourceId, body, None)
+    return _update_secrets(
+        context, caller, integrationConfigurationId, resourceId, body, None, keyed, if_match
+    )
 
 
 @router.put(
@@ -55,8 +81,9 @@ def update_resource_secrets(
     openapi_extra=json_body(SecretsUpdateIn),
     deprecated=True,
     response_model=None,
-    responses=answers(201, EmptyOut, 400, 401, 403, 404, 409, 413, 422, 503),
+    responses=answers(201, EmptyOut, 400, 401, 403, 404, 409, 412, 413, 422, 503),
 )
+@keeps_key_in_transaction
 def update_resource_secrets_by_product(
     integrationConfigurationId: str,
     integrationProductIdOrSlug: str,
@@ -64,10 +91,19 @@ def update_resource_secrets_by_product(
     context: Context,
     caller: Caller,
     body: Body,
+    keyed: Keyed,
+    if_match: IfMatch = None,
 ) -> Response:
     """The deprecated alias; 404 unless the product is the resource's."""
     return _update_secrets(
-        context, caller, integrationConfigurationId, resourceId, body, integrationProductIdOrSlug
+        context,
+        caller,
+        integrationConfigurationId,
+        resourceId,
+        body,
+        integrationProductIdOrSlug,
+        keyed,
+        if_match,
     )
 
 
@@ -78,24 +114,71 @@ def _update_secrets(
     partner_id: str,
     body: bytes,
     product_ref: str | None,
+    keyed: KeyedRequest | None,
+    if_match: str | None,
 ) -> Response:
     update = parsed_when_asked(lambda: parse_body(SecretsUpdateIn, body).to_domain())
-    secrets.update_resource_secrets(
+    try:
+        version = secrets.update_resource_secrets(
+            context,
+            caller.credentials,
+            installation_id,
+            partner_id,
+            update,
+            product_ref=product_ref,
+            preconditions=Preconditions(if_match=if_match),
+            key=None if keyed is None else InlineKey(keyed, _secrets_updated),
+        )
+    except Replay as replay:
+        return replayed(replay.response)
+    except KeyTakenMeanwhile:
+        if keyed is None:
+            raise
+        return replayed(idempotency.replay_after_race(context, keyed))
+    answer = _secrets_updated(version)
+    return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+
+def _secrets_updated(version: int) -> KeptResponse:
+    """The secrets PUT's answer: 201 `{}` with the version it left as the ETag."""
+    return KeptResponse(
+        status=201, body=b"{}", headers={"content-type": "application/json", "etag": etag(version)}
+    )
+
+
+@router.post(
+    "/resources/{resourceId}/secrets/rollback",
+    status_code=201,
+    openapi_extra=json_body(RollbackIn),
+    response_model=None,
+    responses=answers(201, RolledBackOut, 400, 401, 403, 404, 409, 412, 413, 422, 503),
+)
+def roll_back_secrets(
+    integrationConfigurationId: str,
+    resourceId: str,
+    context: Context,
+    caller: Caller,
+    body: Body,
+    if_match: IfMatch = None,
+) -> Response:
+    """Make the secret set that of an earlier version again, as a new version."""
+    version = parsed_when_asked(lambda: parse_body(RollbackIn, body).version)
+    current = secrets.roll_back_secrets(
         context,
         caller.credentials,
-        installation_id,
-        partner_id,
-        update,
-        product_ref=product_ref,
+        integrationConfigurationId,
+        resourceId,
+        version,
+        preconditions=Preconditions(if_match=if_match),
     )
-    return json_response({}, status_code=201)
+    return json_response({"version": current}, status_code=201, headers={"ETag": etag(current)})
 
 
 @router.put(
     "/resources/{resourceId}",
     openapi_extra=json_body(ResourceImportIn),
     response_model=None,
-    responses=answers(200, ResourceNameOut, 400, 401, 403, 404, 409, 413, 422, 503),
+    responses=answers(200, ResourceNameOut, 400, 401, 403, 404, 409, 412, 413, 422, 503),
 )
 def import_resource(
     integrationConfigurationId: str,
@@ -103,6 +186,7 @@ def import_resource(
     context: Context,
     caller: Caller,
     body: Body,
+    if_none_match: IfNoneMatch = None,
 ) -> ResourceNameOut:
     """Create or update a resource (an upsert); `secrets` replaces its whole set."""
     require_installation(caller.principal(), integrationConfigurationId)
@@ -113,6 +197,7 @@ def import_resource(
         resourceId,
         request.fields(),
         request.secrets_update(),
+        Preconditions(if_none_match=if_none_match),
     )
     return {"name": resource.name}
 
@@ -121,7 +206,7 @@ def import_resource(
     "/resources/{resourceId}",
     openapi_extra=json_body(ResourcePatchIn),
     response_model=None,
-    responses=answers(200, ResourceNameOut, 400, 401, 403, 404, 409, 413, 422, 503),
+    responses=answers(200, ResourceNameOut, 400, 401, 403, 404, 409, 412, 413, 422, 503),
 )
 def patch_resource(
     integrationConfigurationId: str,
@@ -129,9 +214,13 @@ def patch_resource(
     context: Context,
     caller: Caller,
     body: Body,
+    if_match: IfMatch = None,
 ) -> ResourceNameOut:
     require_installation(caller.principal(), integrationConfigurationId)
-    secrets.ensure_resource_exists(context, integrationConfigurationId, resourceId)
+    preconditions = Preconditions(if_match=if_match)
+    secrets.ensure_resource_exists(
+        context, integrationConfigurationId, resourceId, preconditions=preconditions
+    )
     request = parse_body(ResourcePatchIn, body)
     resource = resources.patch_resource(
         context,
@@ -139,6 +228,7 @@ def patch_resource(
         resourceId,
         request.fields(),
         request.secrets_update(),
+        preconditions,
     )
     return {"name": resource.name}
 
@@ -153,10 +243,13 @@ def get_resource(
     resourceId: str,
     context: Context,
     caller: Caller,
+    response: Response,
 ) -> ResourceOut:
-    """A resource with the names of its secrets, never their values."""
+    """A resource with the names of its secrets, never their values; its secrets version is
+    the `ETag` that `If-Match` names."""
     require_installation(caller.principal(), integrationConfigurationId)
     view = resources.get_resource(context, integrationConfigurationId, resourceId)
+    response.headers["ETag"] = etag(view.resource.secrets_version)
     return _resource_body(view)
 
 

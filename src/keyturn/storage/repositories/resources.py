@@ -120,6 +120,16 @@ class ResourceRepository:
             {"resource": resource.internal_id, "new_version": version, "now": now},
         )
 
+    def has_secrets_version(self, resource: Resource, version: int) -> bool:
+        """Whether the resource ever had secrets version `version`."""
+        found = self._connection.execute(
+            select(secrets_versions.c.version).where(
+                secrets_versions.c.resource_id == resource.internal_id,
+                secrets_versions.c.version == version,
+            )
+        ).first()
+        return found is not None
+
     def _by_internal_id(self, internal_id: str) -> Resource:
         row = self._connection.execute(
             select(resources).where(resources.c.internal_id == internal_id)

@@ -50,6 +50,12 @@ CURRENT_ROWS = select(resource_secrets).where(
     resource_secrets.c.resource_id == bindparam("resource_id"),
     resource_secrets.c.valid_to.is_(None),
 )
+# One resource's rows as of a version (a rollback's read).
+ROWS_AT_VERSION = select(resource_secrets).where(
+    resource_secrets.c.resource_id == bindparam("resource_id"),
+    resource_secrets.c.valid_from <= bindparam("version"),
+    or_(resource_secrets.c.valid_to.is_(None), resource_secrets.c.valid_to > bindparam("version")),
+)
 # Bound names differ from the columns': SQLAlchemy reserves those for its own SET parameters.
 CLOSE_ROWS = (
     update(resource_secrets)
@@ -98,6 +104,13 @@ class SecretRepository:
     def current(self, resource: Resource) -> dict[str, Secret]:
         """The resource's secrets in its current version, decrypted."""
         rows = self._connection.execute(CURRENT_ROWS, {"resource_id": resource.internal_id})
+        return {row.name: self._unseal(resource.installation_id, row) for row in rows.all()}
+
+    def at_version(self, resource: Resource, version: int) -> dict[str, Secret]:
+        """The resource's secrets as they were in `version`, decrypted."""
+        rows = self._connection.execute(
+            ROWS_AT_VERSION, {"resource_id": resource.internal_id, "version": version}
+        )
         return {row.name: self._unseal(resource.installation_id, row) for row in rows.all()}
 
     def current_of(
