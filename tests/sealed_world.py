@@ -71,6 +71,8 @@ def seed_world(partner: Partner, workspace: Workspace, resources: int = 1) -> Wo
     )
     assert created.status_code == 201, created.text
     deployment = workspace.deploy({"name": "web", "project": project_id, "target": "production"})
+    # The first JWKS fetch makes the signing key: every sealed column then holds a ciphertext.
+    assert partner.client.get("/.well-known/jwks").status_code == 200
     return World(
         project_id, deployment["id"], created.json()["created"][0]["id"], dict(workspace.headers)
     )

@@ -209,6 +209,16 @@ def test_partner_gets_a_verified_token_with_vercels_claims_and_headers(
     }
 
 
+def test_partner_resource_id_is_one_escaped_path_segment(
+    owner: Owner, partner_api: PartnerServer, partner: Partner
+) -> None:
+    partner.import_resource("db%201", secrets=OLD)
+    assert partner.get_resource("db%201")["id"] == "db 1"
+    partner_api.answer(sync(NEW))
+    assert owner.rotate({}, resource_id="db%201").status_code == 200
+    assert partner_api.received[0].path.endswith("/resources/db%201/secrets/rotate")
+
+
 def test_partner_body_is_only_what_the_owner_sent(owner: Owner, partner_api: PartnerServer) -> None:
     partner_api.answer(sync(NEW), sync(NEW))
     assert owner.rotate().status_code == 200

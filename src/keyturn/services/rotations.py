@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from keyturn.domain.accounts import Installation, user_id_of
 from keyturn.domain.errors import Code, Conflict, NotFound, RuleViolation
@@ -106,8 +107,9 @@ def request_rotation(
         user_id=requested.user_id,
     )
     call = RotationCall(
-        url=f"{requested.base_url.rstrip('/')}/v1/installations/{installation_id}"
-        f"/resources/{partner_id}/secrets/rotate",
+        # The partner's resource id is its own: any character, so one escaped path segment.
+        url=f"{requested.base_url.rstrip('/')}/v1/installations/{quote(installation_id, safe='')}"
+        f"/resources/{quote(partner_id, safe='')}/secrets/rotate",
         token=signing_key(ctx).sign(claims.at(ctx.clock.now_ms())),
         idempotency_key=rotation.id,
         body=request().sent,
