@@ -33,10 +33,6 @@ class SecretsVersionUsed:
     # deployment is stale for the resource when it differs from `secrets_version`.
     current_version: int | None = None
 
-    @property
-    def stale(self) -> bool:
-        return self.current_version is not None and self.current_version != self.secrets_version
-
 
 @dataclass(frozen=True, slots=True)
 class Deployment:
