@@ -71,7 +71,9 @@ class FaultInjection:
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+                "headers": [
+                    (name.lower().encode(), value.encode()) for name, value in headers.items()
+                ],
             }
         )
         await send({"type": "http.response.body", "body": payload})

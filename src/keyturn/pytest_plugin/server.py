@@ -58,7 +58,7 @@ class KeyturnServer:
             PYTHONIOENCODING="utf-8",
         )
         log = (data_dir / "server.log").open("w", encoding="utf-8")
-        process = subprocess.Popen(  # noqa: S603  # this interpreter and fixed arguments
+        process = subprocess.Popen(  # this interpreter and fixed arguments
             [sys.executable, "-m", "keyturn.cli", "serve", "--emulator", "--port", "0"],
             env=env,
             stdout=subprocess.PIPE,

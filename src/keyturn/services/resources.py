@@ -44,15 +44,27 @@ def import_resource(
     if secrets is not None:
         validate_secrets(secrets.secrets)
     with ctx.store.write() as uow:
-        fields = _with_product_id(uow, installation_id, fields)
-        resource = uow.resources.live(installation_id, partner_id, for_update=True)
-        if resource is None:
-            resource = uow.resources.add(installation_id, partner_id, fields)
-        else:
-            resource = uow.resources.change(resource, fields)
-        if secrets is not None:
-            apply_secrets(uow, resource, secrets.secrets, partial=False, provenance=IMPORT)
+        resource = import_in(uow, installation_id, partner_id, fields, secrets)
         uow.commit()
+    return resource
+
+
+def import_in(
+    uow: UnitOfWork,
+    installation_id: str,
+    partner_id: str,
+    fields: ResourceFields,
+    secrets: SecretsUpdate | None,
+) -> Resource:
+    """The import in the caller's unit of work (a seed's); `secrets` already validated."""
+    fields = _with_product_id(uow, installation_id, fields)
+    resource = uow.resources.live(installation_id, partner_id, for_update=True)
+    if resource is None:
+        resource = uow.resources.add(installation_id, partner_id, fields)
+    else:
+        resource = uow.resources.change(resource, fields)
+    if secrets is not None:
+        apply_secrets(uow, resource, secrets.secrets, partial=False, provenance=IMPORT)
     return resource
 
 
@@ -77,7 +89,7 @@ def patch_resource(
 
 def get_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> ResourceView:
     with ctx.store.read() as uow:
-        view = _views(uow, [find_live_resource(uow, installation_id, partner_id)])[0]
+        view = views_of(uow, [find_live_resource(uow, installation_id, partner_id)])[0]
         latest = uow.rotations.latest(view.resource.internal_id)
     if latest is None:
         return view
@@ -86,7 +98,7 @@ def get_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> 
 
 def list_resources(ctx: ServiceContext, installation_id: str) -> list[ResourceView]:
     with ctx.store.read() as uow:
-        return _views(uow, uow.resources.list_live(installation_id))
+        return views_of(uow, uow.resources.list_live(installation_id))
 
 
 def delete_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> None:
@@ -112,7 +124,7 @@ def _with_product_id(
     return replace(fields, product_id=product.id)
 
 
-def _views(uow: UnitOfWork, resources: list[Resource]) -> list[ResourceView]:
+def views_of(uow: UnitOfWork, resources: list[Resource]) -> list[ResourceView]:
     """The resources with their secret names, read in one query for all of them."""
     names = uow.secrets.current_names_and_prefixes(r.internal_id for r in resources)
     return [

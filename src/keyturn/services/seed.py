@@ -12,13 +12,21 @@ checked first (an id's prefix, the token alphabet).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypeVar
 
 from keyturn.domain.accounts import Installation, Integration, Project, Team, TokenKind
 from keyturn.domain.environment import Connection
-from keyturn.domain.errors import BadRequest, Conflict, FieldError, KeyturnError, RuleViolation
+from keyturn.domain.errors import (
+    BadRequest,
+    Code,
+    Conflict,
+    FieldError,
+    KeyturnError,
+    RuleViolation,
+)
 from keyturn.domain.ids import TOKEN_SHAPE, hash_token
 from keyturn.domain.resources import Resource, ResourceFields
 from keyturn.domain.secrets import Secret, validate_secrets
@@ -26,8 +34,10 @@ from keyturn.services.connections import ConnectionRequest, connect_in
 from keyturn.services.context import ServiceContext
 from keyturn.services.projects import check_project_name
 from keyturn.services.resources import ResourceView, import_in, views_of
+from keyturn.services.secrets import SecretsUpdate
 from keyturn.storage.unit_of_work import UnitOfWork
 
+S = TypeVar("S")
 T = TypeVar("T")
 # A given id: its kind's prefix, `_`, then base62 (Vercel's ids are 24 of them; a test's own
 # may be shorter or longer).
@@ -152,30 +162,14 @@ class SeededWorld:
 def seed_world(ctx: ServiceContext, fixture: Fixture) -> SeededWorld:
     """Create everything the fixture describes, or nothing (the first refusal answers)."""
     with ctx.store.write() as uow:
-        teams = tuple(
-            _in_item(f"teams[{index}]", lambda seed=seed: _team(ctx, uow, seed))
-            for index, seed in enumerate(fixture.teams)
+        teams = _each("teams", fixture.teams, partial(_team, ctx, uow))
+        integrations = _each("integrations", fixture.integrations, partial(_integration, uow))
+        installations = _each(
+            "installations", fixture.installations, partial(_installation, ctx, uow)
         )
-        integrations = tuple(
-            _in_item(f"integrations[{index}]", lambda seed=seed: _integration(uow, seed))
-            for index, seed in enumerate(fixture.integrations)
-        )
-        installations = tuple(
-            _in_item(f"installations[{index}]", lambda seed=seed: _installation(ctx, uow, seed))
-            for index, seed in enumerate(fixture.installations)
-        )
-        resources = tuple(
-            _in_item(f"resources[{index}]", lambda seed=seed: _resource(uow, seed))
-            for index, seed in enumerate(fixture.resources)
-        )
-        projects = tuple(
-            _in_item(f"projects[{index}]", lambda seed=seed: _project(uow, seed))
-            for index, seed in enumerate(fixture.projects)
-        )
-        connections = tuple(
-            _in_item(f"connections[{index}]", lambda seed=seed: _connection(uow, seed))
-            for index, seed in enumerate(fixture.connections)
-        )
+        resources = _each("resources", fixture.resources, partial(_resource, uow))
+        projects = _each("projects", fixture.projects, partial(_project, uow))
+        connections = _each("connections", fixture.connections, partial(_connection, uow))
         # Read after every item is in: a connection made later does not change a resource's
         # answer, but its secrets version and names are read once, as the GET would.
         views = views_of(uow, [resource for _, resource in resources])
@@ -197,7 +191,7 @@ def _team(ctx: ServiceContext, uow: UnitOfWork, seed: TeamSeed) -> SeededTeam:
     _check_id("id", seed.id, "team")
     _not_taken(uow.accounts.team(seed.id) is not None if seed.id else False, "id", seed.id)
     if uow.accounts.team_slug_taken(seed.slug):
-        raise Conflict("conflict", f"slug: a team with slug {seed.slug!r} already exists")
+        raise Conflict(Code.CONFLICT, f"slug: a team with slug {seed.slug!r} already exists")
     team = uow.accounts.add_team(seed.slug, seed.name or seed.slug, team_id=seed.id)
     tokens = []
     for index, token_seed in enumerate(seed.tokens):
@@ -221,17 +215,21 @@ def _integration(uow: UnitOfWork, seed: IntegrationSeed) -> Integration:
         _check_id(f"products[{index}].id", product.id, "iap")
     slugs = [product.slug for product in seed.products]
     if len(set(slugs)) != len(slugs):
-        raise Conflict("conflict", "products: two products share a slug")
+        raise Conflict(Code.CONFLICT, "products: two products share a slug")
     ids = [product.id for product in seed.products if product.id is not None]
     if len(set(ids)) != len(ids):
-        raise Conflict("conflict", "products: two products share an id")
+        raise Conflict(Code.CONFLICT, "products: two products share an id")
     if seed.id is not None:
         _not_taken(uow.accounts.integration_by_id_or_slug(seed.id) is not None, "id", seed.id)
     for index, product_id in enumerate(product.id for product in seed.products):
         if product_id is not None:
-            _not_taken(uow.accounts.product(product_id) is not None, f"products[{index}].id", product_id)
+            _not_taken(
+                uow.accounts.product(product_id) is not None, f"products[{index}].id", product_id
+            )
     if uow.accounts.integration_slug_taken(seed.slug):
-        raise Conflict("conflict", f"slug: an integration with slug {seed.slug!r} already exists")
+        raise Conflict(
+            Code.CONFLICT, f"slug: an integration with slug {seed.slug!r} already exists"
+        )
     return uow.accounts.add_integration(
         seed.slug,
         seed.name or seed.slug,
@@ -248,10 +246,10 @@ def _installation(
     if seed.id is not None:
         _not_taken(uow.accounts.installation(seed.id) is not None, "id", seed.id)
     if uow.accounts.team(seed.team_id) is None:
-        raise RuleViolation("not_found", f"teamId: no team {seed.team_id!r}")
+        raise RuleViolation(Code.NOT_FOUND, f"teamId: no team {seed.team_id!r}")
     integration = uow.accounts.integration_by_id_or_slug(seed.integration)
     if integration is None:
-        raise RuleViolation("not_found", f"integration: no integration {seed.integration!r}")
+        raise RuleViolation(Code.NOT_FOUND, f"integration: no integration {seed.integration!r}")
     token = _token(ctx, uow, "accessToken", seed.access_token, "integration")
     installation = uow.accounts.add_installation(
         seed.team_id, integration.id, installation_id=seed.id
@@ -269,15 +267,16 @@ def _installation(
 def _resource(uow: UnitOfWork, seed: ResourceSeed) -> tuple[str, Resource]:
     if uow.accounts.installation(seed.installation_id) is None:
         raise RuleViolation(
-            "not_found", f"installationId: no installation {seed.installation_id!r}"
+            Code.NOT_FOUND, f"installationId: no installation {seed.installation_id!r}"
         )
     if uow.resources.live(seed.installation_id, seed.partner_id) is not None:
         raise Conflict(
-            "conflict", f"id: the installation already has a resource {seed.partner_id!r}"
+            Code.CONFLICT, f"id: the installation already has a resource {seed.partner_id!r}"
         )
     if seed.secrets is not None:
         validate_secrets(seed.secrets)
-    resource = import_in(uow, seed.installation_id, seed.partner_id, seed.fields, seed.secrets)
+    update = None if seed.secrets is None else SecretsUpdate(seed.secrets)
+    resource = import_in(uow, seed.installation_id, seed.partner_id, seed.fields, update)
     return seed.installation_id, resource
 
 
@@ -287,9 +286,9 @@ def _project(uow: UnitOfWork, seed: ProjectSeed) -> Project:
     if seed.id is not None:
         _not_taken(uow.projects.by_id(seed.id) is not None, "id", seed.id)
     if uow.accounts.team(seed.team_id) is None:
-        raise RuleViolation("not_found", f"teamId: no team {seed.team_id!r}")
+        raise RuleViolation(Code.NOT_FOUND, f"teamId: no team {seed.team_id!r}")
     if uow.projects.by_name(seed.team_id, seed.name) is not None:
-        raise Conflict("conflict", f"name: the team already has a project {seed.name!r}")
+        raise Conflict(Code.CONFLICT, f"name: the team already has a project {seed.name!r}")
     return uow.projects.add(seed.team_id, seed.name, project_id=seed.id)
 
 
@@ -297,7 +296,7 @@ def _connection(uow: UnitOfWork, seed: ConnectionSeed) -> SeededConnection:
     installation = uow.accounts.installation(seed.installation_id)
     if installation is None:
         raise RuleViolation(
-            "not_found", f"installationId: no installation {seed.installation_id!r}"
+            Code.NOT_FOUND, f"installationId: no installation {seed.installation_id!r}"
         )
     connection = connect_in(
         uow, installation.team_id, seed.installation_id, seed.resource_id, seed.request
@@ -318,7 +317,7 @@ def _check_id(where: str, given: str | None, prefix: str) -> None:
 
 def _not_taken(taken: bool, where: str, given: str | None) -> None:
     if taken:
-        raise Conflict("conflict", f"{where}: {given!r} already exists")
+        raise Conflict(Code.CONFLICT, f"{where}: {given!r} already exists")
 
 
 def _token(ctx: ServiceContext, uow: UnitOfWork, where: str, given: str | None, kind: str) -> str:
@@ -333,16 +332,19 @@ def _token(ctx: ServiceContext, uow: UnitOfWork, where: str, given: str | None, 
     digest = hash_token(given)
     if ctx.authenticator.is_admin(digest) or uow.accounts.token_hash_taken(digest):
         # Which token holds it is not said: that would tell a guesser they guessed right.
-        raise Conflict("conflict", f"{where}: the token is already in use")
+        raise Conflict(Code.CONFLICT, f"{where}: the token is already in use")
     return given
 
 
-def _in_item(item: str, make: Callable[[], T]) -> T:
-    """`make()`, with any refusal it raises renamed to the fixture item it came from."""
-    try:
-        return make()
-    except KeyturnError as refusal:
-        raise _renamed(item, refusal) from None
+def _each(part: str, seeds: Sequence[S], make: Callable[[S], T]) -> tuple[T, ...]:
+    """`make` of each seed, in order; a refusal is renamed to the item it came from."""
+    made = []
+    for index, item in enumerate(seeds):
+        try:
+            made.append(make(item))
+        except KeyturnError as refusal:
+            raise _renamed(f"{part}[{index}]", refusal) from None
+    return tuple(made)
 
 
 def _renamed(item: str, refusal: KeyturnError) -> KeyturnError:
@@ -357,4 +359,4 @@ def _renamed(item: str, refusal: KeyturnError) -> KeyturnError:
         return BadRequest(message, (FieldError(key, inner),))
     # Any other refusal is a rule the fixture breaks (a 422), whatever its route would answer:
     # the admin seeding is neither unauthorised nor looking up something by its URL.
-    return RuleViolation(refusal.code, message)
+    return RuleViolation(Code(refusal.code), message)

@@ -74,9 +74,7 @@ def add_fault(caller: Caller, state: State, body: Body) -> FaultOut:
     return _fault(state.faults.add(parse_body(FaultIn, body).to_domain()))
 
 
-@router.get(
-    "/faults", response_model=None, responses=answers(200, FaultsOut, 401, 403, 503)
-)
+@router.get("/faults", response_model=None, responses=answers(200, FaultsOut, 401, 403, 503))
 def list_faults(caller: Caller, state: State) -> FaultsOut:
     require_admin(caller.principal())
     return {"faults": [_fault(fault) for fault in state.faults.all()]}
@@ -130,9 +128,7 @@ def recorded_requests(
 ) -> RecordedRequestsOut:
     """The newest recorded requests; `limit` 1..1000 (default 1000), `path` a glob."""
     require_admin(caller.principal())
-    views = controls.recorded_requests(
-        context, state, limit=_limit(limit), path_glob=path
-    )
+    views = controls.recorded_requests(context, state, limit=_limit(limit), path_glob=path)
     return {
         "requests": [
             {
