@@ -170,9 +170,13 @@ def seed_world(ctx: ServiceContext, fixture: Fixture) -> SeededWorld:
         resources = _each("resources", fixture.resources, partial(_resource, uow))
         projects = _each("projects", fixture.projects, partial(_project, uow))
         connections = _each("connections", fixture.connections, partial(_connection, uow))
-        # Read after every item is in: a connection made later does not change a resource's
-        # answer, but its secrets version and names are read once, as the GET would.
-        views = views_of(uow, [resource for _, resource in resources])
+        # Read again once every item is in: the secrets a resource was imported with moved its
+        # version after the import returned it.
+        current = [
+            uow.resources.live(installation_id, resource.partner_id)
+            for installation_id, resource in resources
+        ]
+        views = views_of(uow, [resource for resource in current if resource is not None])
         uow.commit()
     return SeededWorld(
         teams=teams,
