@@ -13,7 +13,6 @@ from keyturn.domain.emulator import (
     rate_limited_body,
 )
 
-
 RESOURCE = "/v1/installations/icfg_1/resources/db"
 
 
