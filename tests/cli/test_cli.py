@@ -297,13 +297,15 @@ def test_serve_help_names_the_variable_behind_each_option(
     assert variable in rows[option], f"{variable} not in the {option} row:\n{result.stdout}"
 
 
-def test_serve_help_names_a_variable_for_every_option_but_demo_and_help(data_dir: Path) -> None:
+def test_serve_help_names_a_variable_for_every_option_but_demo_seed_and_help(
+    data_dir: Path,
+) -> None:
     result = keyturn("serve", "--help", env=clean_env(data_dir))
 
     rows = option_rows(result.stdout)
     assert len(rows) >= 5, result.stdout
     for option, row in rows.items():
-        if option not in ("--demo", "--help"):
+        if option not in ("--demo", "--seed", "--help"):
             assert re.search(r"\bKEYTURN_[A-Z_]+\b", row), f"{option} names no variable: {row}"
 
 

@@ -164,7 +164,8 @@ def serve(
 
     A flag overrides its KEYTURN_ variable; every setting is in docs/configuration.md.
 
-    Without a flag: KEYTURN_DATA_DIR, KEYTURN_ADMIN_TOKEN, KEYTURN_ACCESS_LOG.
+    Without a flag: KEYTURN_DATA_DIR, KEYTURN_ADMIN_TOKEN, KEYTURN_ACCESS_LOG,
+    KEYTURN_ACCESS_TOKEN_TTL_S.
 
     The master key: KEYTURN_MASTER_KEY, or a ring in KEYTURN_MASTER_KEYS.
     """
