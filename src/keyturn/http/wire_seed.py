@@ -11,10 +11,17 @@ from typing import Any
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
+from keyturn.domain.accounts import PartnerSettings
 from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
 from keyturn.domain.resources import MAX_PARTNER_ID_LENGTH
 from keyturn.domain.secrets import MAX_NAME_LENGTH
-from keyturn.http.wire import EnvironmentName, ResourceImportIn, WireModel
+from keyturn.http.wire import (
+    EnvironmentName,
+    EventTypes,
+    PartnerUrl,
+    ResourceImportIn,
+    WireModel,
+)
 from keyturn.http.wire_out import (
     EnvironmentName as EnvironmentOut,
 )
@@ -38,6 +45,8 @@ from keyturn.services.seed import (
 )
 
 SLUG = r"^[a-z0-9][a-z0-9-]{0,99}$"
+# A given client secret: what keyturn makes (CONTRACT.md 1), 32 or more of [A-Za-z0-9].
+BASE62_32_OR_MORE = r"^[A-Za-z0-9]{32,256}$"
 CLOSED = ConfigDict(extra="forbid")
 
 
@@ -71,6 +80,10 @@ class IntegrationSeedIn(WireModel):
     id: str | None = None
     slug: str = Field(pattern=SLUG)
     name: str | None = Field(default=None, min_length=1, max_length=256)
+    clientSecret: str | None = Field(default=None, pattern=BASE62_32_OR_MORE, repr=False)
+    baseUrl: PartnerUrl | None = None
+    webhookUrl: PartnerUrl | None = None
+    events: EventTypes | None = None
     products: list[ProductSeedIn] = Field(min_length=1)
 
     def to_seed(self) -> IntegrationSeed:
@@ -79,6 +92,12 @@ class IntegrationSeedIn(WireModel):
             slug=self.slug,
             name=self.name,
             products=tuple(ProductSeed(id=p.id, slug=p.slug, name=p.name) for p in self.products),
+            client_secret=self.clientSecret,
+            settings=PartnerSettings(
+                base_url=self.baseUrl,
+                webhook_url=self.webhookUrl,
+                events=tuple(self.events or ()),
+            ),
         )
 
 
@@ -184,6 +203,11 @@ class SeededIntegrationOut(TypedDict):
     slug: str
     name: str
     products: list[ProductOut]
+    clientId: str
+    clientSecret: str
+    baseUrl: str | None
+    webhookUrl: str | None
+    events: list[str]
 
 
 @with_config(CLOSED)
@@ -256,15 +280,20 @@ def seed_answer(world: SeededWorld) -> SeedOut:
         ],
         "integrations": [
             {
-                "id": integration.id,
-                "slug": integration.slug,
-                "name": integration.name,
+                "id": seeded.integration.id,
+                "slug": seeded.integration.slug,
+                "name": seeded.integration.name,
                 "products": [
                     {"id": product.id, "slug": product.slug, "name": product.name}
-                    for product in integration.products
+                    for product in seeded.integration.products
                 ],
+                "clientId": seeded.integration.id,
+                "clientSecret": seeded.client_secret,
+                "baseUrl": seeded.integration.base_url,
+                "webhookUrl": seeded.integration.webhook_url,
+                "events": list(seeded.integration.events),
             }
-            for integration in world.integrations
+            for seeded in world.integrations
         ],
         "installations": [
             {

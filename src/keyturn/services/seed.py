@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TypeVar
 
-from keyturn.domain.accounts import Installation, Integration, Project, Team, TokenKind
+from keyturn.domain.accounts import (
+    Installation,
+    Integration,
+    PartnerSettings,
+    Project,
+    Team,
+    TokenKind,
+)
 from keyturn.domain.environment import Connection
 from keyturn.domain.errors import (
     BadRequest,
@@ -30,6 +37,7 @@ from keyturn.domain.errors import (
 from keyturn.domain.ids import TOKEN_SHAPE, hash_token
 from keyturn.domain.resources import Resource, ResourceFields
 from keyturn.domain.secrets import Secret, validate_secrets
+from keyturn.services.bootstrap import new_client_secret
 from keyturn.services.connections import ConnectionRequest, connect_in
 from keyturn.services.context import ServiceContext
 from keyturn.services.projects import check_project_name
@@ -75,6 +83,8 @@ class IntegrationSeed:
     products: tuple[ProductSeed, ...]
     id: str | None = None
     name: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    settings: PartnerSettings = field(default_factory=PartnerSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,12 @@ class SeededTeam:
 
 
 @dataclass(frozen=True, slots=True)
+class SeededIntegration:
+    integration: Integration
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class SeededInstallation:
     installation: Installation
     access_token: str = field(repr=False)
@@ -152,7 +168,7 @@ class SeededConnection:
 @dataclass(frozen=True, slots=True)
 class SeededWorld:
     teams: tuple[SeededTeam, ...]
-    integrations: tuple[Integration, ...]
+    integrations: tuple[SeededIntegration, ...]
     installations: tuple[SeededInstallation, ...]
     resources: tuple[SeededResource, ...]
     projects: tuple[Project, ...]
@@ -163,7 +179,7 @@ def seed_world(ctx: ServiceContext, fixture: Fixture) -> SeededWorld:
     """Create everything the fixture describes, or nothing (the first refusal answers)."""
     with ctx.store.write() as uow:
         teams = _each("teams", fixture.teams, partial(_team, ctx, uow))
-        integrations = _each("integrations", fixture.integrations, partial(_integration, uow))
+        integrations = _each("integrations", fixture.integrations, partial(_integration, ctx, uow))
         installations = _each(
             "installations", fixture.installations, partial(_installation, ctx, uow)
         )
@@ -213,7 +229,7 @@ def _team(ctx: ServiceContext, uow: UnitOfWork, seed: TeamSeed) -> SeededTeam:
     return SeededTeam(team=team, tokens=tuple(tokens))
 
 
-def _integration(uow: UnitOfWork, seed: IntegrationSeed) -> Integration:
+def _integration(ctx: ServiceContext, uow: UnitOfWork, seed: IntegrationSeed) -> SeededIntegration:
     _check_id("id", seed.id, "oac")
     for index, product in enumerate(seed.products):
         _check_id(f"products[{index}].id", product.id, "iap")
@@ -234,12 +250,30 @@ def _integration(uow: UnitOfWork, seed: IntegrationSeed) -> Integration:
         raise Conflict(
             Code.CONFLICT, f"slug: an integration with slug {seed.slug!r} already exists"
         )
-    return uow.accounts.add_integration(
+    integration = uow.accounts.add_integration(
         seed.slug,
         seed.name or seed.slug,
         [(product.slug, product.name or product.slug) for product in seed.products],
         integration_id=seed.id,
         product_ids=[product.id for product in seed.products],
+    )
+    settings = seed.settings
+    uow.integrations.set_partner_settings(
+        integration.id,
+        base_url=settings.base_url,
+        webhook_url=settings.webhook_url,
+        events=settings.events,
+    )
+    client_secret = seed.client_secret or new_client_secret(ctx)
+    uow.integrations.set_client_secret(integration.id, client_secret)
+    return SeededIntegration(
+        integration=replace(
+            integration,
+            base_url=settings.base_url,
+            webhook_url=settings.webhook_url,
+            events=settings.events,
+        ),
+        client_secret=client_secret,
     )
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.conftest import admin_headers
-from tests.http.emulator.world import ACCESS_TOKEN, INSTALLATION, seed, world
+from tests.http.emulator.world import ACCESS_TOKEN, CLIENT_SECRET, INSTALLATION, seed, world
 
-SECRET = "ClientSecretOfTheSeededIntegration0001"
+SECRET = CLIENT_SECRET
 
 
 def test_advancing_the_clock_past_the_ttl_expires_a_rotated_token(emulator: TestClient) -> None:
-    fixture = world()
-    fixture["integrations"][0]["clientSecret"] = SECRET
-    seeded = seed(emulator, fixture)
+    seeded = seed(emulator, world())
     assert seeded.status_code == 201, seeded.text
     assert seeded.json()["integrations"][0]["clientSecret"] == SECRET
     rotated = emulator.post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,11 @@ def test_seed_creates_the_world_with_the_given_ids_and_tokens(emulator: TestClie
     assert body["teams"][0]["id"] == "team_seeded1"
     assert body["teams"][0]["tokens"][0]["token"] == USER_TOKEN
     assert body["teams"][0]["tokens"][0]["id"].startswith("tok_")
-    assert body["integrations"][0]["id"] == "oac_seeded1"
+    integration = body["integrations"][0]
+    assert integration["id"] == integration["clientId"] == "oac_seeded1"
+    assert integration["clientSecret"] == world()["integrations"][0]["clientSecret"]
+    assert integration["baseUrl"] == "https://partner.example/api"
+    assert (integration["webhookUrl"], integration["events"]) == (None, [])
     assert body["integrations"][0]["products"] == [
         {"id": "iap_seeded1", "slug": "postgres", "name": "Postgres"}
     ]
@@ -68,6 +73,7 @@ def test_seed_makes_every_id_and_token_left_out(emulator: TestClient) -> None:
     }
     body = seed(emulator, fixture).json()
     team_id = body["teams"][0]["id"]
+    assert re.fullmatch(r"[A-Za-z0-9]{32,}", body["integrations"][0]["clientSecret"])
     assert team_id.startswith("team_")
     assert body["integrations"][0]["id"].startswith("oac_")
     installed = seed(emulator, {"installations": [{"teamId": team_id, "integration": "i"}]})
@@ -236,6 +242,27 @@ SECOND_RESOURCE = {
             "bad_request",
             "connections[0].envVarEnvironments[0]",
             id="environment",
+        ),
+        pytest.param(
+            _set(["integrations", 0, "clientSecret"], "too-short"),
+            400,
+            "bad_request",
+            "integrations[0].clientSecret",
+            id="client-secret",
+        ),
+        pytest.param(
+            _set(["integrations", 0, "baseUrl"], "ftp://partner.example"),
+            400,
+            "bad_request",
+            "integrations[0].baseUrl",
+            id="base-url",
+        ),
+        pytest.param(
+            _set(["integrations", 0, "events"], ["no.such.event"]),
+            400,
+            "bad_request",
+            "integrations[0].events[0]",
+            id="event-type",
         ),
         pytest.param(
             _set(["surprise"], []),

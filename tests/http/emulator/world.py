@@ -13,6 +13,7 @@ USER_TOKEN = "kt_user_seeded_for_tests_0001"
 ACCESS_TOKEN = "kt_integration_seeded_for_tests_0001"
 INSTALLATION = "icfg_seeded1"
 PROJECT = "prj_seeded1"
+CLIENT_SECRET = "SeededClientSecretOfThirtyTwoOrMore01"
 
 
 def world() -> dict[str, Any]:
@@ -31,6 +32,8 @@ def world() -> dict[str, Any]:
             {
                 "id": "oac_seeded1",
                 "slug": "acme-db",
+                "clientSecret": CLIENT_SECRET,
+                "baseUrl": "https://partner.example/api",
                 "products": [{"id": "iap_seeded1", "slug": "postgres", "name": "Postgres"}],
             }
         ],
