@@ -28,7 +28,7 @@ def test_the_documented_example_passes_as_a_partners_test_file(pytester: pytest.
 
     result = pytester.runpytest_subprocess("-q")
 
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_keyturn_resets_between_tests_and_keyturn_server_does_not(
