@@ -44,11 +44,9 @@ class FaultInjection:
         if fault.spec.status is None:
             await self.app(scope, receive, send)
             return
-        await self._answer(fault, send)
+        await self._answer(fault, fault.spec.status, send)
 
-    async def _answer(self, fault: Fault, send: Send) -> None:
-        status = fault.spec.status
-        assert status is not None
+    async def _answer(self, fault: Fault, status: int, send: Send) -> None:
         headers: dict[str, str] = {}
         body = fault.spec.body
         if status == 429:

@@ -80,7 +80,7 @@ def test_recorder_filters_by_path_glob_and_limit(emulator: TestClient) -> None:
 
 
 def test_recorder_refuses_a_bad_limit_with_400_naming_it(emulator: TestClient) -> None:
-    for limit in ("0", "1001", "x", "-1"):
+    for limit in ("0", "1001", "x", "-1", "²", "\uff11"):
         response = emulator.get(
             "/v1/admin/requests", params={"limit": limit}, headers=admin_headers()
         )

@@ -158,7 +158,8 @@ def _limit(raw: str | None) -> int:
     # Parsed here, not by FastAPI, so that a bad limit answers after the token's 401/403.
     if raw is None:
         return RECORDED_REQUESTS
-    if not raw.isdigit() or not 1 <= int(raw) <= RECORDED_REQUESTS:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= RECORDED_REQUESTS:
         message = f"must be an integer from 1 to {RECORDED_REQUESTS}"
         raise BadRequest(f"limit: {message}", (FieldError("limit", message),))
     return int(raw)
