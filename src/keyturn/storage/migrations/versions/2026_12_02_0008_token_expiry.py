@@ -3,7 +3,7 @@
 every token the admin API makes, have no expiry (NULL).
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
