@@ -114,8 +114,8 @@ def new_emulator(ids: IdSource, *, rng: random.Random | None = None) -> Emulator
 
 
 def reset(ctx: ServiceContext, emulator: Emulator) -> None:
-    """Empty every table (the schema's version aside), the faults and the recorder; the clock
-    goes back to the wall clock."""
+    """Empty every table (the schema's version and the signing key aside), the faults and the
+    recorder; the clock goes back to the wall clock."""
     with ctx.store.write() as uow:
         uow.emulator.delete_every_row()
         uow.commit()

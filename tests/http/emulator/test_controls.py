@@ -75,6 +75,7 @@ def test_reset_empties_every_table_faults_requests_and_the_clock_offset(
     assert deployed.status_code == 200, deployed.text
     emulator.post("/v1/admin/faults", json={"path": "/nowhere"}, headers=admin_headers())
     emulator.post("/v1/admin/clock", json={"advanceMs": DAY_MS}, headers=admin_headers())
+    jwks = emulator.get("/.well-known/jwks").json()
     counts = row_counts(emulator_runtime.store.engine)
     assert all(counts[name] > 0 for name in ("teams", "tokens", "resources", "deployments"))
 
@@ -82,7 +83,11 @@ def test_reset_empties_every_table_faults_requests_and_the_clock_offset(
 
     assert response.status_code == 204
     assert response.content == b""
-    assert row_counts(emulator_runtime.store.engine) == dict.fromkeys(counts, 0)
+    # Every table is empty but the signing key's, which is the server's (made by the JWKS).
+    assert row_counts(emulator_runtime.store.engine) == {
+        **dict.fromkeys(counts, 0),
+        "signing_keys": 1,
+    }
     faults = emulator.get("/v1/admin/faults", headers=admin_headers()).json()
     assert faults == {"faults": []}
     assert emulator.get("/v1/admin/requests", headers=admin_headers()).json() == {"requests": []}
@@ -90,6 +95,7 @@ def test_reset_empties_every_table_faults_requests_and_the_clock_offset(
     # The admin token is not a row: it still works; the seeded tokens are gone.
     assert emulator.get("/v3/env/pull/x/production", headers=user).status_code == 401
     assert seed(emulator, world()).status_code == 201
+    assert emulator.get("/.well-known/jwks").json() == jwks
 
 
 def test_clock_advances_only_forward_and_every_timestamp_follows_it(
