@@ -26,13 +26,11 @@ $(INSTALLED): pyproject.toml
 install: $(INSTALLED) ## Create .venv and install keyturn with its development tools
 
 .PHONY: run
-run: install ## Set up, migrate the embedded SQLite database and serve on 127.0.0.1:3000
-	$(BIN)/keyturn db upgrade
+run: install ## Set up and serve on 127.0.0.1:3000 (the embedded SQLite database migrates on start)
 	$(BIN)/keyturn serve
 
 .PHONY: demo
 demo: install ## Like run, and seed demo data and print tokens and a curl example
-	$(BIN)/keyturn db upgrade
 	$(BIN)/keyturn serve --demo
 
 .PHONY: lint

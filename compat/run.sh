@@ -27,9 +27,8 @@ port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0));
 export KEYTURN_DATA_DIR="$work/data" KEYTURN_PORT="$port" KEYTURN_HOST=127.0.0.1
 # Partner code pins Vercel's issuer; jwt-jose.mjs verifies keyturn's tokens as such code does.
 export KEYTURN_OIDC_ISSUER=https://marketplace.vercel.com
-# keyturn refuses an admin token shorter than 32 characters.
+# keyturn refuses an admin token shorter than 32 characters. `serve` migrates SQLite on start.
 export KEYTURN_ADMIN_TOKEN="kt_admin_compat_$("$python" -c 'import secrets; print(secrets.token_hex(16))')"
-"$python" -m keyturn.cli db upgrade >/dev/null
 "$python" -m keyturn.cli serve >"$work/server.log" 2>&1 &
 server=$!
 cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$work"; }

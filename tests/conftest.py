@@ -27,6 +27,9 @@ from keyturn.storage.engine import create_database_engine
 from keyturn.storage.migrate import upgrade
 from tests.postgres_cluster import SKIP_ENV_VAR, PostgresBinariesMissing, PostgresCluster
 
+# pytester runs inner pytest sessions for the tests of keyturn's own pytest plugin.
+pytest_plugins = ("pytester",)
+
 ADMIN_TOKEN = "kt_admin_test_token_of_32_or_more_chars"
 BACKENDS = ["sqlite", "postgresql"]
 

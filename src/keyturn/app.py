@@ -21,12 +21,15 @@ from keyturn import __version__
 from keyturn.domain.clock import Clock, SystemClock
 from keyturn.domain.ids import IdSource, hash_token
 from keyturn.http.errors import install_error_handlers
+from keyturn.http.faults import FaultInjection
 from keyturn.http.idempotency import IdempotencyKeys
 from keyturn.http.limits import BodySizeLimit
 from keyturn.http.openapi import install_openapi
+from keyturn.http.recorder import RequestRecorder
 from keyturn.http.routes import (
     admin,
     connections,
+    credentials,
     deployments,
     env,
     lifecycle,
@@ -36,9 +39,11 @@ from keyturn.http.routes import (
     projects,
     rotations,
 )
+from keyturn.http.routes import emulator as emulator_routes
 from keyturn.outbound.partner import HttpPartnerClient
 from keyturn.services.auth import Authenticator
 from keyturn.services.context import ServiceContext
+from keyturn.services.emulator import Emulator, new_emulator
 from keyturn.services.operations import Readiness
 from keyturn.settings import Settings
 from keyturn.storage.data_dir import load_or_create_admin_token_digest, prepare_data_dir
@@ -61,6 +66,8 @@ class Runtime:
     settings: Settings
     data_dir: Path
     context: ServiceContext
+    # Emulator mode's faults, recorder and clock (the context's); None outside it.
+    emulator: Emulator | None = None
     # Set only on the start that generated them, so the CLI can print them once.
     generated_admin_token: str | None = field(default=None, repr=False)
     generated_key_file: bool = False
@@ -108,6 +115,10 @@ def build_runtime(
         admin_digest = hash_token(settings.admin_token.get_secret_value())
     else:
         admin_digest, generated_admin_token = load_or_create_admin_token_digest(data_dir, ids)
+    emulator = new_emulator(ids) if settings.emulator else None
+    if emulator is not None:
+        # The emulator's clock is the context's: `advanceMs` moves every time-based rule.
+        clock = emulator.clock
     store = Store(engine, keys.ring, clock=clock or SystemClock(), ids=ids)
     context = ServiceContext(
         store=store,
@@ -123,6 +134,7 @@ def build_runtime(
         settings=settings,
         data_dir=data_dir,
         context=context,
+        emulator=emulator,
         generated_admin_token=generated_admin_token,
         generated_key_file=generated_key_file,
     )
@@ -152,11 +164,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = runtime.context
+    app.state.access_token_ttl_s = runtime.settings.access_token_ttl_s
     routers = [
         operations.router,
         oidc.router,
         admin.router,
         marketplace.router,
+        credentials.router,
         connections.router,
         projects.router,
         env.router,
@@ -165,11 +179,19 @@ def create_app(runtime: Runtime) -> FastAPI:
         rotations.owner,
         rotations.partner,
     ]
+    if runtime.emulator is not None:
+        # Only in emulator mode: elsewhere these paths are unknown (404) and undocumented.
+        app.state.emulator = runtime.emulator
+        routers.append(emulator_routes.router)
     routes = [route for router in routers for route in router.routes]
     install_error_handlers(app, routes)
     # The last added runs first: bodies are capped before the key middleware buffers them.
     app.add_middleware(IdempotencyKeys, routes=routes)
     app.add_middleware(BodySizeLimit)
+    if runtime.emulator is not None:
+        # The last added runs first: the recorder sees what a fault answered too.
+        app.add_middleware(FaultInjection, emulator=runtime.emulator)
+        app.add_middleware(RequestRecorder, emulator=runtime.emulator)
     for router in routers:
         app.include_router(router)
     install_openapi(app)

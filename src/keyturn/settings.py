@@ -38,7 +38,13 @@ class Settings(BaseSettings):
         "default: SQLite in the data directory.",
     )
     host: str = Field(default="127.0.0.1", description="Address the server listens on.")
-    port: int = Field(default=3000, ge=1, le=65535, description="Port the server listens on.")
+    port: int = Field(
+        default=3000,
+        ge=0,
+        le=65535,
+        description="Port the server listens on; 0: a free one, printed in the start line "
+        "(one worker only).",
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description="Bootstrap token; generated on first start and printed once when unset.",
@@ -80,6 +86,17 @@ class Settings(BaseSettings):
         gt=0,
         le=8760,
         description="Hours a rotation request may stay pending before it fails.",
+    )
+    emulator: bool = Field(
+        default=False,
+        description="Emulator mode: the /v1/admin/reset, seed, faults, clock and requests "
+        "controls, in one worker.",
+    )
+    access_token_ttl_s: int = Field(
+        default=3600,
+        ge=1,
+        le=366 * 24 * 3600,
+        description="Seconds an installation access token made by credentials/rotate lives.",
     )
 
     @field_validator("database_url")

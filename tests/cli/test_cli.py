@@ -29,6 +29,7 @@ import pytest
 
 from keyturn import __version__
 from keyturn.settings import Settings
+from tests.postgres_cluster import PostgresCluster
 
 # A refusal must come before any server starts; this bounds it generously on a slow machine.
 FAIL_FAST_TIMEOUT_S = 20
@@ -296,13 +297,15 @@ def test_serve_help_names_the_variable_behind_each_option(
     assert variable in rows[option], f"{variable} not in the {option} row:\n{result.stdout}"
 
 
-def test_serve_help_names_a_variable_for_every_option_but_demo_and_help(data_dir: Path) -> None:
+def test_serve_help_names_a_variable_for_every_option_but_demo_seed_and_help(
+    data_dir: Path,
+) -> None:
     result = keyturn("serve", "--help", env=clean_env(data_dir))
 
     rows = option_rows(result.stdout)
     assert len(rows) >= 5, result.stdout
     for option, row in rows.items():
-        if option not in ("--demo", "--help"):
+        if option not in ("--demo", "--seed", "--help"):
             assert re.search(r"\bKEYTURN_[A-Z_]+\b", row), f"{option} names no variable: {row}"
 
 
@@ -432,28 +435,62 @@ def test_serve_refuses_invalid_setting_fast_with_reason(
     assert elapsed < FAIL_FAST_TIMEOUT_S
 
 
-def test_serve_on_unmigrated_database_exits_2_telling_to_run_db_upgrade(data_dir: Path) -> None:
-    result = keyturn("serve", env=clean_env(data_dir))
+@pytest.fixture
+def empty_postgres_url(postgres: PostgresCluster) -> Iterator[str]:
+    """A PostgreSQL database with no schema at all."""
+    name = f"t_{secrets.token_hex(8)}"
+    postgres.create_database(name)
+    try:
+        yield postgres.url(name)
+    finally:
+        postgres.drop_database(name, missing_ok=True)
+
+
+def test_serve_on_unmigrated_postgresql_exits_2_telling_to_run_db_upgrade(
+    data_dir: Path, empty_postgres_url: str
+) -> None:
+    result = keyturn("serve", "--database-url", empty_postgres_url, env=clean_env(data_dir))
 
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "keyturn db upgrade" in result.stderr
     assert "Uvicorn running" not in result.stderr
 
 
-def test_serve_refused_for_unmigrated_database_still_shows_admin_token_later(
-    data_dir: Path, tmp_path: Path
+def test_serve_refused_for_unmigrated_postgresql_still_shows_admin_token_later(
+    data_dir: Path, tmp_path: Path, empty_postgres_url: str
 ) -> None:
-    refused = keyturn("serve", env=clean_env(data_dir))
+    database = ("--database-url", empty_postgres_url)
+    refused = keyturn("serve", *database, env=clean_env(data_dir))
     assert refused.returncode == 2
-    upgraded = keyturn("db", "upgrade", env=clean_env(data_dir))
+    upgraded = keyturn("db", "upgrade", *database, env=clean_env(data_dir))
     assert upgraded.returncode == 0, upgraded.stderr
 
     port = free_port()
     env = clean_env(data_dir, KEYTURN_PORT=str(port))
-    with serving("--demo", env=env, stderr_path=tmp_path / "serve.err") as server:
+    with serving("--demo", *database, env=env, stderr_path=tmp_path / "serve.err") as server:
         demo = read_demo_block(server, port)
 
     assert demo.admin_token is not None, server.output
+
+
+@pytest.mark.slow
+def test_serve_on_a_fresh_sqlite_data_directory_migrates_on_start_and_answers_readyz(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = clean_env(data_dir, KEYTURN_PORT=str(port))
+    with (
+        serving(env=env, stderr_path=tmp_path / "serve.err") as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+    ):
+        server.read_until(lambda line: "database:" in line, time.monotonic() + 30)
+        wait_until_healthy(server, client)
+        assert client.get("/readyz").status_code == 200
+    assert "migrated to the newest schema on start" in server.output
+    # A second start finds it current and says so.
+    with serving(env=env, stderr_path=tmp_path / "again.err") as again:
+        again.read_until(lambda line: "database:" in line, time.monotonic() + 30)
+    assert "(schema up to date)" in again.output
 
 
 # --- serve --demo -----------------------------------------------------------------------------

@@ -166,6 +166,19 @@ def _copied_keys(runtime: Runtime, deployment_id: str) -> set[str]:
         )
 
 
+def _tokens_expiry_column(runtime: Runtime, *, present: bool) -> None:
+    """This test drives today's API on a 0002 schema, and today's token look-up reads
+    `tokens.expires_at` (revision 0008): the column is added by hand while the schema is at 0002,
+    and taken away again before the upgrade adds it for real."""
+    statement = (
+        "ALTER TABLE tokens ADD COLUMN expires_at BIGINT"
+        if present
+        else "ALTER TABLE tokens DROP COLUMN expires_at"
+    )
+    with runtime.store.engine.begin() as connection:
+        connection.execute(sa.text(statement))
+
+
 def test_upgrade_to_references_keeps_what_every_deployment_pulls(
     runtime: Runtime, partner: Partner, workspace: Workspace
 ) -> None:
@@ -201,6 +214,7 @@ def test_upgrade_to_references_keeps_what_every_deployment_pulls(
     )
 
     _migrate(runtime, "0002")
+    _tokens_expiry_column(runtime, present=True)
     made = {
         "web production": _deploy_as_0002(runtime, web, "production"),
         "web preview feat": _deploy_as_0002(runtime, web, "preview", "feat"),
@@ -235,6 +249,7 @@ def test_upgrade_to_references_keeps_what_every_deployment_pulls(
     assert before["web production, later"]["API_KEY"] == "user-2"
     assert before["api preview"] == {"URL": "db1-pre", "NEXT_PUBLIC_ACME_HOST": "db1-host"}
 
+    _tokens_expiry_column(runtime, present=False)
     _migrate(runtime, "head")
 
     assert {name: workspace.deployment_env(d) for name, d in made.items()} == before

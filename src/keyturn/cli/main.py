@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import sys
 from collections import Counter
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -22,7 +25,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
 from keyturn.app import Runtime, build_runtime, create_app, master_keys_of
-from keyturn.domain.errors import ServiceUnavailable
+from keyturn.cli.seed_file import seed_fixture_from_file
+from keyturn.domain.errors import KeyturnError, ServiceUnavailable
+from keyturn.services import emulator as emulator_controls
+from keyturn.services import seed
 from keyturn.services.demo import DemoSeed, seed_demo
 from keyturn.services.keys import DEFAULT_BATCH_SIZE, count_to_reencrypt, reencrypt
 from keyturn.settings import Settings
@@ -134,32 +140,79 @@ def serve(
             help="Server processes (env KEYTURN_WORKERS; default: the number of cores).", min=1
         ),
     ] = None,
+    emulator: Annotated[
+        bool,
+        typer.Option(
+            "--emulator",
+            help="Emulator mode (env KEYTURN_EMULATOR): reset, seed, faults, clock and "
+            "request controls under /v1/admin; one worker.",
+        ),
+    ] = False,
+    seed_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--seed",
+            help="With --emulator: empty the database, then seed it from this JSON or YAML "
+            "fixture (no env variable).",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API.
 
     A flag overrides its KEYTURN_ variable; every setting is in docs/configuration.md.
 
-    Without a flag: KEYTURN_DATA_DIR, KEYTURN_ADMIN_TOKEN, KEYTURN_ACCESS_LOG.
+    Without a flag: KEYTURN_DATA_DIR, KEYTURN_ADMIN_TOKEN, KEYTURN_ACCESS_LOG,
+    KEYTURN_ACCESS_TOKEN_TTL_S.
 
     The master key: KEYTURN_MASTER_KEY, or a ring in KEYTURN_MASTER_KEYS.
 
     Rotation requests to partners: KEYTURN_OIDC_ISSUER, KEYTURN_PARTNER_TIMEOUT_S,
     KEYTURN_ROTATION_TIMEOUT_H.
     """
-    settings = _settings(host=host, port=port, database_url=database_url, workers=workers)
+    settings = _settings(
+        host=host,
+        port=port,
+        database_url=database_url,
+        workers=workers,
+        emulator=True if emulator else None,
+    )
+    count = _worker_count(settings, seed_file)
     # Checked before the runtime is built: a first start that stops here must not generate an
     # admin token it never gets to print.
-    _require_current_schema(settings)
+    schema = _prepare_schema(settings)
     _require_keys_that_open_the_data(settings)
     # Built here once, even when workers build their own: a generated admin token and key file
     # must exist before the workers start, so that all of them read the same ones.
     runtime = _runtime(settings)
-    _print_start(runtime)
+    if count == 1:
+        # Bound before the start line, so that the line names the port (`--port 0` picks one).
+        server, sock = _bound_server(runtime, settings)
+        _print_start(runtime, port=sock.getsockname()[1], schema=schema)
+        if seed_file is not None:
+            _seed_from_file(runtime, seed_file)
+        if demo:
+            _print_demo(runtime, seed_demo(runtime.context), port=sock.getsockname()[1])
+        sys.stdout.flush()
+        server.run(sockets=[sock])
+        return
+    _print_start(runtime, port=settings.port, schema=schema)
     if demo:
-        _print_demo(runtime, seed_demo(runtime.context))
-    count = settings.resolved_workers
+        _print_demo(runtime, seed_demo(runtime.context), port=settings.port)
+    options = _uvicorn_options(settings)
+    runtime.store.engine.dispose()
+    # Workers are new processes that read their settings from the environment; host and port
+    # stay with this process, which holds the socket.
+    if database_url is not None:
+        os.environ["KEYTURN_DATABASE_URL"] = database_url
+    uvicorn.run("keyturn.app:app_from_environment", factory=True, workers=count, **options)
+
+
+def _uvicorn_options(settings: Settings) -> dict[str, Any]:
     # uvloop and httptools when installed (they are dependencies): "auto" picks them.
-    options: dict[str, Any] = {
+    return {
         "host": settings.host,
         "port": settings.port,
         "log_level": "info",
@@ -167,15 +220,78 @@ def serve(
         "loop": "auto",
         "http": "auto",
     }
-    if count == 1:
-        uvicorn.run(create_app(runtime), **options)
-        return
-    runtime.store.engine.dispose()
-    # Workers are new processes that read their settings from the environment; host and port
-    # stay with this process, which holds the socket.
-    if database_url is not None:
-        os.environ["KEYTURN_DATABASE_URL"] = database_url
-    uvicorn.run("keyturn.app:app_from_environment", factory=True, workers=count, **options)
+
+
+def _worker_count(settings: Settings, seed_file: Path | None) -> int:
+    if seed_file is not None and not settings.emulator:
+        _refuse("--seed needs --emulator (it empties the database before seeding it)")
+    if settings.emulator:
+        if settings.workers not in (None, 1):
+            # Faults, the request recorder and the clock's offset live in one process's memory.
+            _refuse(
+                "emulator mode runs one worker (its faults, recorded requests and clock live "
+                "in that process); leave out --workers and KEYTURN_WORKERS"
+            )
+        return 1
+    count = settings.resolved_workers
+    if count > 1 and settings.port == 0:
+        _refuse("port 0 (a free port) needs one worker: the workers must share a known port")
+    return count
+
+
+def _bound_server(runtime: Runtime, settings: Settings) -> tuple[uvicorn.Server, socket.socket]:
+    config = uvicorn.Config(create_app(runtime), **_uvicorn_options(settings))
+    try:
+        sock = config.bind_socket()
+    except SystemExit:
+        # uvicorn has logged why (the address is in use, say); it exits 1, keyturn 2.
+        raise typer.Exit(2) from None
+    return uvicorn.Server(config), sock
+
+
+def _seed_from_file(runtime: Runtime, path: Path) -> None:
+    """Empty the database, then create the fixture's world; exit 2 naming the broken item."""
+    assert runtime.emulator is not None
+    try:
+        fixture = seed_fixture_from_file(path)
+        emulator_controls.reset(runtime.context, runtime.emulator)
+        world = seed.seed_world(runtime.context, fixture)
+    except KeyturnError as refusal:
+        _refuse(f"cannot seed from {path}: {refusal.message}")
+    except (OSError, ValueError) as exc:
+        _refuse(f"cannot read {path}: {exc}")
+    counts = ", ".join(
+        f"{len(items)} {name}"
+        for name, items in [
+            ("teams", world.teams),
+            ("integrations", world.integrations),
+            ("installations", world.installations),
+            ("resources", world.resources),
+            ("projects", world.projects),
+            ("connections", world.connections),
+        ]
+    )
+    typer.echo(f"  seed:           {path} ({counts}), after emptying the database")
+
+
+def _prepare_schema(settings: Settings) -> str:
+    """On SQLite, migrate (the embedded database has no one else to do it); elsewhere, check
+    the schema is current. Returns what the start line says about it."""
+    prepare_data_dir(settings.data_dir)
+    engine = create_database_engine(settings.resolved_database_url)
+    if engine.url.get_backend_name() != "sqlite":
+        engine.dispose()
+        _require_current_schema(settings)
+        return "schema up to date"
+    try:
+        behind = pending_migrations(engine)
+        if behind:
+            upgrade(engine)
+    except SQLAlchemyError as exc:
+        _refuse(f"cannot migrate the database ({_where(engine)}): {exc.__class__.__name__}")
+    finally:
+        engine.dispose()
+    return "migrated to the newest schema on start" if behind else "schema up to date"
 
 
 def _require_current_schema(settings: Settings) -> None:
@@ -429,11 +545,16 @@ def _where(engine: Engine) -> str:
     return f"PostgreSQL {url.render_as_string(hide_password=True)}"
 
 
-def _print_start(runtime: Runtime) -> None:
+def _print_start(runtime: Runtime, *, port: int, schema: str) -> None:
     settings = runtime.settings
-    typer.echo(f"keyturn {__version__}: http://{settings.host}:{settings.port}")
+    typer.echo(f"keyturn {__version__}: http://{settings.host}:{port}")
     typer.echo(f"  data directory: {runtime.data_dir}")
-    typer.echo(f"  database:       {_where(runtime.store.engine)}")
+    typer.echo(f"  database:       {_where(runtime.store.engine)} ({schema})")
+    if runtime.emulator is not None:
+        typer.echo(
+            "  emulator mode:  one worker; /v1/admin/reset, seed, faults, clock and requests "
+            "(admin token)"
+        )
     if runtime.generated_key_file:
         typer.echo(f"  master key:     generated in {runtime.data_dir / 'master.key'} (mode 0600)")
     if runtime.generated_admin_token:
@@ -450,9 +571,9 @@ def _print_start(runtime: Runtime) -> None:
         )
 
 
-def _print_demo(runtime: Runtime, seed: DemoSeed) -> None:
+def _print_demo(runtime: Runtime, seed: DemoSeed, *, port: int) -> None:
     settings = runtime.settings
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"http://{settings.host}:{port}"
     admin = runtime.generated_admin_token or "(KEYTURN_ADMIN_TOKEN, or as printed on first start)"
     resource = f"$B/v1/installations/{seed.installation.id}/resources/{seed.resource_id}"
     json_body = "-H 'Content-Type: application/json'"

@@ -56,7 +56,11 @@ class Authenticator:
                 missing=False,
             )
         digest = hash_token(token)
-        return Credentials(digest, admin=hmac.compare_digest(digest, self._admin_token_hash))
+        return Credentials(digest, admin=self.is_admin(digest))
+
+    def is_admin(self, digest: str) -> bool:
+        """Whether a token's digest is the admin token's."""
+        return hmac.compare_digest(digest, self._admin_token_hash)
 
 
 ADMIN = Principal(kind=TokenKind.ADMIN)
@@ -75,6 +79,12 @@ def _token_principal(uow: UnitOfWork, digest: str) -> Principal:
     row = uow.accounts.live_token_by_hash(digest)
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise Unauthorized("the token is unknown or revoked", missing=False)
+    if row.expires_at is not None and row.expires_at <= uow.clock.now_ms():
+        raise Unauthorized(
+            f"the token expired at {row.expires_at} (ms since the epoch); rotate the "
+            "installation's credentials for a new one",
+            missing=False,
+        )
     return Principal(
         kind=row.kind,
         team_id=row.team_id,

@@ -19,6 +19,7 @@ from keyturn.services.context import ServiceContext
 from keyturn.services.namespace import refuse_conflicts, taken_keys
 from keyturn.services.projects import find_project
 from keyturn.services.secrets import find_live_resource
+from keyturn.storage.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,49 +37,61 @@ def connect_resource(
     partner_id: str,
     request: ConnectionRequest,
 ) -> Connection:
+    with ctx.store.write() as uow:
+        connection = connect_in(uow, team_id, installation_id, partner_id, request)
+        uow.commit()
+    return connection
+
+
+def connect_in(
+    uow: UnitOfWork,
+    team_id: str,
+    installation_id: str,
+    partner_id: str,
+    request: ConnectionRequest,
+) -> Connection:
+    """The connection, made in the caller's unit of work (a seed's); nothing committed."""
     if request.env_var_prefix is not None and not SECRET_PREFIX.fullmatch(request.env_var_prefix):
         raise RuleViolation(
             Code.INVALID_PREFIX,
             "envVarPrefix must start with a letter and contain only letters, digits and "
             "underscores",
         )
-    with ctx.store.write() as uow:
-        team_installation(uow, team_id, installation_id)
-        resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
-        project = find_project(uow, team_id, request.project_ref)
-        uow.projects.lock([project.id])
-        if uow.connections.get(resource.internal_id, project.id) is not None:
-            raise Conflict(
-                Code.ALREADY_CONNECTED,
-                f"resource {partner_id!r} is already connected to the project",
-            )
-        candidate = Connection(
-            id="",
-            resource_id=resource.internal_id,
-            project_id=project.id,
-            environments=request.environments,
-            env_var_prefix=request.env_var_prefix,
-            make_sensitive=request.make_sensitive,
-            created_at=0,
+    team_installation(uow, team_id, installation_id)
+    resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
+    project = find_project(uow, team_id, request.project_ref)
+    uow.projects.lock([project.id])
+    if uow.connections.get(resource.internal_id, project.id) is not None:
+        raise Conflict(
+            Code.ALREADY_CONNECTED,
+            f"resource {partner_id!r} is already connected to the project",
         )
-        names = uow.secrets.current_names_and_prefixes([resource.internal_id])
-        wanted = derived_keys(candidate, names.get(resource.internal_id, []))
-        if any(len(key) > MAX_NAME_LENGTH for key, _ in wanted):
-            raise RuleViolation(
-                Code.INVALID_SECRET_NAME,
-                f"envVarPrefix makes an env var key longer than {MAX_NAME_LENGTH} characters",
-            )
-        uow.projects.lock_env_keys(key for key, _ in wanted)
-        refuse_conflicts({project.id: wanted}, taken_keys(uow, [project.id]))
-        connection = uow.connections.add(
-            resource.internal_id,
-            project.id,
-            request.environments,
-            request.env_var_prefix,
-            request.make_sensitive,
+    candidate = Connection(
+        id="",
+        resource_id=resource.internal_id,
+        project_id=project.id,
+        environments=request.environments,
+        env_var_prefix=request.env_var_prefix,
+        make_sensitive=request.make_sensitive,
+        created_at=0,
+    )
+    names = uow.secrets.current_names_and_prefixes([resource.internal_id])
+    wanted = derived_keys(candidate, names.get(resource.internal_id, []))
+    if any(len(key) > MAX_NAME_LENGTH for key, _ in wanted):
+        raise RuleViolation(
+            Code.INVALID_SECRET_NAME,
+            f"envVarPrefix makes an env var key longer than {MAX_NAME_LENGTH} characters",
         )
-        uow.projects.touch(project.id)
-        uow.commit()
+    uow.projects.lock_env_keys(key for key, _ in wanted)
+    refuse_conflicts({project.id: wanted}, taken_keys(uow, [project.id]))
+    connection = uow.connections.add(
+        resource.internal_id,
+        project.id,
+        request.environments,
+        request.env_var_prefix,
+        request.make_sensitive,
+    )
+    uow.projects.touch(project.id)
     return connection
 
 

@@ -47,18 +47,34 @@ def import_resource(
         message = f"is longer than {MAX_PARTNER_ID_LENGTH} characters"
         raise BadRequest(f"resourceId: {message}", (FieldError("resourceId", message),))
     with ctx.store.write() as uow:
-        resource = uow.resources.live(installation_id, partner_id, for_update=True)
-        preconditions.check(None if resource is None else resource.secrets_version)
-        if secrets is not None:
-            validate_secrets(secrets.secrets)
-        fields = _with_product_id(uow, installation_id, fields)
-        if resource is None:
-            resource = uow.resources.add(installation_id, partner_id, fields)
-        else:
-            resource = uow.resources.change(resource, fields)
-        if secrets is not None:
-            apply_secrets(uow, resource, secrets.secrets, partial=False, provenance=IMPORT)
+        resource = import_in(uow, installation_id, partner_id, fields, secrets, preconditions)
         uow.commit()
+    return resource
+
+
+def import_in(
+    uow: UnitOfWork,
+    installation_id: str,
+    partner_id: str,
+    fields: ResourceFields,
+    secrets: SecretsUpdate | None,
+    preconditions: Preconditions = NO_PRECONDITIONS,
+) -> Resource:
+    """The import in the caller's unit of work (the API's, or a seed's).
+
+    The precondition (412) is checked before the body's secrets (422), as 5.5 orders them.
+    """
+    resource = uow.resources.live(installation_id, partner_id, for_update=True)
+    preconditions.check(None if resource is None else resource.secrets_version)
+    if secrets is not None:
+        validate_secrets(secrets.secrets)
+    fields = _with_product_id(uow, installation_id, fields)
+    if resource is None:
+        resource = uow.resources.add(installation_id, partner_id, fields)
+    else:
+        resource = uow.resources.change(resource, fields)
+    if secrets is not None:
+        apply_secrets(uow, resource, secrets.secrets, partial=False, provenance=IMPORT)
     return resource
 
 
@@ -85,7 +101,7 @@ def patch_resource(
 
 def get_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> ResourceView:
     with ctx.store.read() as uow:
-        view = _views(uow, [find_live_resource(uow, installation_id, partner_id)])[0]
+        view = views_of(uow, [find_live_resource(uow, installation_id, partner_id)])[0]
         latest = uow.rotations.latest(view.resource.internal_id)
     if latest is None:
         return view
@@ -94,7 +110,7 @@ def get_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> 
 
 def list_resources(ctx: ServiceContext, installation_id: str) -> list[ResourceView]:
     with ctx.store.read() as uow:
-        return _views(uow, uow.resources.list_live(installation_id))
+        return views_of(uow, uow.resources.list_live(installation_id))
 
 
 def delete_resource(ctx: ServiceContext, installation_id: str, partner_id: str) -> None:
@@ -120,7 +136,7 @@ def _with_product_id(
     return replace(fields, product_id=product.id)
 
 
-def _views(uow: UnitOfWork, resources: list[Resource]) -> list[ResourceView]:
+def views_of(uow: UnitOfWork, resources: list[Resource]) -> list[ResourceView]:
     """The resources with their secret names, read in one query for all of them."""
     names = uow.secrets.current_names_and_prefixes(r.internal_id for r in resources)
     return [

@@ -98,6 +98,8 @@ tokens = Table(
     Column("name", String(256), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger, nullable=True),
+    # Set only on tokens made by credentials/rotate (CONTRACT.md 8); NULL never expires.
+    Column("expires_at", BigInteger, nullable=True),
 )
 
 projects = Table(

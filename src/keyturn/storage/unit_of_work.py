@@ -39,6 +39,7 @@ from keyturn.storage.repositories.accounts import AccountRepository
 from keyturn.storage.repositories.ciphertexts import CiphertextRepository, key_ids_in_use
 from keyturn.storage.repositories.connections import ConnectionRepository
 from keyturn.storage.repositories.deployments import DeploymentRepository
+from keyturn.storage.repositories.emulator import EmulatorRepository
 from keyturn.storage.repositories.env_vars import EnvVarRepository
 from keyturn.storage.repositories.idempotency import IdempotencyRepository
 from keyturn.storage.repositories.integrations import IntegrationRepository
@@ -135,6 +136,7 @@ class UnitOfWork:
     ciphertexts: CiphertextRepository
     ledger: LedgerRepository
     idempotency: IdempotencyRepository
+    emulator: EmulatorRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -170,7 +172,13 @@ class UnitOfWork:
         self.ciphertexts = CiphertextRepository(connection, store.keys)
         self.ledger = LedgerRepository(connection)
         self.idempotency = IdempotencyRepository(connection, store.keys, clock=clock, ids=ids)
+        self.emulator = EmulatorRepository(connection)
         return self
+
+    @property
+    def clock(self) -> Clock:
+        """The store's clock: what a rule inside this unit asks for the time."""
+        return self._store.clock
 
     def __exit__(
         self,

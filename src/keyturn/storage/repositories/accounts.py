@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Row, Select, bindparam, insert, or_, select, update
@@ -13,12 +14,21 @@ from keyturn.storage.tables import installations, integrations, products, teams,
 
 
 @dataclass(frozen=True, slots=True)
+class TokenState:
+    id: str
+    revoked_at: int | None
+    expires_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredToken:
     id: str
     kind: TokenKind
     token_hash: str
     team_id: str
     installation_id: str | None
+    # Milliseconds since the epoch past which the token answers 401; None: never.
+    expires_at: int | None = None
 
 
 # Every authenticated request runs this query: built once, it costs SQLAlchemy no statement
@@ -36,8 +46,9 @@ class AccountRepository:
 
     # Teams
 
-    def add_team(self, slug: str, name: str) -> Team:
-        team = Team(id=self._ids.new("team"), slug=slug, name=name)
+    def add_team(self, slug: str, name: str, *, team_id: str | None = None) -> Team:
+        """A new team; `team_id` when the caller gives one (a seed), else a new id."""
+        team = Team(id=team_id or self._ids.new("team"), slug=slug, name=name)
         self._connection.execute(
             insert(teams).values(id=team.id, slug=slug, name=name, created_at=self._clock.now_ms())
         )
@@ -57,9 +68,17 @@ class AccountRepository:
     # Integrations and their products
 
     def add_integration(
-        self, slug: str, name: str, product_specs: list[tuple[str, str]]
+        self,
+        slug: str,
+        name: str,
+        product_specs: list[tuple[str, str]],
+        *,
+        integration_id: str | None = None,
+        product_ids: list[str | None] | None = None,
     ) -> Integration:
-        integration_id = self._ids.new("oac")
+        """A new integration and its products; given ids (a seed) are kept, the rest made."""
+        integration_id = integration_id or self._ids.new("oac")
+        given = product_ids or [None] * len(product_specs)
         self._connection.execute(
             insert(integrations).values(
                 id=integration_id, slug=slug, name=name, created_at=self._clock.now_ms()
@@ -67,9 +86,12 @@ class AccountRepository:
         )
         added = tuple(
             Product(
-                id=self._ids.new("iap"), integration_id=integration_id, slug=p_slug, name=p_name
+                id=product_id or self._ids.new("iap"),
+                integration_id=integration_id,
+                slug=p_slug,
+                name=p_name,
             )
-            for p_slug, p_name in product_specs
+            for (p_slug, p_name), product_id in zip(product_specs, given, strict=True)
         )
         if added:
             self._connection.execute(
@@ -121,9 +143,13 @@ class AccountRepository:
 
     # Installations
 
-    def add_installation(self, team_id: str, integration_id: str) -> Installation:
+    def add_installation(
+        self, team_id: str, integration_id: str, *, installation_id: str | None = None
+    ) -> Installation:
         installation = Installation(
-            id=self._ids.new("icfg"), team_id=team_id, integration_id=integration_id
+            id=installation_id or self._ids.new("icfg"),
+            team_id=team_id,
+            integration_id=integration_id,
         )
         self._connection.execute(
             insert(installations).values(
@@ -166,6 +192,7 @@ class AccountRepository:
         team_id: str,
         installation_id: str | None,
         name: str,
+        expires_at: int | None = None,
     ) -> str:
         token_id = self._ids.new("tok")
         self._connection.execute(
@@ -177,6 +204,7 @@ class AccountRepository:
                 installation_id=installation_id,
                 name=name,
                 created_at=self._clock.now_ms(),
+                expires_at=expires_at,
             )
         )
         return token_id
@@ -192,7 +220,50 @@ class AccountRepository:
             token_hash=row.token_hash,
             team_id=row.team_id,
             installation_id=row.installation_id,
+            expires_at=row.expires_at,
         )
+
+    def token_hash_taken(self, token_hash: str) -> bool:
+        """Whether any token, revoked or not, has this digest."""
+        return self._exists(select(tokens.c.id).where(tokens.c.token_hash == token_hash))
+
+    def token_kinds(self, token_hashes: Iterable[str]) -> dict[str, TokenKind]:
+        """The kind of each known token among these digests (revoked and expired ones too)."""
+        rows = self._connection.execute(
+            select(tokens.c.token_hash, tokens.c.kind).where(
+                tokens.c.token_hash.in_(list(token_hashes))
+            )
+        )
+        return {row.token_hash: TokenKind(row.kind) for row in rows}
+
+    def installation_token(
+        self, installation_id: str, token_hash: str, *, for_update: bool = False
+    ) -> TokenState | None:
+        """The installation's integration token with this digest, revoked or not."""
+        query = select(tokens).where(
+            tokens.c.installation_id == installation_id,
+            tokens.c.kind == TokenKind.INTEGRATION.value,
+            tokens.c.token_hash == token_hash,
+        )
+        row = self._connection.execute(query.with_for_update() if for_update else query).first()
+        if row is None:
+            return None
+        return TokenState(id=row.id, revoked_at=row.revoked_at, expires_at=row.expires_at)
+
+    def live_installation_tokens(self, installation_id: str, *, now_ms: int) -> list[str]:
+        """Ids of the installation's integration tokens neither revoked nor expired, locked
+        against a concurrent revoke (PostgreSQL; SQLite's write transaction is exclusive)."""
+        rows = self._connection.execute(
+            select(tokens.c.id)
+            .where(
+                tokens.c.installation_id == installation_id,
+                tokens.c.kind == TokenKind.INTEGRATION.value,
+                tokens.c.revoked_at.is_(None),
+                or_(tokens.c.expires_at.is_(None), tokens.c.expires_at > now_ms),
+            )
+            .with_for_update()
+        )
+        return [row.id for row in rows]
 
     def revoke_token(self, token_id: str) -> None:
         self._connection.execute(

@@ -50,10 +50,15 @@ class ProjectRepository:
         self._clock = clock
         self._ids = ids
 
-    def add(self, team_id: str, name: str) -> Project:
+    def add(self, team_id: str, name: str, *, project_id: str | None = None) -> Project:
+        """A new project; `project_id` when the caller gives one (a seed), else a new id."""
         now = self._clock.now_ms()
         project = Project(
-            id=self._ids.new("prj"), team_id=team_id, name=name, created_at=now, updated_at=now
+            id=project_id or self._ids.new("prj"),
+            team_id=team_id,
+            name=name,
+            created_at=now,
+            updated_at=now,
         )
         self._connection.execute(
             insert(projects).values(
