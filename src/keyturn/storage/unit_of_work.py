@@ -42,6 +42,7 @@ from keyturn.storage.repositories.deployments import DeploymentRepository
 from keyturn.storage.repositories.env_vars import EnvVarRepository
 from keyturn.storage.repositories.integrations import IntegrationRepository
 from keyturn.storage.repositories.ledger import LedgerRepository
+from keyturn.storage.repositories.overview import OverviewRepository
 from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.rotations import RotationRepository
@@ -133,6 +134,7 @@ class UnitOfWork:
     deployments: DeploymentRepository
     ciphertexts: CiphertextRepository
     ledger: LedgerRepository
+    overview: OverviewRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -167,6 +169,7 @@ class UnitOfWork:
         self.deployments = DeploymentRepository(connection, store.keys, clock=clock, ids=ids)
         self.ciphertexts = CiphertextRepository(connection, store.keys)
         self.ledger = LedgerRepository(connection)
+        self.overview = OverviewRepository(connection)
         return self
 
     def __exit__(
