@@ -116,7 +116,9 @@ def _error_page(
     status: int, title: str, message: str, viewer: Viewer | None = None
 ) -> HTMLResponse:
     return _html(
-        render("error.html", title=title, message=message, viewer=viewer, csrf=_csrf(viewer)),
+        render(
+            "error.html", title=title, message=message, viewer=viewer, csrf=_csrf(viewer), nav=None
+        ),
         status,
     )
 
