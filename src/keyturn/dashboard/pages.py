@@ -130,8 +130,11 @@ def _csrf(viewer: Viewer | None) -> str:
 def _view(request: Request, build: Callable[[Viewer], Response]) -> Response:
     """Run a page for the signed-in user, or send them to sign in; render refusals as pages."""
     session = _session(request)
-    if session is None or session.token_id is None:
+    if session is None:
+        # A cookie that no longer decodes is a session that has ended (or was tampered with).
         return _to_sign_in(request, expired=COOKIE_NAME in request.cookies)
+    if session.token_id is None:
+        return _to_sign_in(request, expired=False)
     try:
         user = overview.session_user(_state(request).context, session.token_id)
     except Unauthorized:

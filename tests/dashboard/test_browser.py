@@ -1,0 +1,191 @@
+"""The dashboard in a real Chromium (Debian's `chromium`, driven by Playwright) against a
+real uvicorn server on a free port, on SQLite.
+
+One browser for the whole session; each test opens its own context (cookies of its own).
+Every page visited is saved as a screenshot under `test-artifacts/screenshots/` (see
+docs/testing.md), at a desktop width and at a phone's.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from keyturn.app import Runtime, create_app
+from tests.conftest import Partner
+from tests.dashboard.conftest import MARKER, World
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("backend", ["sqlite"], indirect=True),
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+SKIP_ENV_VAR = "KEYTURN_SKIP_BROWSER"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if os.environ.get(SKIP_ENV_VAR) == "1":
+        pytest.skip(f"{SKIP_ENV_VAR}=1: browser tests skipped (CI never sets it)")
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: `apt-get install chromium` (what .ci/run does), "
+            f"or set {SKIP_ENV_VAR}=1 on a machine without it",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(runtime: Runtime) -> Iterator[str]:
+    """A real uvicorn serving the app on a free port of 127.0.0.1; its base URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(create_app(runtime), log_level="warning", lifespan="off")
+    uvicorn_server = uvicorn.Server(config)
+    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [listener]})
+    thread.start()
+    try:
+        for _ in range(200):
+            if uvicorn_server.started:
+                break
+            threading.Event().wait(0.025)
+        assert uvicorn_server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uvicorn_server.should_exit = True
+        thread.join(timeout=10)
+        listener.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=DESKTOP)  # type: ignore[arg-type]
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    """Save the page at desktop and phone width, and check it shows no secret value."""
+    assert MARKER not in page.content(), f"{name}: a secret value is on the page"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    desktop = page.viewport_size
+    page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    # Readable at a phone's width: nothing but the tables' own scrolling boxes overflows.
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{name}: the page is {overflow}px wider than a phone"
+    page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
+    assert desktop is not None
+    page.set_viewport_size(desktop)
+
+
+def sign_in(page: Page, base: str, token: str) -> None:
+    page.goto(f"{base}/dashboard")
+    expect(page).to_have_url(f"{base}/dashboard/sign-in")
+    page.get_by_label("User token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{base}/dashboard")
+
+
+def test_an_owner_signs_in_sees_every_page_and_signs_out(
+    world: World, server: str, page: Page
+) -> None:
+    partner: Partner = world.partner
+    page.goto(f"{server}/dashboard/sign-in")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    shoot(page, "sign-in")
+    sign_in(page, server, partner.user_token)
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Resources")
+    expect(page.get_by_role("row").filter(has_text="db1")).to_contain_text("ready")
+    assert world.other.installation_id not in page.content()
+    shoot(page, "resources")
+
+    page.get_by_role("link", name="db1").first.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("db1")
+    expect(page.get_by_text("DATABASE_URL")).to_be_visible()
+    expect(page.get_by_role("link", name="web")).to_be_visible()
+    shoot(page, "resource")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Projects")
+    shoot(page, "projects")
+
+    page.get_by_role("link", name="web", exact=True).click()
+    expect(page.get_by_role("heading", name="Deployments")).to_be_visible()
+    shoot(page, "project")
+
+    page.get_by_role("link", name=world.deployment_id).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(world.deployment_id)
+    expect(page.get_by_role("row").filter(has_text="db1")).to_contain_text("current")
+    shoot(page, "deployment")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{server}/dashboard/sign-in?signed_out=1")
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    page.goto(f"{server}/dashboard/projects")
+    expect(page).to_have_url(f"{server}/dashboard/sign-in")
+
+
+def test_a_wrong_token_is_refused_with_a_clear_message(
+    world: World, server: str, page: Page
+) -> None:
+    page.goto(f"{server}/dashboard/sign-in")
+    page.get_by_label("User token").fill("kt_user_this_token_does_not_exist")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("That token was not accepted")
+    expect(page.get_by_label("User token")).to_have_attribute("aria-invalid", "true")
+    shoot(page, "sign-in-refused")
+    page.goto(f"{server}/dashboard")
+    expect(page).to_have_url(f"{server}/dashboard/sign-in")
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused_with_403(
+    world: World, server: str, page: Page
+) -> None:
+    sign_in(page, server, world.partner.user_token)
+    page.eval_on_selector("form.sign-out input[name=csrf_token]", "input => input.remove()")
+    with page.expect_response(f"{server}/dashboard/sign-out") as refused:
+        page.get_by_role("button", name="Sign out").click()
+    assert refused.value.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text("Refused")
+    # Nothing was done: the session still stands.
+    page.goto(f"{server}/dashboard")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Resources")
+
+
+def test_the_pages_work_from_the_keyboard(world: World, server: str, page: Page) -> None:
+    page.goto(f"{server}/dashboard/sign-in")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="keyturn")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("User token")).to_be_focused()
+    page.keyboard.type(world.partner.user_token)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{server}/dashboard")
+    # Tab from the top reaches the resource's link, and Enter follows it.
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "db1":
+            break
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("db1")
