@@ -243,3 +243,23 @@ def test_pages_load_nothing_from_outside_and_forbid_it(world: World) -> None:
 def test_the_dashboard_is_not_part_of_the_api_document(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert not [path for path in paths if path.startswith("/dashboard")]
+
+
+def test_the_resource_page_shows_the_first_connected_projects_and_more_on_demand(
+    world: World,
+) -> None:
+    for index in range(50):
+        assert (
+            world.workspace.connect(world.workspace.create_project(f"p{index:02d}")).status_code
+            == 201
+        )
+    client = sign_in(world.partner.client, world.partner.user_token)
+    path = f"/dashboard/resources/{world.partner.installation_id}/db1"
+    page = client.get(path).text
+    assert "First 50 of 51 projects connected to db1" in page
+    assert ">p00</a>" in page
+    assert ">web</a>" not in page  # by name: "web" comes after p00..p49
+    part = client.get(f"{path}?projects=100", headers={"HX-Request": "true"}).text
+    assert part.startswith('<div id="connections"')
+    assert ">web</a>" in part
+    assert "Show 50 more" not in part

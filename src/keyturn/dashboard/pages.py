@@ -35,6 +35,8 @@ from keyturn.services.overview import SignedInUser
 PROJECTS_PER_PAGE: Final = 50
 DEPLOYMENTS_STEP: Final = 20
 MAX_DEPLOYMENTS_SHOWN: Final = 1_000
+CONNECTIONS_STEP: Final = 50
+MAX_CONNECTIONS_SHOWN: Final = 1_000
 
 # What every dashboard answer carries. The pages load only their own script and stylesheet,
 # are never framed, never cached (they name a team's deployments) and send no referrer.
@@ -281,10 +283,26 @@ def resources_page(request: Request) -> Response:
 def resource_page(request: Request, installation_id: str, resource_id: str) -> Response:
     def build(viewer: Viewer) -> Response:
         _storable(installation_id, resource_id)
-        found = overview.resource_overview(
-            _state(request).context, viewer.team_id, installation_id, resource_id
+        shown = _int_param(
+            request.query_params, "projects", CONNECTIONS_STEP, most=MAX_CONNECTIONS_SHOWN
         )
-        return _page(viewer, "resource.html", nav="resources", view=found)
+        found = overview.resource_overview(
+            _state(request).context,
+            viewer.team_id,
+            installation_id,
+            resource_id,
+            connection_limit=shown,
+        )
+        template = "_connections.html" if request.headers.get("HX-Request") else "resource.html"
+        return _page(
+            viewer,
+            template,
+            nav="resources",
+            view=found,
+            shown=shown,
+            step=CONNECTIONS_STEP,
+            most=MAX_CONNECTIONS_SHOWN,
+        )
 
     return _view(request, build)
 

@@ -82,8 +82,14 @@ def team_resources(ctx: ServiceContext, team_id: str) -> list[ResourceSummary]:
 
 
 def resource_overview(
-    ctx: ServiceContext, team_id: str, installation_id: str, partner_id: str
+    ctx: ServiceContext,
+    team_id: str,
+    installation_id: str,
+    partner_id: str,
+    *,
+    connection_limit: int,
 ) -> ResourceOverview:
+    """The resource, its secret names and its first `connection_limit` connections."""
     with ctx.store.read() as uow:
         installation = next(
             (i for i in uow.overview.installations_of_team(team_id) if i.id == installation_id),
@@ -94,20 +100,11 @@ def resource_overview(
             raise NotFound(f"no resource {partner_id!r} in installation {installation_id!r}")
         summary = _summaries(uow, [(resource, installation.integration_name)])[0]
         names = uow.secrets.current_names_and_prefixes([resource.internal_id])
-        connections = uow.connections.of_resource(resource.internal_id)
-        # A resource is installed in one team: every connected project is the team's.
-        project_names = {
-            project.id: project.name
-            for project in uow.projects.of_team(team_id)
-            if project.id in {c.project_id for c in connections}
-        }
         return ResourceOverview(
             summary=summary,
             secret_names=tuple(sorted(name for name, _ in names.get(resource.internal_id, []))),
             connections=tuple(
-                ResourceConnection(c, project_names[c.project_id])
-                for c in connections
-                if c.project_id in project_names
+                uow.overview.connections_of_resource(resource.internal_id, limit=connection_limit)
             ),
         )
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select
+from sqlalchemy import Connection as SQLConnection
+from sqlalchemy import Row, func, select
 
 from keyturn.domain.accounts import Project, TokenKind
-from keyturn.domain.overview import ProjectSummary, ResourceName, TeamInstallation
+from keyturn.domain.environment import Connection
+from keyturn.domain.overview import (
+    ProjectSummary,
+    ResourceConnection,
+    ResourceName,
+    TeamInstallation,
+)
 from keyturn.storage.repositories.batches import batches
+from keyturn.storage.repositories.columns import environments_of
 from keyturn.storage.tables import (
     connections,
     deployments,
@@ -29,7 +37,7 @@ from keyturn.storage.tables import (
 
 
 class OverviewRepository:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: SQLConnection) -> None:
         self._connection = connection
 
     def live_token_owner(self, token_id: str) -> tuple[TokenKind, str] | None:
@@ -97,6 +105,31 @@ class OverviewRepository:
                 select(*columns).where(resources.c.internal_id.in_(batch))
             )
         }
+
+    def connections_of_resource(self, resource_id: str, *, limit: int) -> list[ResourceConnection]:
+        """The first `limit` connections of the resource, by project name."""
+        rows = self._connection.execute(
+            select(connections, projects.c.name.label("project_name"))
+            .join(projects, projects.c.id == connections.c.project_id)
+            .where(connections.c.resource_id == resource_id)
+            .order_by(projects.c.name)
+            .limit(limit)
+        ).all()
+        return [
+            ResourceConnection(
+                connection=Connection(
+                    id=row.id,
+                    resource_id=row.resource_id,
+                    project_id=row.project_id,
+                    environments=environments_of(row),
+                    env_var_prefix=row.env_var_prefix,
+                    make_sensitive=row.make_sensitive,
+                    created_at=row.created_at,
+                ),
+                project_name=row.project_name,
+            )
+            for row in rows
+        ]
 
     def project_count(self, team_id: str) -> int:
         query = select(func.count()).select_from(projects).where(projects.c.team_id == team_id)
