@@ -135,16 +135,17 @@ def _view(request: Request, build: Callable[[Viewer], Response]) -> Response:
     if session is None:
         # A cookie that no longer decodes is a session that has ended (or was tampered with).
         return _to_sign_in(request, expired=COOKIE_NAME in request.cookies)
-    if session.token_id is None:
+    if session.token_digest is None:
         return _to_sign_in(request, expired=False)
     try:
-        user = overview.session_user(_state(request).context, session.token_id)
-    except Unauthorized:
+        user = overview.session_user(_state(request).context, session.token_digest)
+    except (Unauthorized, Forbidden):
         return _to_sign_in(request, expired=True)
     viewer = Viewer(user, session)
     try:
         return build(viewer)
-    except NotFound:
+    except (NotFound, Forbidden):
+        # Another team's ids answer as if they did not exist.
         return _error_page(404, "Not found", "There is nothing here for your team.", viewer)
     except ServiceUnavailable:
         return _error_page(503, "Unavailable", "The database is unavailable; retry later.", viewer)
@@ -188,7 +189,7 @@ SIGN_IN_MESSAGES: Final = {
 @router.get("/sign-in")
 def sign_in_form(request: Request) -> Response:
     session = _session(request)
-    if session is not None and session.token_id is not None:
+    if session is not None and session.token_digest is not None:
         return _redirect("/dashboard")
     notice = next(
         (text for key, text in SIGN_IN_MESSAGES.items() if key in request.query_params), None
@@ -244,7 +245,7 @@ def sign_in(
         )
     response = _redirect("/dashboard")
     # A new session (and CSRF token) on sign-in: nothing from before it carries over.
-    _set_session(response, request, _state(request).sessions.new(user.token_id))
+    _set_session(response, request, _state(request).sessions.new(user.token_digest))
     return response
 
 

@@ -1,10 +1,12 @@
-"""Dashboard sessions: a signed cookie that names a user token by its id, never the token.
+"""Dashboard sessions: a signed cookie that names a user token by its digest, never the token.
 
-The cookie holds `{token id or none, expiry, CSRF token}`, signed with a key the composition
+The cookie holds `{token digest or none, expiry, CSRF token}`: the digest is the SHA-256 the
+database keeps in place of the token (`domain.ids.hash_token`), which no request can present
+as a bearer token. It is signed with a key the composition
 root derives from the master key (so every worker process and every restart agrees on it, and
 nothing new is stored). It is HttpOnly and SameSite=Strict; its expiry is checked against the
 services' clock, never the wall clock, so tests and the emulator can move time past it. A
-session without a token id is what the sign-in form is posted from: its CSRF token protects
+session without a token digest is what the sign-in form is posted from: its CSRF token protects
 the sign-in too. Every request re-checks that the token is still live, so revoking a token
 ends its sessions at once; signing out deletes the cookie.
 """
@@ -30,7 +32,7 @@ CSRF_FIELD: Final = "csrf_token"
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    token_id: str | None
+    token_digest: str | None = field(repr=False)
     expires_at: int
     csrf: str = field(repr=False)
 
@@ -49,15 +51,15 @@ class SessionCodec:
     def __repr__(self) -> str:
         return "SessionCodec()"
 
-    def new(self, token_id: str | None) -> Session:
+    def new(self, token_digest: str | None) -> Session:
         return Session(
-            token_id=token_id,
+            token_digest=token_digest,
             expires_at=self._clock.now_ms() + SESSION_LIFETIME_MS,
             csrf=secrets.token_urlsafe(32),
         )
 
     def encode(self, session: Session) -> str:
-        payload = {"t": session.token_id, "x": session.expires_at, "c": session.csrf}
+        payload = {"t": session.token_digest, "x": session.expires_at, "c": session.csrf}
         return str(self._serializer.dumps(payload))
 
     def decode(self, cookie: str | None) -> Session | None:
@@ -70,14 +72,14 @@ class SessionCodec:
             return None
         if not isinstance(payload, dict):
             return None
-        token_id, expires_at, csrf = payload.get("t"), payload.get("x"), payload.get("c")
-        if not (token_id is None or isinstance(token_id, str)):
+        digest, expires_at, csrf = payload.get("t"), payload.get("x"), payload.get("c")
+        if not (digest is None or isinstance(digest, str)):
             return None
         if not isinstance(expires_at, int) or not isinstance(csrf, str):
             return None
         if expires_at <= self._clock.now_ms():
             return None
-        return Session(token_id=token_id, expires_at=expires_at, csrf=csrf)
+        return Session(token_digest=digest, expires_at=expires_at, csrf=csrf)
 
     def max_age_s(self, session: Session) -> int:
         return max(0, (session.expires_at - self._clock.now_ms()) // 1000)

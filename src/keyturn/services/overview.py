@@ -9,11 +9,11 @@ and connections.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from keyturn.domain.accounts import Project, Team, TokenKind
 from keyturn.domain.deployments import Deployment
-from keyturn.domain.errors import Forbidden, NotFound, Unauthorized
+from keyturn.domain.errors import Forbidden, NotFound
 from keyturn.domain.overview import (
     DeploymentSummary,
     ProjectConnection,
@@ -24,17 +24,23 @@ from keyturn.domain.overview import (
     VersionRun,
 )
 from keyturn.domain.resources import Resource
-from keyturn.services.auth import identify
+from keyturn.services.auth import Credentials, identify
 from keyturn.services.context import ServiceContext
+from keyturn.services.projects import TeamCaller
 from keyturn.storage.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
 class SignedInUser:
-    """Who a dashboard session speaks for: a live user token and its team."""
+    """Who a dashboard session speaks for: a live user token (by its digest) and its team."""
 
-    token_id: str
+    token_digest: str = field(repr=False)
     team: Team
+
+    @property
+    def caller(self) -> TeamCaller:
+        """The user as the API's use cases take a caller: the same checks, the same answers."""
+        return TeamCaller(Credentials(self.token_digest, admin=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,17 +62,16 @@ def sign_in(ctx: ServiceContext, token: str) -> SignedInUser:
     """The user whose token this is; 401 for a malformed, unknown or revoked token, 403 for
     an admin or integration token. The token itself is kept nowhere."""
     credentials = ctx.authenticator.credentials(f"Bearer {token}")
+    if credentials.admin:
+        raise Forbidden("the dashboard takes a team's user token, not the admin token")
     with ctx.store.read() as uow:
-        principal = identify(uow, credentials)
-        if principal.kind is not TokenKind.USER or principal.token_id is None:
-            raise Forbidden("the dashboard takes a team's user token, not an admin or partner one")
-        return _signed_in(uow, principal.token_id)
+        return _signed_in(uow, credentials)
 
 
-def session_user(ctx: ServiceContext, token_id: str) -> SignedInUser:
+def session_user(ctx: ServiceContext, token_digest: str) -> SignedInUser:
     """The user a session was opened for, while their token is still live (else 401)."""
     with ctx.store.read() as uow:
-        return _signed_in(uow, token_id)
+        return _signed_in(uow, Credentials(token_digest, admin=False))
 
 
 def team_resources(ctx: ServiceContext, team_id: str) -> list[ResourceSummary]:
@@ -154,12 +159,12 @@ def deployment_overview(ctx: ServiceContext, team_id: str, deployment_id: str) -
         return _deployment_summary(deployment, project.name, names)
 
 
-def _signed_in(uow: UnitOfWork, token_id: str) -> SignedInUser:
-    owner = uow.overview.live_token_owner(token_id)
-    team = uow.accounts.team(owner[1]) if owner and owner[0] is TokenKind.USER else None
-    if team is None:
-        raise Unauthorized("the session's token is revoked: sign in again", missing=False)
-    return SignedInUser(token_id=token_id, team=team)
+def _signed_in(uow: UnitOfWork, credentials: Credentials) -> SignedInUser:
+    principal = identify(uow, credentials)
+    team = uow.accounts.team(principal.team_id) if principal.team_id else None
+    if principal.kind is not TokenKind.USER or team is None:
+        raise Forbidden("the dashboard takes a team's user token, not a partner's token")
+    return SignedInUser(token_digest=credentials.digest, team=team)
 
 
 def _team_project(uow: UnitOfWork, team_id: str, project_id: str) -> Project:

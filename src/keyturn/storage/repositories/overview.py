@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection as SQLConnection
 from sqlalchemy import Row, func, select
 
-from keyturn.domain.accounts import Project, TokenKind
+from keyturn.domain.accounts import Project
 from keyturn.domain.environment import Connection
 from keyturn.domain.overview import (
     ProjectSummary,
@@ -32,22 +32,12 @@ from keyturn.storage.tables import (
     projects,
     resource_secrets,
     resources,
-    tokens,
 )
 
 
 class OverviewRepository:
     def __init__(self, connection: SQLConnection) -> None:
         self._connection = connection
-
-    def live_token_owner(self, token_id: str) -> tuple[TokenKind, str] | None:
-        """(kind, team id) of the unrevoked token with this id."""
-        row = self._connection.execute(
-            select(tokens.c.kind, tokens.c.team_id).where(
-                tokens.c.id == token_id, tokens.c.revoked_at.is_(None)
-            )
-        ).first()
-        return None if row is None else (TokenKind(row.kind), row.team_id)
 
     def installations_of_team(self, team_id: str) -> list[TeamInstallation]:
         rows = self._connection.execute(
