@@ -29,7 +29,8 @@ from bench.measure import Result
 from bench.report import Row, header, source_revision, table
 from bench.world import ADMIN_TOKEN, expect, secret_values
 from keyturn.app import build_runtime, create_app
-from keyturn.domain.ids import new_id
+from keyturn.domain.clock import SystemClock
+from keyturn.domain.ids import IdSource
 from keyturn.settings import Settings
 from keyturn.storage.tables import (
     connections,
@@ -179,11 +180,11 @@ def _seed(client: TestClient, engine: Engine) -> dict[str, str]:
 def _bulk_insert(
     engine: Engine, team_id: str, internal: dict[str, str]
 ) -> tuple[list[str], list[str]]:
-    now = int(time.time() * 1000)
+    now, ids = SystemClock().now_ms(), IdSource()
     others = [internal[f"db{i}"] for i in range(OTHER_RESOURCES)]
     project_rows: list[dict[str, Any]] = [
         {
-            "id": new_id("prj"),
+            "id": ids.new("prj"),
             "team_id": team_id,
             "name": f"dash-{index:04d}",
             "created_at": now,
@@ -200,7 +201,7 @@ def _bulk_insert(
         for resource_id in linked:
             connection_rows.append(
                 {
-                    "id": new_id("conn"),
+                    "id": ids.new("conn"),
                     "resource_id": resource_id,
                     "project_id": project["id"],
                     "env_var_prefix": None,
@@ -210,7 +211,7 @@ def _bulk_insert(
                 }
             )
         for number in range(DEPLOYMENTS_PER_PROJECT):
-            deployment_id = new_id("dpl")
+            deployment_id = ids.new("dpl")
             deployment_rows.append(
                 {
                     "id": deployment_id,

@@ -169,9 +169,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     for router in routers:
         app.include_router(router)
-    install_dashboard(
-        app, runtime.context, runtime.store.keys.derived_key("dashboard-session"), runtime.context.clock
-    )
+    install_dashboard(app, runtime.context, runtime.store.keys.derived_key("dashboard-session"))
     install_openapi(app)
     return app
 

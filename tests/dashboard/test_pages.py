@@ -6,6 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from keyturn.domain.clock import SettableClock
 from tests.dashboard.conftest import MARKER, World, csrf_of, marked_secrets, sign_in
 
 COOKIE = "keyturn_dashboard"
@@ -263,3 +264,16 @@ def test_the_resource_page_shows_the_first_connected_projects_and_more_on_demand
     assert part.startswith('<div id="connections"')
     assert ">web</a>" in part
     assert "Show 50 more" not in part
+
+
+def test_a_session_ends_after_eight_hours_on_the_services_clock(
+    world: World, clock: SettableClock
+) -> None:
+    client = sign_in(world.partner.client, world.partner.user_token)
+    clock.advance(8 * 60 * 60 * 1000 - 1)
+    assert client.get("/dashboard").status_code == 200
+    clock.advance(1)
+    answer = client.get("/dashboard", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/dashboard/sign-in?expired=1"
+    assert "Your session has ended." in client.get(answer.headers["location"]).text

@@ -25,7 +25,6 @@ from keyturn.dashboard.sessions import (
     Session,
     SessionCodec,
 )
-from keyturn.domain.clock import Clock
 from keyturn.domain.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from keyturn.domain.text import text_problem
 from keyturn.services import overview
@@ -72,12 +71,10 @@ class Viewer:
         return self.user.team.id
 
 
-def install_dashboard(
-    app: FastAPI, context: ServiceContext, session_key: bytes, clock: Clock
-) -> None:
-    """Serve the dashboard under `/dashboard`; `session_key` signs its session cookies and
-    `clock` (the services' own) times them."""
-    app.state.dashboard = DashboardState(context, SessionCodec(session_key, clock))
+def install_dashboard(app: FastAPI, context: ServiceContext, session_key: bytes) -> None:
+    """Serve the dashboard under `/dashboard`; `session_key` signs its session cookies, whose
+    expiry is kept on the services' clock."""
+    app.state.dashboard = DashboardState(context, SessionCodec(session_key, context.clock))
     app.include_router(router)
     static = StaticFiles(packages=[("keyturn.dashboard", "static")])
     app.mount("/dashboard/static", static, name="dashboard-static")
