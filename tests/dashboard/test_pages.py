@@ -277,3 +277,23 @@ def test_a_session_ends_after_eight_hours_on_the_services_clock(
     assert answer.status_code == 303
     assert answer.headers["location"] == "/dashboard/sign-in?expired=1"
     assert "Your session has ended." in client.get(answer.headers["location"]).text
+
+
+def test_the_resource_page_lists_stale_deployments_with_their_projects(world: World) -> None:
+    client = sign_in(world.partner.client, world.partner.user_token)
+    path = f"/dashboard/resources/{world.partner.installation_id}/db1"
+    assert "No stale deployment: every live deployment runs version 1." in client.get(path).text
+    old_preview = world.workspace.deploy({"name": "web", "target": "preview"})["id"]
+    assert world.partner.put_secrets({"secrets": marked_secrets("v2")})[0] == 201
+    newer_preview = world.workspace.deploy({"name": "web", "target": "preview"})["id"]
+    page = client.get(path).text
+    assert "2 stale deployments" in page
+    stale_rows = re.findall(
+        r'deployments/(dpl_\w+)">.*?(serving</span>|no: superseded)', page, re.S
+    )
+    assert dict(stale_rows) == {
+        world.deployment_id: "serving</span>",  # still the newest production deployment
+        old_preview: "no: superseded",  # a newer preview runs version 2
+    }
+    assert newer_preview not in page
+    assert f'href="/dashboard/projects/{world.project_id}">web</a>' in page

@@ -94,3 +94,21 @@ class DeploymentSummary:
     @property
     def stale(self) -> bool:
         return any(run.stale for run in self.runs)
+
+
+@dataclass(frozen=True, slots=True)
+class StaleDeployment:
+    """A live deployment that runs an older version of a resource than its current one.
+
+    `serving` when it is still the newest deployment of its project, target and git branch
+    (what the project's domains answer with); else only its own URL reaches it.
+    """
+
+    deployment_id: str
+    project_id: str
+    project_name: str
+    target: str
+    git_branch: str | None
+    created_at: int
+    version: int
+    serving: bool

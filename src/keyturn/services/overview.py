@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from keyturn.domain.accounts import Project, Team, TokenKind
 from keyturn.domain.deployments import Deployment
@@ -21,6 +22,7 @@ from keyturn.domain.overview import (
     ResourceConnection,
     ResourceName,
     ResourceSummary,
+    StaleDeployment,
     VersionRun,
 )
 from keyturn.domain.resources import Resource
@@ -28,6 +30,9 @@ from keyturn.services.auth import Credentials, identify
 from keyturn.services.context import ServiceContext
 from keyturn.services.projects import TeamCaller
 from keyturn.storage.unit_of_work import UnitOfWork
+
+# Stale deployments a resource's page lists (newest first); the count says how many in all.
+MAX_STALE_SHOWN: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class ResourceOverview:
     summary: ResourceSummary
     secret_names: tuple[str, ...]
     connections: tuple[ResourceConnection, ...]
+    stale: tuple[StaleDeployment, ...]
+    stale_count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +101,8 @@ def resource_overview(
     *,
     connection_limit: int,
 ) -> ResourceOverview:
-    """The resource, its secret names and its first `connection_limit` connections."""
+    """The resource, its secret names, its first `connection_limit` connections and its
+    newest stale deployments."""
     with ctx.store.read() as uow:
         installation = next(
             (i for i in uow.overview.installations_of_team(team_id) if i.id == installation_id),
@@ -105,12 +113,17 @@ def resource_overview(
             raise NotFound(f"no resource {partner_id!r} in installation {installation_id!r}")
         summary = _summaries(uow, [(resource, installation.integration_name)])[0]
         names = uow.secrets.current_names_and_prefixes([resource.internal_id])
+        stale, stale_count = uow.overview.stale_deployments(
+            resource.internal_id, resource.secrets_version, limit=MAX_STALE_SHOWN
+        )
         return ResourceOverview(
             summary=summary,
             secret_names=tuple(sorted(name for name, _ in names.get(resource.internal_id, []))),
             connections=tuple(
                 uow.overview.connections_of_resource(resource.internal_id, limit=connection_limit)
             ),
+            stale=tuple(stale),
+            stale_count=stale_count,
         )
 
 

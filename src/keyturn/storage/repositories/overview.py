@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection as SQLConnection
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, and_, exists, func, or_, select
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import Connection
@@ -19,12 +19,14 @@ from keyturn.domain.overview import (
     ProjectSummary,
     ResourceConnection,
     ResourceName,
+    StaleDeployment,
     TeamInstallation,
 )
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environments_of
 from keyturn.storage.tables import (
     connections,
+    deployment_secrets_versions,
     deployments,
     installations,
     integrations,
@@ -120,6 +122,63 @@ class OverviewRepository:
             )
             for row in rows
         ]
+
+    def stale_deployments(
+        self, resource_id: str, current_version: int, *, limit: int
+    ) -> tuple[list[StaleDeployment], int]:
+        """The newest `limit` live deployments that recorded another version of the resource
+        than `current_version`, with their projects, and how many there are in all."""
+        used = deployment_secrets_versions
+        stale = and_(
+            used.c.resource_id == resource_id,
+            used.c.secrets_version != current_version,
+            used.c.deployment_id == deployments.c.id,
+        )
+        newer = deployments.alias("newer")
+        superseded = exists().where(
+            newer.c.project_id == deployments.c.project_id,
+            newer.c.target == deployments.c.target,
+            # NULL branches are one group: IS NOT DISTINCT FROM on both databases.
+            newer.c.git_branch.is_not_distinct_from(deployments.c.git_branch),
+            or_(
+                newer.c.created_at > deployments.c.created_at,
+                and_(newer.c.created_at == deployments.c.created_at, newer.c.id > deployments.c.id),
+            ),
+        )
+        rows = self._connection.execute(
+            select(
+                deployments.c.id,
+                deployments.c.project_id,
+                projects.c.name.label("project_name"),
+                deployments.c.target,
+                deployments.c.git_branch,
+                deployments.c.created_at,
+                used.c.secrets_version,
+                (~superseded).label("serving"),
+            )
+            .join(used, stale)
+            .join(projects, projects.c.id == deployments.c.project_id)
+            .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
+            .limit(limit)
+        ).all()
+        total = self._connection.execute(
+            select(func.count())
+            .select_from(used)
+            .where(used.c.resource_id == resource_id, used.c.secrets_version != current_version)
+        ).scalar_one()
+        return [
+            StaleDeployment(
+                deployment_id=row.id,
+                project_id=row.project_id,
+                project_name=row.project_name,
+                target=row.target,
+                git_branch=row.git_branch,
+                created_at=row.created_at,
+                version=row.secrets_version,
+                serving=bool(row.serving),
+            )
+            for row in rows
+        ], int(total)
 
     def project_count(self, team_id: str) -> int:
         query = select(func.count()).select_from(projects).where(projects.c.team_id == team_id)
