@@ -81,9 +81,28 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+# Markup checks every page passes: one h1, a language, labelled fields, captioned tables
+# with header cells, named buttons and links. Each returns the offending elements.
+ACCESSIBILITY_CHECKS = {
+    "one h1": "document.querySelectorAll('h1').length === 1 ? [] : ['h1']",
+    "lang": "document.documentElement.lang ? [] : ['html']",
+    "labelled fields": """[...document.querySelectorAll('input, select, textarea')]
+        .filter(e => e.type !== 'hidden' && e.labels.length === 0 && !e.getAttribute('aria-label'))
+        .map(e => e.outerHTML)""",
+    "captioned tables": """[...document.querySelectorAll('table')]
+        .filter(t => !t.caption || !t.querySelector('th')).map(t => t.outerHTML.slice(0, 80))""",
+    "named controls": """[...document.querySelectorAll('a, button')]
+        .filter(e => !e.textContent.trim() && !e.getAttribute('aria-label'))
+        .map(e => e.outerHTML)""",
+}
+
+
 def shoot(page: Page, name: str) -> None:
-    """Save the page at desktop and phone width, and check it shows no secret value."""
+    """Save the page at desktop and phone width, and check it shows no secret value and
+    passes the markup checks."""
     assert MARKER not in page.content(), f"{name}: a secret value is on the page"
+    for check, script in ACCESSIBILITY_CHECKS.items():
+        assert page.evaluate(script) == [], f"{name}: fails {check!r}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
     desktop = page.viewport_size

@@ -429,6 +429,7 @@ def _where(engine: Engine) -> str:
 def _print_start(runtime: Runtime) -> None:
     settings = runtime.settings
     typer.echo(f"keyturn {__version__}: http://{settings.host}:{settings.port}")
+    typer.echo(f"  dashboard:      http://{settings.host}:{settings.port}/dashboard")
     typer.echo(f"  data directory: {runtime.data_dir}")
     typer.echo(f"  database:       {_where(runtime.store.engine)}")
     if runtime.generated_key_file:
