@@ -279,12 +279,16 @@ def test_a_session_ends_after_eight_hours_on_the_services_clock(
     assert "Your session has ended." in client.get(answer.headers["location"]).text
 
 
-def test_the_resource_page_lists_stale_deployments_with_their_projects(world: World) -> None:
+def test_the_resource_page_lists_stale_deployments_with_their_projects(
+    world: World, clock: SettableClock
+) -> None:
     client = sign_in(world.partner.client, world.partner.user_token)
     path = f"/dashboard/resources/{world.partner.installation_id}/db1"
     assert "No stale deployment: every live deployment runs version 1." in client.get(path).text
+    clock.advance(1_000)
     old_preview = world.workspace.deploy({"name": "web", "target": "preview"})["id"]
     assert world.partner.put_secrets({"secrets": marked_secrets("v2")})[0] == 201
+    clock.advance(1_000)
     newer_preview = world.workspace.deploy({"name": "web", "target": "preview"})["id"]
     page = client.get(path).text
     assert "2 stale deployments" in page
