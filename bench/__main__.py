@@ -225,14 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "inprocess", "http", "ledger"),
+        choices=("all", "inprocess", "http", "ledger", "dashboard"),
         default="all",
-        help="the in-process latency tables, the HTTP part (real server, wrk), both, or only "
-        "the usage ledger's in-process rows",
-        choices=("all", "inprocess", "http", "dashboard"),
-        default="all",
-        help="the in-process latency tables, the HTTP part (real server, wrk), the dashboard's "
-        "pages at 1,000 projects and 10,000 deployments, or all three",
+        help="the in-process latency tables, the HTTP part (real server, wrk) and the "
+        "dashboard's pages at 1,000 projects and 10,000 deployments; or only the usage "
+        "ledger's in-process rows, or only the dashboard's",
     )
     parser.add_argument(
         "--workers", default="1,2", help="HTTP part: worker counts to measure (default 1,2)"

@@ -212,6 +212,7 @@ def _bulk_insert(
             )
         for number in range(DEPLOYMENTS_PER_PROJECT):
             deployment_id = ids.new("dpl")
+            created_at = now - (DEPLOYMENTS_PER_PROJECT - number) * 60_000
             deployment_rows.append(
                 {
                     "id": deployment_id,
@@ -220,7 +221,7 @@ def _bulk_insert(
                     "target": "production" if number % 2 else "preview",
                     "git_branch": None,
                     "url": f"{project['name']}-{number}.keyturn.localhost",
-                    "created_at": now - (DEPLOYMENTS_PER_PROJECT - number) * 60_000,
+                    "created_at": created_at,
                 }
             )
             for resource_id in linked:
@@ -230,6 +231,9 @@ def _bulk_insert(
                         "resource_id": resource_id,
                         # The older half runs version 1: stale against the current 3.
                         "secrets_version": 1 if number < DEPLOYMENTS_PER_PROJECT // 2 else 3,
+                        "created_at": created_at,
+                        # Targets alternate: the last two are their target's newest.
+                        "serving": number >= DEPLOYMENTS_PER_PROJECT - 2,
                         "env_var_prefix": None,
                         "make_sensitive": False,
                         **environments,

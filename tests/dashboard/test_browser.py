@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from keyturn.app import Runtime, create_app
+from keyturn.domain.clock import SettableClock
 from tests.conftest import Partner
-from tests.dashboard.conftest import MARKER, World
+from tests.dashboard.conftest import MARKER, World, marked_secrets
 
 pytestmark = [
     pytest.mark.slow,
@@ -139,7 +140,7 @@ def test_an_owner_signs_in_sees_every_page_and_signs_out(
 
     page.get_by_role("link", name="db1").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("db1")
-    expect(page.get_by_text("DATABASE_URL")).to_be_visible()
+    expect(page.locator("ul.names").get_by_text("DATABASE_URL")).to_be_visible()
     expect(page.get_by_role("link", name="web")).to_be_visible()
     shoot(page, "resource")
 
@@ -208,3 +209,46 @@ def test_the_pages_work_from_the_keyboard(world: World, server: str, page: Page)
             break
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("db1")
+
+
+def usage_row(page: Page, name: str, versions: str) -> Locator:
+    return (
+        page.get_by_role("table", name="Usage ledger")
+        .get_by_role("row")
+        .filter(has=page.get_by_role("rowheader", name=name))
+        .filter(has_text=versions)
+    )
+
+
+def test_the_ledger_changes_after_a_rotation_and_redeploy_stale_stops_the_old_value_serving(
+    world: World, server: str, page: Page, clock: SettableClock
+) -> None:
+    partner = world.partner
+    sign_in(page, server, partner.user_token)
+    page.goto(f"{server}/dashboard/resources/{partner.installation_id}/db1")
+    expect(usage_row(page, "DATABASE_URL", "v1 to now")).to_contain_text("current")
+
+    # The partner rotates the database password: the deployment still runs version 1.
+    clock.advance(60_000)
+    assert partner.put_secrets({"secrets": marked_secrets("v2")[:1], "partial": True})[0] == 201
+    page.reload()
+    old = usage_row(page, "DATABASE_URL", "v1")
+    expect(old).to_contain_text("still in use")
+    expect(old.get_by_role("cell").nth(3)).to_have_text("1")  # serving
+    expect(page.get_by_role("table", name="1 stale deployment")).to_contain_text("serving")
+    expect(page.get_by_role("img", name="Live and serving deployments per value")).to_be_visible()
+    shoot(page, "resource-ledger")
+
+    clock.advance(60_000)
+    page.get_by_role("button", name="Redeploy stale").click()
+    expect(page.get_by_role("status").filter(has_text="Redeployed")).to_have_text(
+        "Redeployed 1 deployment with the current version."
+    )
+    old = usage_row(page, "DATABASE_URL", "v1")
+    expect(old.get_by_role("cell").nth(2)).to_have_text("1")  # still live at its own URL
+    expect(old.get_by_role("cell").nth(3)).to_have_text("0")  # no longer serving
+    expect(usage_row(page, "DATABASE_URL", "v2 to now").get_by_role("cell").nth(3)).to_have_text(
+        "1"
+    )
+    expect(page.get_by_role("button", name="Redeploy stale")).to_have_count(0)
+    shoot(page, "resource-redeployed")

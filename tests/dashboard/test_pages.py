@@ -301,3 +301,95 @@ def test_the_resource_page_lists_stale_deployments_with_their_projects(
     }
     assert newer_preview not in page
     assert f'href="/dashboard/projects/{world.project_id}">web</a>' in page
+
+
+def usage_rows(page: str) -> dict[str, tuple[str, str, str]]:
+    """{"NAME versions": (state, live, serving)} from the usage ledger's table."""
+    table = page.split("Usage ledger: live and serving deployments per value", 1)[1]
+    table = table.split("</table>", 1)[0]
+    return {
+        f"{name} {versions}": (state, live, serving)
+        for name, versions, state, live, serving in re.findall(
+            r"<th scope=\"row\"><code>(\w+)</code></th>\s*<td>([^<]+)</td>\s*"
+            r"<td><span class=\"badge \w+\">([^<]+)</span></td>\s*<td>(\d+)</td>\s*<td>(\d+)</td>",
+            table,
+        )
+    }
+
+
+def test_the_resource_page_shows_the_usage_ledger_and_the_version_timeline(
+    world: World, clock: SettableClock
+) -> None:
+    client = sign_in(world.partner.client, world.partner.user_token)
+    path = f"/dashboard/resources/{world.partner.installation_id}/db1"
+    clock.advance(1_000)
+    assert (
+        world.partner.put_secrets({"secrets": marked_secrets("v2")[:1], "partial": True})[0] == 201
+    )
+    page = client.get(path).text
+    assert usage_rows(page) == {
+        "API_KEY v1 to now": ("current", "1", "1"),
+        "DATABASE_URL v2 to now": ("current", "0", "0"),
+        "DATABASE_URL v1": ("still in use", "1", "1"),
+    }
+    assert "<strong>Version 2</strong> · update" in page
+    assert re.search(r"changed <code>DATABASE_URL</code>", page)
+    assert re.search(r"added <code>API_KEY</code>, <code>DATABASE_URL</code>", page)
+    assert 'class="chart"' in page
+    assert "DATABASE_URL v1 (safe to revoke)" not in page
+    assert MARKER not in page
+
+
+def test_redeploy_stale_makes_the_old_value_stop_serving(
+    world: World, clock: SettableClock
+) -> None:
+    client = sign_in(world.partner.client, world.partner.user_token)
+    path = f"/dashboard/resources/{world.partner.installation_id}/db1"
+    assert world.partner.put_secrets({"secrets": marked_secrets("v2")})[0] == 201
+    page = client.get(path).text
+    assert 'action="' + path + '/redeploy-stale"' in page
+    clock.advance(1_000)
+    answer = client.post(
+        f"{path}/redeploy-stale", data={"csrf_token": csrf_of(page)}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"{path}?redeployed=1#stale-heading"
+    after = client.get(answer.headers["location"]).text
+    assert "Redeployed 1 deployment with the current version." in after
+    rows = usage_rows(after)
+    assert rows["DATABASE_URL v1"] == ("still in use", "1", "0")
+    assert rows["DATABASE_URL v2 to now"] == ("current", "1", "1")
+    assert "Redeploy stale</button>" not in after  # nothing stale serves any more
+    # Once the old deployment is gone, its value is safe to revoke.
+    deleted = client.delete(
+        f"/v13/deployments/{world.deployment_id}", headers=world.workspace.headers
+    )
+    assert deleted.status_code == 200
+    final = client.get(path).text
+    assert usage_rows(final)["DATABASE_URL v1"] == ("safe to revoke", "0", "0")
+    assert '<tr class="safe">' in final
+    assert "DATABASE_URL v1 (safe to revoke)" in final
+
+
+def test_redeploy_stale_without_the_csrf_token_is_refused_and_redeploys_nothing(
+    world: World,
+) -> None:
+    client = sign_in(world.partner.client, world.partner.user_token)
+    path = f"/dashboard/resources/{world.partner.installation_id}/db1"
+    assert world.partner.put_secrets({"secrets": marked_secrets("v2")})[0] == 201
+    for data in ({}, {"csrf_token": "not-the-session-token"}):
+        answer = client.post(f"{path}/redeploy-stale", data=data, follow_redirects=False)
+        assert answer.status_code == 403
+    listed = client.get("/v6/deployments", headers=world.workspace.headers).json()
+    assert len(listed["deployments"]) == 1
+
+
+def test_redeploy_stale_of_another_teams_resource_is_not_found(world: World) -> None:
+    client = sign_in(world.partner.client, world.partner.user_token)
+    csrf = csrf_of(client.get("/dashboard").text)
+    answer = client.post(
+        f"/dashboard/resources/{world.other.installation_id}/db1/redeploy-stale",
+        data={"csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 404

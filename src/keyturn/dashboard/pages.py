@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from keyturn.dashboard.rendering import render
+from keyturn.dashboard.chart import ChartValue, usage_chart
+from keyturn.dashboard.rendering import render, versions_label
 from keyturn.dashboard.sessions import (
     COOKIE_NAME,
     COOKIE_PATH,
@@ -26,8 +28,9 @@ from keyturn.dashboard.sessions import (
     SessionCodec,
 )
 from keyturn.domain.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from keyturn.domain.ledger import ValueUsage
 from keyturn.domain.text import text_problem
-from keyturn.services import overview
+from keyturn.services import ledger, overview
 from keyturn.services.context import ServiceContext
 from keyturn.services.overview import SignedInUser
 
@@ -146,6 +149,21 @@ def _view(request: Request, build: Callable[[Viewer], Response]) -> Response:
         return _error_page(404, "Not found", "There is nothing here for your team.", viewer)
     except ServiceUnavailable:
         return _error_page(503, "Unavailable", "The database is unavailable; retry later.", viewer)
+
+
+def _action(
+    request: Request, csrf_token: str | None, build: Callable[[Viewer], Response]
+) -> Response:
+    """A form post of a signed-in user: refused with 403, doing nothing, unless it carries
+    the session's CSRF token; then run as a page."""
+    session = _session(request)
+    if session is None or session.token_digest is None or not session.accepts(csrf_token):
+        return _csrf_refused()
+    return _view(request, build)
+
+
+def _resource_path(installation_id: str, resource_id: str) -> str:
+    return f"/dashboard/resources/{quote(installation_id)}/{quote(resource_id, safe='')}"
 
 
 def _to_sign_in(request: Request, *, expired: bool) -> Response:
@@ -291,18 +309,68 @@ def resource_page(request: Request, installation_id: str, resource_id: str) -> R
             resource_id,
             connection_limit=shown,
         )
-        template = "_connections.html" if request.headers.get("HX-Request") else "resource.html"
+        if request.headers.get("HX-Request"):
+            return _page(
+                viewer,
+                "_connections.html",
+                view=found,
+                shown=shown,
+                step=CONNECTIONS_STEP,
+                most=MAX_CONNECTIONS_SHOWN,
+            )
+        context, caller = _state(request).context, viewer.user.caller
+        versions = ledger.list_versions(
+            context, caller, installation_id, resource_id, limit=None, until=None
+        )
+        usage = ledger.secrets_usage(context, caller, installation_id, resource_id, state=None)
+        redeployed = request.query_params.get("redeployed", "")
         return _page(
             viewer,
-            template,
+            "resource.html",
             nav="resources",
             view=found,
             shown=shown,
             step=CONNECTIONS_STEP,
             most=MAX_CONNECTIONS_SHOWN,
+            versions=versions.versions,
+            values=usage.values,
+            chart=usage_chart([_chart_value(value) for value in usage.values]),
+            path=_resource_path(installation_id, resource_id),
+            redeployed=int(redeployed) if redeployed.isdecimal() else None,
         )
 
     return _view(request, build)
+
+
+@router.post("/resources/{installation_id}/{resource_id}/redeploy-stale")
+def redeploy_stale(
+    request: Request,
+    installation_id: str,
+    resource_id: str,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Redeploy every project, target and branch whose newest deployment is stale."""
+
+    def build(viewer: Viewer) -> Response:
+        _storable(installation_id, resource_id)
+        made = ledger.redeploy_stale(
+            _state(request).context, viewer.user.caller, installation_id, resource_id
+        )
+        path = _resource_path(installation_id, resource_id)
+        return _redirect(f"{path}?redeployed={len(made)}#stale-heading")
+
+    return _action(request, csrf_token, build)
+
+
+def _chart_value(value: ValueUsage) -> ChartValue:
+    span = value.span
+    return ChartValue(
+        label=f"{span.name} {versions_label(span.from_version, span.to_version)}",
+        live=value.live_deployments,
+        serving=value.serving_deployments,
+        current=span.current,
+        safe_to_revoke=value.safe_to_revoke,
+    )
 
 
 @router.get("/projects")

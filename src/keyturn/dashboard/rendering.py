@@ -24,6 +24,15 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds")
 
 
+def versions_label(from_version: int, to_version: int | None) -> str:
+    """A value's stretch of versions: "v3 to now", "v2", "v1 to v4"."""
+    if to_version is None:
+        return f"v{from_version} to now"
+    if to_version == from_version:
+        return f"v{from_version}"
+    return f"v{from_version} to v{to_version}"
+
+
 def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("keyturn.dashboard", "templates"),
@@ -34,6 +43,7 @@ def _environment() -> Environment:
     )
     environment.filters["utc"] = _utc
     environment.filters["iso"] = _iso
+    environment.globals["versions_label"] = versions_label
     return environment
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection as SQLConnection
-from sqlalchemy import Row, and_, exists, func, or_, select
+from sqlalchemy import Row, and_, func, select
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.environment import Connection
@@ -134,17 +134,6 @@ class OverviewRepository:
             used.c.secrets_version != current_version,
             used.c.deployment_id == deployments.c.id,
         )
-        newer = deployments.alias("newer")
-        superseded = exists().where(
-            newer.c.project_id == deployments.c.project_id,
-            newer.c.target == deployments.c.target,
-            # NULL branches are one group: IS NOT DISTINCT FROM on both databases.
-            newer.c.git_branch.is_not_distinct_from(deployments.c.git_branch),
-            or_(
-                newer.c.created_at > deployments.c.created_at,
-                and_(newer.c.created_at == deployments.c.created_at, newer.c.id > deployments.c.id),
-            ),
-        )
         rows = self._connection.execute(
             select(
                 deployments.c.id,
@@ -154,7 +143,7 @@ class OverviewRepository:
                 deployments.c.git_branch,
                 deployments.c.created_at,
                 used.c.secrets_version,
-                (~superseded).label("serving"),
+                used.c.serving,
             )
             .join(used, stale)
             .join(projects, projects.c.id == deployments.c.project_id)
