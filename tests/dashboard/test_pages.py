@@ -393,3 +393,18 @@ def test_redeploy_stale_of_another_teams_resource_is_not_found(world: World) -> 
         follow_redirects=False,
     )
     assert answer.status_code == 404
+
+
+def test_the_resources_page_counts_old_values_in_use_and_safe_to_revoke(world: World) -> None:
+    client = sign_in(world.partner.client, world.partner.user_token)
+    assert world.partner.put_secrets({"secrets": marked_secrets("v2")})[0] == 201
+    page = client.get("/dashboard").text
+    # Both secrets changed; the one deployment still runs both old values.
+    assert '<span class="badge stale">2 in use</span>' in page
+    deleted = client.delete(
+        f"/v13/deployments/{world.deployment_id}", headers=world.workspace.headers
+    )
+    assert deleted.status_code == 200
+    page = client.get("/dashboard").text
+    assert '<span class="badge safe">2 safe to revoke</span>' in page
+    assert "in use</span>" not in page

@@ -289,8 +289,28 @@ def _csrf_refused() -> Response:
 @router.get("")
 def resources_page(request: Request) -> Response:
     def build(viewer: Viewer) -> Response:
-        resources = overview.team_resources(_state(request).context, viewer.team_id)
-        return _page(viewer, "resources.html", nav="resources", resources=resources)
+        context = _state(request).context
+        resources = overview.team_resources(context, viewer.team_id)
+        # Per resource, from its usage ledger: superseded values still run, and those that
+        # no live deployment runs any more (safe to revoke).
+        values = {
+            item.resource.internal_id: ledger.secrets_usage(
+                context,
+                viewer.user.caller,
+                item.resource.installation_id,
+                item.resource.partner_id,
+                state=None,
+            ).values
+            for item in resources
+        }
+        counts = {
+            internal_id: (
+                sum(1 for v in found if not v.span.current and not v.safe_to_revoke),
+                sum(1 for v in found if v.safe_to_revoke),
+            )
+            for internal_id, found in values.items()
+        }
+        return _page(viewer, "resources.html", nav="resources", resources=resources, counts=counts)
 
     return _view(request, build)
 
