@@ -27,12 +27,20 @@ from keyturn.dashboard.sessions import (
     Session,
     SessionCodec,
 )
-from keyturn.domain.errors import Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from keyturn.domain.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from keyturn.domain.ledger import ValueUsage
+from keyturn.domain.rotations import MAX_DELAY_HOURS, MAX_REASON_LENGTH
 from keyturn.domain.text import text_problem
-from keyturn.services import ledger, overview
+from keyturn.services import ledger, overview, rotations
 from keyturn.services.context import ServiceContext
 from keyturn.services.overview import SignedInUser
+from keyturn.services.rotations import RotationFailed, RotationRequest
 
 PROJECTS_PER_PAGE: Final = 50
 DEPLOYMENTS_STEP: Final = 20
@@ -343,6 +351,9 @@ def resource_page(request: Request, installation_id: str, resource_id: str) -> R
             context, caller, installation_id, resource_id, limit=None, until=None
         )
         usage = ledger.secrets_usage(context, caller, installation_id, resource_id, state=None)
+        history = rotations.list_rotations_for_owner(
+            context, caller.credentials, installation_id, resource_id
+        )
         redeployed = request.query_params.get("redeployed", "")
         return _page(
             viewer,
@@ -357,6 +368,10 @@ def resource_page(request: Request, installation_id: str, resource_id: str) -> R
             chart=usage_chart([_chart_value(value) for value in usage.values]),
             path=_resource_path(installation_id, resource_id),
             redeployed=int(redeployed) if redeployed.isdecimal() else None,
+            rotations=history,
+            rotation_notice=ROTATION_NOTICES.get(request.query_params.get("rotation", "")),
+            max_reason=MAX_REASON_LENGTH,
+            max_delay=MAX_DELAY_HOURS,
         )
 
     return _view(request, build)
@@ -380,6 +395,81 @@ def redeploy_stale(
         return _redirect(f"{path}?redeployed={len(made)}#stale-heading")
 
     return _action(request, csrf_token, build)
+
+
+# What the resource page says after a rotation request, by outcome (`?rotation=`).
+ROTATION_NOTICES: Final = {
+    "completed": "The partner rotated the secrets: a new version is in force.",
+    "pending": "Rotation requested: the partner will send the new secrets (pending).",
+    "failed": "The partner did not rotate the secrets; the history below says why.",
+    "rotation_not_supported": "This integration has no partner API to ask for a rotation.",
+    "rotation_in_progress": "A rotation of this resource is already pending.",
+    "bad_reason": f"The reason must be 1 to {MAX_REASON_LENGTH} characters.",
+    "bad_delay": f"The delay must be a number of hours from 0 to {MAX_DELAY_HOURS}.",
+}
+
+
+@router.post("/resources/{installation_id}/{resource_id}/rotate")
+def request_rotation(
+    request: Request,
+    installation_id: str,
+    resource_id: str,
+    csrf_token: Annotated[str | None, Form()] = None,
+    reason: Annotated[str | None, Form()] = None,
+    delay_hours: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Ask the partner to rotate the resource's secrets (CONTRACT.md 5.3), as the API does."""
+
+    def build(viewer: Viewer) -> Response:
+        _storable(installation_id, resource_id)
+        path = _resource_path(installation_id, resource_id) + "?rotation="
+        asked = _rotation_request(reason, delay_hours)
+        if isinstance(asked, str):
+            return _redirect(path + asked + "#rotations-heading")
+        context = _state(request).context
+        issuer = context.oidc_issuer or str(request.base_url).rstrip("/")
+        try:
+            answer = rotations.request_rotation(
+                context,
+                viewer.user.caller.credentials,
+                installation_id,
+                resource_id,
+                lambda: asked,
+                issuer=issuer,
+            )
+        except RotationFailed:
+            outcome = "failed"
+        except Conflict as refused:
+            outcome = refused.code if refused.code in ROTATION_NOTICES else "failed"
+        else:
+            outcome = "completed" if answer.completed else "pending"
+        return _redirect(path + outcome + "#rotations-heading")
+
+    return _action(request, csrf_token, build)
+
+
+def _rotation_request(reason: str | None, delay_hours: str | None) -> RotationRequest | str:
+    """The form as the API's body (only the fields filled in), or what is wrong with it."""
+    sent: dict[str, Any] = {}
+    reason = (reason or "").strip()
+    if reason:
+        if len(reason) > MAX_REASON_LENGTH or text_problem(reason):
+            return "bad_reason"
+        sent["reason"] = reason
+    delay = (delay_hours or "").strip()
+    if delay:
+        try:
+            hours = float(delay)
+        except ValueError:
+            return "bad_delay"
+        if not 0 <= hours <= MAX_DELAY_HOURS:  # NaN fails this too
+            return "bad_delay"
+        sent["delayOldSecretsExpirationHours"] = hours
+    return RotationRequest(
+        reason=sent.get("reason"),
+        delay_hours=sent.get("delayOldSecretsExpirationHours"),
+        sent=sent,
+    )
 
 
 def _chart_value(value: ValueUsage) -> ChartValue:
