@@ -20,8 +20,9 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from keyturn.app import Runtime, create_app
 from keyturn.domain.clock import SettableClock
-from tests.conftest import Partner
+from tests.conftest import Partner, admin_headers
 from tests.dashboard.conftest import MARKER, World, marked_secrets
+from tests.partner_server import PartnerServer, sync
 
 pytestmark = [
     pytest.mark.slow,
@@ -252,3 +253,39 @@ def test_the_ledger_changes_after_a_rotation_and_redeploy_stale_stops_the_old_va
     )
     expect(page.get_by_role("button", name="Redeploy stale")).to_have_count(0)
     shoot(page, "resource-redeployed")
+
+
+def test_a_rotation_requested_in_the_browser_completes_against_a_real_partner(
+    world: World, server: str, page: Page
+) -> None:
+    partner = world.partner
+    partner_api = PartnerServer(
+        jwks_url=f"{server}/.well-known/jwks",
+        issuer=server,
+        audience=partner.integration_id,
+        default=sync(marked_secrets("rotated")),
+    )
+    partner_api.start()
+    try:
+        response = partner.client.patch(
+            f"/v1/admin/integrations/{partner.integration_id}",
+            json={"baseUrl": partner_api.base_url},
+            headers=admin_headers(),
+        )
+        assert response.status_code == 200, response.text
+        sign_in(page, server, partner.user_token)
+        page.goto(f"{server}/dashboard/resources/{partner.installation_id}/db1")
+        # The clock stays where it is: the partner checks the token's times on its own clock.
+        page.get_by_label("Reason (optional)").fill("the old password was in a log")
+        page.get_by_label("Hours the old secrets stay valid").fill("24")
+        page.get_by_role("button", name="Request rotation").click()
+        expect(page.get_by_role("status").filter(has_text="partner rotated")).to_be_visible()
+        history = page.get_by_role("table", name="Rotation history")
+        expect(history.get_by_role("row").nth(1)).to_contain_text("completed")
+        expect(history).to_contain_text("the old password was in a log")
+        # The partner verified keyturn's token against its JWKS, over HTTP.
+        assert [r.verification_error for r in partner_api.received] == [None]
+        expect(usage_row(page, "DATABASE_URL", "v1")).to_contain_text("still in use")
+        shoot(page, "resource-rotated")
+    finally:
+        partner_api.stop()
