@@ -120,3 +120,14 @@ def test_a_rotation_form_without_the_csrf_token_is_refused_and_asks_nothing(
     assert answer.status_code == 403
     assert partner_api.received == []
     assert "No rotation requested yet." in client.get(resource_path(world)).text
+
+
+def test_the_resources_page_shows_each_resources_last_rotation(
+    world: World, partner_api: PartnerServer
+) -> None:
+    page = sign_in(world.partner.client, world.partner.user_token).get("/dashboard").text
+    assert re.search(r"<td>none</td>\s*</tr>", page)
+    partner_api.answer(deferred())
+    rotate(world)
+    page = world.partner.client.get("/dashboard").text
+    assert '<span class="badge safe">requested</span>' in page

@@ -318,7 +318,28 @@ def resources_page(request: Request) -> Response:
             )
             for internal_id, found in values.items()
         }
-        return _page(viewer, "resources.html", nav="resources", resources=resources, counts=counts)
+        last_rotations = {
+            item.resource.internal_id: next(
+                iter(
+                    rotations.list_rotations_for_owner(
+                        context,
+                        viewer.user.caller.credentials,
+                        item.resource.installation_id,
+                        item.resource.partner_id,
+                    )
+                ),
+                None,
+            )
+            for item in resources
+        }
+        return _page(
+            viewer,
+            "resources.html",
+            nav="resources",
+            resources=resources,
+            counts=counts,
+            last_rotations=last_rotations,
+        )
 
     return _view(request, build)
 
