@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from tests.postgres_cluster import PostgresClusterError
 
+from bench.dashboard import run_dashboard
 from bench.databases import postgres_database, sqlite_database, work_directory
 from bench.durability import measure_synchronous_modes
 from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measure_http
@@ -238,10 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "inprocess", "http", "ledger"),
+        choices=("all", "inprocess", "http", "ledger", "dashboard"),
         default="all",
-        help="the in-process latency tables, the HTTP part (real server, wrk), both, or only "
-        "the usage ledger's in-process rows",
+        help="the in-process latency tables, the HTTP part (real server, wrk) and the "
+        "dashboard's pages at 1,000 projects and 10,000 deployments; or only the usage "
+        "ledger's in-process rows, or only the dashboard's",
     )
     parser.add_argument(
         "--workers", default="1,2", help="HTTP part: worker counts to measure (default 1,2)"
@@ -263,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("all", "http"):
         workers = [int(count) for count in args.workers.split(",")]
         status = run_http(chosen, workers, args.server_python) or status
+    if args.part in ("all", "dashboard"):
+        with work_directory() as work_dir:
+            status = (
+                run_dashboard(DATABASES, chosen, work_dir, args.samples, new_key(), progress)
+                or status
+            )
     return status
 
 

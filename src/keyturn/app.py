@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from keyturn import __version__
+from keyturn.dashboard.pages import install_dashboard
 from keyturn.domain.clock import Clock, SystemClock
 from keyturn.domain.ids import IdSource, hash_token
 from keyturn.http.errors import install_error_handlers
@@ -194,6 +195,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.add_middleware(RequestRecorder, emulator=runtime.emulator)
     for router in routers:
         app.include_router(router)
+    install_dashboard(app, runtime.context, runtime.store.keys.derived_key("dashboard-session"))
     install_openapi(app)
     return app
 

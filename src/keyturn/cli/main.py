@@ -548,6 +548,7 @@ def _where(engine: Engine) -> str:
 def _print_start(runtime: Runtime, *, port: int, schema: str) -> None:
     settings = runtime.settings
     typer.echo(f"keyturn {__version__}: http://{settings.host}:{port}")
+    typer.echo(f"  dashboard:      http://{settings.host}:{port}/dashboard")
     typer.echo(f"  data directory: {runtime.data_dir}")
     typer.echo(f"  database:       {_where(runtime.store.engine)} ({schema})")
     if runtime.emulator is not None:

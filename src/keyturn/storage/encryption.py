@@ -20,6 +20,8 @@ import secrets
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 FORMAT_VERSION = b"\x01"
 KEY_ID_BYTES = 8
@@ -57,6 +59,7 @@ class KeyRing:
             if len(key) != KEY_BYTES:
                 raise InvalidMasterKey(f"an AES-256 key is {KEY_BYTES} bytes, not {len(key)}")
         self._primary_id = key_id_of(primary)
+        self._primary = primary
         self._keys = {key_id_of(key): AESGCM(key) for key in (primary, *older)}
 
     def __repr__(self) -> str:
@@ -71,6 +74,15 @@ class KeyRing:
     def key_ids(self) -> frozenset[bytes]:
         """The ids of every key this ring opens with, the primary's included."""
         return frozenset(self._keys)
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A key for another use than sealing (the dashboard's session signer), derived from
+        the primary key with HKDF: every process holding the ring derives the same one, and
+        nothing new needs storing. Rotating the master key changes it."""
+        info = f"keyturn derived key: {purpose}".encode()
+        return HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=info).derive(
+            self._primary
+        )
 
     def seal(self, plaintext: str, *, associated_data: str) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)

@@ -44,6 +44,7 @@ from keyturn.storage.repositories.env_vars import EnvVarRepository
 from keyturn.storage.repositories.idempotency import IdempotencyRepository
 from keyturn.storage.repositories.integrations import IntegrationRepository
 from keyturn.storage.repositories.ledger import LedgerRepository
+from keyturn.storage.repositories.overview import OverviewRepository
 from keyturn.storage.repositories.projects import ProjectRepository
 from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.rotations import RotationRepository
@@ -137,6 +138,7 @@ class UnitOfWork:
     ledger: LedgerRepository
     idempotency: IdempotencyRepository
     emulator: EmulatorRepository
+    overview: OverviewRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -173,6 +175,7 @@ class UnitOfWork:
         self.ledger = LedgerRepository(connection)
         self.idempotency = IdempotencyRepository(connection, store.keys, clock=clock, ids=ids)
         self.emulator = EmulatorRepository(connection)
+        self.overview = OverviewRepository(connection)
         return self
 
     @property
