@@ -1,0 +1,131 @@
+"""What the client returns: the contract's answers as frozen pydantic models, fields snake_case.
+
+Unknown keys are ignored, so a client keeps working against a newer server that answers more.
+Fields that hold a credential or a value are left out of `repr`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+
+class Team(Model):
+    id: str
+    slug: str
+    name: str
+
+
+class UserToken(Model):
+    id: str
+    token: str = Field(repr=False)
+
+
+class Product(Model):
+    id: str
+    slug: str
+    name: str
+
+
+class Integration(Model):
+    id: str
+    slug: str
+    name: str
+    products: list[Product]
+
+
+class Installation(Model):
+    id: str
+    team_id: str
+    integration_id: str
+    access_token: str = Field(repr=False)
+
+
+class ResourceName(Model):
+    """The answer of an import or a patch."""
+
+    name: str
+
+
+class Resource(Model):
+    id: str
+    internal_id: str
+    name: str
+    status: str
+    product_id: str
+    secrets_version: int
+    secret_names: list[str]
+    ownership: str | None = None
+    metadata: dict[str, Any] | None = None
+    billing_plan: dict[str, Any] | None = None
+    notification: dict[str, Any] | None = None
+    extras: dict[str, Any] | None = None
+
+
+class ListedResource(Resource):
+    partner_id: str
+
+
+class Project(Model):
+    id: str
+    name: str
+    account_id: str
+    created_at: int
+    updated_at: int
+
+
+class Connection(Model):
+    id: str
+    project_id: str
+    env_var_environments: list[str]
+    env_var_prefix: str | None
+    make_env_vars_sensitive: bool
+    created_at: int
+
+
+class ContentHint(Model):
+    type: str
+    store_id: str
+    integration_id: str
+    integration_product_id: str
+    integration_configuration_id: str
+
+
+class EnvVar(Model):
+    id: str
+    key: str
+    value: str = Field(repr=False)
+    type: str
+    target: list[str]
+    configuration_id: str | None
+    content_hint: ContentHint | None
+    created_at: int
+    updated_at: int
+    git_branch: str | None = None
+
+
+class SecretsVersionUsed(Model):
+    """Which secrets version of a resource a deployment was built with."""
+
+    resource_id: str
+    secrets_version: int
+
+
+class Deployment(Model):
+    id: str
+    name: str
+    project_id: str
+    target: str
+    git_branch: str | None
+    ready_state: str
+    created_at: int
+    url: str
+    secrets_versions: list[SecretsVersionUsed]
