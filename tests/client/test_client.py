@@ -12,8 +12,9 @@ from contextlib import contextmanager
 import pytest
 
 from keyturn.client import APIError, AsyncClient, Client, ConnectionFailed, Secret
-from tests.client.conftest import ClientFactory, LiveServer, World, seed_world
+from tests.client.conftest import ClientFactory
 from tests.conftest import ADMIN_TOKEN
+from tests.live_server import LiveServer, World, seed_world
 
 
 @contextmanager
