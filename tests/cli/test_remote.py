@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,7 @@ from typer.testing import CliRunner
 
 from keyturn.cli.dotenv_files import HEADER, read_dotenv_file
 from keyturn.cli.main import app
-from keyturn.client import Client, Secret
-from tests.conftest import ADMIN_TOKEN
-from tests.live_server import LiveServer, World, seed_world
+from tests.cli.conftest import Seeded, run
 
 SUBPROCESS_TIMEOUT_S = 60
 EDGE_CASE_ENV = """\
@@ -36,49 +33,8 @@ EMPTY=
 """
 
 
-@dataclass(frozen=True)
-class Seeded:
-    url: str
-    world: World
-    project_id: str
-
-    def partner(self) -> Client:
-        return Client(self.url, self.world.token)
-
-    def owner(self) -> Client:
-        return Client(self.url, self.world.user_token)
-
-
-@pytest.fixture
-def seeded(live_server: LiveServer) -> Seeded:
-    with Client(live_server.url, ADMIN_TOKEN) as admin:
-        world = seed_world(admin)
-    with Client(live_server.url, world.token) as partner:
-        for resource_id in ("db1", "db2"):
-            partner.import_resource(
-                world.installation_id,
-                resource_id,
-                product_id=world.product_id,
-                name=resource_id,
-                status="ready",
-                secrets=[Secret("OLD", "old")],
-            )
-    with Client(live_server.url, world.user_token) as owner:
-        project = owner.create_project("web")
-        owner.connect(world.installation_id, "db1", project.id)
-    return Seeded(live_server.url, world, project.id)
-
-
-def _run(seeded: Seeded, token: str, *args: str) -> tuple[int, str, str]:
-    # Wide enough that rich does not wrap a table cell the test looks for.
-    result = CliRunner().invoke(
-        app, [*args, "--url", seeded.url, "--token", token], env={"COLUMNS": "200"}
-    )
-    return result.exit_code, result.stdout, result.stderr
-
-
 def _push(seeded: Seeded, *args: str) -> tuple[int, str, str]:
-    return _run(seeded, seeded.world.token, "secrets", "push", seeded.world.installation_id, *args)
+    return run(seeded, seeded.world.token, "secrets", "push", seeded.world.installation_id, *args)
 
 
 def test_push_from_env_file_sends_each_value_exactly(seeded: Seeded, tmp_path: Path) -> None:
@@ -174,7 +130,7 @@ def test_push_to_nothing_listening_exits_3() -> None:
 def test_env_pull_writes_the_file_vercel_env_pull_writes(seeded: Seeded, tmp_path: Path) -> None:
     _push(seeded, "-r", "db1", "B=two\nlines", "A=one")
     target = tmp_path / ".env.production"
-    code, _, _ = _run(
+    code, _, _ = run(
         seeded, seeded.world.user_token, "env", "pull", seeded.project_id, "production", str(target)
     )
     assert code == 0
@@ -188,11 +144,11 @@ def test_env_pull_refuses_to_overwrite_a_file_it_did_not_write_unless_yes(
     mine = tmp_path / ".env.local"
     mine.write_text("MINE=1\n")
     pull = ("env", "pull", seeded.project_id, "development", str(mine))
-    code, _, err = _run(seeded, seeded.world.user_token, *pull)
+    code, _, err = run(seeded, seeded.world.user_token, *pull)
     assert code == 2
     assert "--yes" in err
     assert mine.read_text() == "MINE=1\n"
-    code, _, _ = _run(seeded, seeded.world.user_token, *pull, "--yes")
+    code, _, _ = run(seeded, seeded.world.user_token, *pull, "--yes")
     assert code == 0
     assert mine.read_text().startswith(HEADER)
 
@@ -200,42 +156,40 @@ def test_env_pull_refuses_to_overwrite_a_file_it_did_not_write_unless_yes(
 def test_env_pull_to_stdout_and_as_json(seeded: Seeded) -> None:
     _push(seeded, "-r", "db1", "KEY=v")
     owner = seeded.world.user_token
-    code, out, _ = _run(seeded, owner, "env", "pull", seeded.project_id, "preview", "-")
+    code, out, _ = run(seeded, owner, "env", "pull", seeded.project_id, "preview", "-")
     assert (code, out) == (0, HEADER + 'KEY="v"\n')
-    code, out, _ = _run(seeded, owner, "env", "pull", seeded.project_id, "preview", "--json")
+    code, out, _ = run(seeded, owner, "env", "pull", seeded.project_id, "preview", "--json")
     assert (code, json.loads(out)) == (0, {"KEY": "v"})
 
 
 def test_reads_print_json_in_the_contract_shapes(seeded: Seeded) -> None:
     icfg, owner = seeded.world.installation_id, seeded.world.user_token
-    code, out, _ = _run(seeded, seeded.world.token, "resources", "ls", icfg, "--json")
+    code, out, _ = run(seeded, seeded.world.token, "resources", "ls", icfg, "--json")
     assert code == 0
     assert sorted(r["partnerId"] for r in json.loads(out)) == ["db1", "db2"]
-    code, out, _ = _run(seeded, seeded.world.token, "resources", "get", icfg, "db1", "--json")
+    code, out, _ = run(seeded, seeded.world.token, "resources", "get", icfg, "db1", "--json")
     assert (code, json.loads(out)["secretNames"]) == (0, ["OLD"])
-    code, out, _ = _run(seeded, owner, "env", "ls", seeded.project_id, "--json")
+    code, out, _ = run(seeded, owner, "env", "ls", seeded.project_id, "--json")
     assert [e["key"] for e in json.loads(out)] == ["OLD"]
     assert json.loads(out)[0]["configurationId"] == icfg
     with seeded.owner() as client:
         deployment = client.create_deployment("web", project=seeded.project_id)
-    code, out, _ = _run(
-        seeded, owner, "deployments", "ls", "--project", seeded.project_id, "--json"
-    )
+    code, out, _ = run(seeded, owner, "deployments", "ls", "--project", seeded.project_id, "--json")
     assert [d["id"] for d in json.loads(out)] == [deployment.id]
 
 
 def test_reads_print_tables_for_people(seeded: Seeded) -> None:
     icfg = seeded.world.installation_id
-    code, out, _ = _run(seeded, seeded.world.token, "resources", "ls", icfg)
+    code, out, _ = run(seeded, seeded.world.token, "resources", "ls", icfg)
     assert code == 0
     assert "db1" in out
     assert "status" in out
-    code, out, _ = _run(seeded, seeded.world.user_token, "env", "ls", seeded.project_id)
+    code, out, _ = run(seeded, seeded.world.user_token, "env", "ls", seeded.project_id)
     assert (code, "OLD" in out, f"integration {icfg}" in out) == (0, True, True)
 
 
 def test_a_read_refused_exits_1(seeded: Seeded) -> None:
-    code, _, err = _run(
+    code, _, err = run(
         seeded, seeded.world.token, "resources", "get", seeded.world.installation_id, "nope"
     )
     assert code == 1
