@@ -294,3 +294,36 @@ def test_blocking_client_closes_its_connections_as_a_context_manager(
     assert world.installation_id.startswith("icfg_")
     with pytest.raises(RuntimeError):
         admin.create_team("after-close")
+
+
+def test_integration_partner_settings_set_cleared_and_a_new_client_secret(
+    api: ClientFactory,
+) -> None:
+    admin = api(ADMIN_TOKEN)
+    created = admin.create_integration(
+        "acme",
+        [{"slug": "postgres"}],
+        base_url="https://partner.example/api",
+        webhook_url="https://partner.example/hooks",
+    )
+    assert created.client_id == created.id
+    assert (created.base_url, created.webhook_url) == (
+        "https://partner.example/api",
+        "https://partner.example/hooks",
+    )
+    assert created.client_secret
+    assert created.client_secret not in repr(created)
+    # base_url given as None is sent as null and clears; webhook_url not given stays.
+    updated = admin.update_integration("acme", base_url=None)
+    assert (updated.base_url, updated.webhook_url) == (None, "https://partner.example/hooks")
+    renewed = admin.new_client_secret(created.id)
+    assert renewed.client_id == created.id
+    assert renewed.client_secret != created.client_secret
+    assert renewed.client_secret not in repr(renewed)
+
+
+def test_integration_with_a_bad_base_url_raises_bad_request_naming_it(api: ClientFactory) -> None:
+    with pytest.raises(APIError) as caught:
+        api(ADMIN_TOKEN).create_integration("acme", [{"slug": "pg"}], base_url="ftp://nope")
+    assert caught.value.status == 400
+    assert "baseUrl" in caught.value.message

@@ -7,8 +7,10 @@ against keyturn or against Vercel itself. `Client` blocks; `AsyncClient` is its 
 from keyturn.client.asynchronous import AsyncClient
 from keyturn.client.errors import APIError, ClientError, ConnectionFailed, FieldError
 from keyturn.client.models import (
+    ClientSecret,
     Connection,
     ContentHint,
+    CreatedIntegration,
     Deployment,
     EnvVar,
     Installation,
@@ -31,9 +33,11 @@ __all__ = [
     "AsyncClient",
     "Client",
     "ClientError",
+    "ClientSecret",
     "Connection",
     "ConnectionFailed",
     "ContentHint",
+    "CreatedIntegration",
     "Deployment",
     "EnvVar",
     "FieldError",

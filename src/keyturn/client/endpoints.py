@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ from pydantic import BaseModel, TypeAdapter
 
 from keyturn.client.errors import APIError
 from keyturn.client.models import (
+    ClientSecret,
     Connection,
+    CreatedIntegration,
     Deployment,
     EnvVar,
     Installation,
@@ -128,11 +131,31 @@ def create_user_token(team_id: str, name: str | None) -> Call[UserToken]:
     return call("POST", path, model(UserToken), body=_drop_none(name=name))
 
 
+class Unset(enum.Enum):
+    """A field left out of a PATCH (where `None` sends `null`, which clears it)."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
 def create_integration(
-    slug: str, products: list[Mapping[str, str]], name: str | None
-) -> Call[Integration]:
-    body = _drop_none(slug=slug, name=name, products=[dict(p) for p in products])
-    return call("POST", "/v1/admin/integrations", model(Integration), body=body)
+    slug: str, products: list[Mapping[str, str]], name: str | None, settings: dict[str, Any]
+) -> Call[CreatedIntegration]:
+    body = _drop_none(slug=slug, name=name, products=[dict(p) for p in products], **settings)
+    return call("POST", "/v1/admin/integrations", model(CreatedIntegration), body=body)
+
+
+def update_integration(id_or_slug: str, settings: dict[str, Any]) -> Call[Integration]:
+    body = {key: value for key, value in settings.items() if value is not UNSET}
+    path = f"/v1/admin/integrations/{segment(id_or_slug)}"
+    return call("PATCH", path, model(Integration), body=body)
+
+
+def new_client_secret(id_or_slug: str) -> Call[ClientSecret]:
+    path = f"/v1/admin/integrations/{segment(id_or_slug)}/secret"
+    return call("POST", path, model(ClientSecret))
 
 
 def create_installation(team_id: str, integration: str) -> Call[Installation]:

@@ -36,10 +36,29 @@ class Product(Model):
 
 
 class Integration(Model):
+    """An integration; `client_id` is the audience of the tokens keyturn sends its partner."""
+
     id: str
     slug: str
     name: str
     products: list[Product]
+    client_id: str
+    base_url: str | None
+    webhook_url: str | None
+    events: list[str]
+
+
+class CreatedIntegration(Integration):
+    """The create answer, one of the two that hold the client secret (which signs webhooks)."""
+
+    client_secret: str = Field(repr=False)
+
+
+class ClientSecret(Model):
+    """A new client secret of an integration; the old one stopped signing."""
+
+    client_id: str
+    client_secret: str = Field(repr=False)
 
 
 class Installation(Model):

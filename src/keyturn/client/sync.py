@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 import httpx
 
 from keyturn.client import endpoints
-from keyturn.client.endpoints import Call
+from keyturn.client.endpoints import UNSET, Call, Unset
 from keyturn.client.errors import ConnectionFailed
 from keyturn.client.models import (
+    ClientSecret,
     Connection,
+    CreatedIntegration,
     Deployment,
     EnvVar,
     Installation,
@@ -112,9 +114,32 @@ class Client:
         return self._send(endpoints.create_user_token(team_id, name))
 
     def create_integration(
-        self, slug: str, products: list[Mapping[str, str]], *, name: str | None = None
+        self,
+        slug: str,
+        products: list[Mapping[str, str]],
+        *,
+        name: str | None = None,
+        base_url: str | None = None,
+        webhook_url: str | None = None,
+        events: list[str] | None = None,
+    ) -> CreatedIntegration:
+        settings = {"baseUrl": base_url, "webhookUrl": webhook_url, "events": events}
+        return self._send(endpoints.create_integration(slug, products, name, settings))
+
+    def update_integration(
+        self,
+        id_or_slug: str,
+        *,
+        base_url: str | Unset | None = UNSET,
+        webhook_url: str | Unset | None = UNSET,
+        events: list[str] | Unset | None = UNSET,
     ) -> Integration:
-        return self._send(endpoints.create_integration(slug, products, name))
+        """Set the partner settings given; `None` clears one, and one not given stays."""
+        settings = {"baseUrl": base_url, "webhookUrl": webhook_url, "events": events}
+        return self._send(endpoints.update_integration(id_or_slug, settings))
+
+    def new_client_secret(self, id_or_slug: str) -> ClientSecret:
+        return self._send(endpoints.new_client_secret(id_or_slug))
 
     def create_installation(self, team_id: str, integration: str) -> Installation:
         return self._send(endpoints.create_installation(team_id, integration))
