@@ -1,30 +1,15 @@
-"""Retries against a real HTTP server of the test's own that answers from a script.
-
-Each answer of the script is sent once, in order; the last one repeats. The server records the
-method, path and `Idempotency-Key` of every request it got, so a test sees exactly what the
-client sent on the wire.
-"""
+"""Retries against a real HTTP server of the test's own that answers from a script
+(tests/scripted_server.py): what the client sent again, with which `Idempotency-Key`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from keyturn.client import APIError, AsyncClient, Client, Secret
-
-
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: object = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-
+from tests.scripted_server import Answer, ScriptedServer
+from tests.scripted_server import scripted as scripted
 
 RATE_LIMITED = Answer(
     429,
@@ -33,51 +18,6 @@ RATE_LIMITED = Answer(
 )
 UNAVAILABLE = Answer(503, {"error": {"code": "service_unavailable", "message": "database"}})
 CREATED = Answer(201, {})
-
-
-@dataclass
-class ScriptedServer:
-    url: str
-    script: list[Answer]
-    seen: list[tuple[str, str, str | None]] = field(default_factory=list)
-
-
-@pytest.fixture
-def scripted() -> Iterator[ScriptedServer]:
-    state = ScriptedServer(url="", script=[CREATED])
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
-            with lock:
-                state.seen.append((self.command, self.path, self.headers.get("Idempotency-Key")))
-                answer = state.script.pop(0) if len(state.script) > 1 else state.script[0]
-            payload = json.dumps(answer.body).encode()
-            self.send_response(answer.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_PUT = do_POST = _answer  # noqa: N815 - http.server's handler names
-
-        def log_message(self, format: str, *args: object) -> None:
-            """Quiet: the test reads `seen`, not a log."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def _push(client: Client) -> None:
