@@ -24,6 +24,13 @@ def test_every_public_client_method_is_in_docs_client() -> None:
     assert missing == []
 
 
+def remote_top_level() -> list[typer.models.CommandInfo]:
+    """The client's commands registered on `keyturn` itself (not in a group)."""
+    probe = typer.Typer()
+    remote.register(probe)
+    return probe.registered_commands
+
+
 def test_every_client_command_is_in_docs_client() -> None:
     groups: dict[str, typer.Typer] = {
         "secrets": remote.secrets_app,
@@ -36,6 +43,7 @@ def test_every_client_command_is_in_docs_client() -> None:
         for group, typer_app in groups.items()
         for command in typer_app.registered_commands
     ]
-    assert len(commands) == 6
+    commands += [f"keyturn {command.name}" for command in remote_top_level()]
+    assert len(commands) == 9
     missing = [command for command in commands if f"`{command} " not in DOC]
     assert missing == []

@@ -75,6 +75,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(resources_app, name="resources")
     app.add_typer(env_app, name="env")
     app.add_typer(deployments_app, name="deployments")
+    app.command("redeploy-stale")(redeploy_stale)
 
 
 @contextmanager
@@ -201,6 +202,97 @@ def secrets_push(
     mode = "partial" if partial else "full"
     for resource_id in resource:
         typer.echo(f"keyturn: pushed {len(secrets)} secrets to {resource_id} ({mode})")
+
+
+Owner = Annotated[
+    bool,
+    typer.Option("--owner", help="Ask as the project owner (a user token of the team)."),
+]
+
+
+@secrets_app.command("versions")
+def secrets_versions(
+    token: Token,
+    installation_id: Installation,
+    resource_id: ResourceId,
+    limit: Annotated[int | None, typer.Option(help="Versions to list, 1 to 100.")] = None,
+    until: Annotated[int | None, typer.Option(help="List only versions below this one.")] = None,
+    owner: Owner = False,
+    as_json: AsJson = False,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """A resource's secrets versions, newest first: names added, changed, removed (no values)."""
+    with _client(url, token) as client:
+        found = client.secrets_versions(
+            installation_id, resource_id, limit=limit, until=until, owner=owner
+        )
+    if as_json:
+        _print_json(found.model_dump(mode="json", by_alias=True))
+        return
+    rows = [
+        (
+            v.version,
+            v.source,
+            v.rotation_id,
+            ", ".join(v.added),
+            ", ".join(v.changed),
+            ", ".join(v.removed),
+        )
+        for v in found.versions
+    ]
+    title = f"{resource_id}: current version {found.current_version}"
+    _table(title, ("version", "source", "rotation", "added", "changed", "removed"), rows)
+
+
+@secrets_app.command("usage")
+def secrets_usage(
+    token: Token,
+    installation_id: Installation,
+    resource_id: ResourceId,
+    state: Annotated[
+        str | None, typer.Option(help="Only current, in-use or revocable values.")
+    ] = None,
+    owner: Owner = False,
+    as_json: AsJson = False,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Which value of each secret live deployments still run, and which are safe to revoke."""
+    with _client(url, token) as client:
+        found = client.secrets_usage(installation_id, resource_id, state=state, owner=owner)
+    if as_json:
+        _print_json(found.model_dump(mode="json", by_alias=True))
+        return
+    rows = [
+        (
+            v.name,
+            f"{v.from_version}-{'' if v.to_version is None else v.to_version}",
+            "yes" if v.current else "",
+            v.live_deployments,
+            v.serving_deployments,
+            "yes" if v.safe_to_revoke else "no",
+        )
+        for v in found.values
+    ]
+    columns = ("name", "versions", "current", "live", "serving", "safe to revoke")
+    _table(f"{resource_id}: current version {found.current_version}", columns, rows)
+
+
+def redeploy_stale(
+    token: Token,
+    installation_id: Installation,
+    resource_id: ResourceId,
+    as_json: AsJson = False,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Redeploy every newest deployment that runs an older secrets version of the resource."""
+    with _client(url, token) as client:
+        found = client.redeploy_stale(installation_id, resource_id)
+    if as_json:
+        _print_json(_dumped(found))
+        return
+    for deployment in found:
+        typer.echo(f"{deployment.id}  {deployment.project_id}  {deployment.target}")
+    typer.echo(f"keyturn: {len(found)} deployments redeployed", err=True)
 
 
 # resources

@@ -20,7 +20,11 @@ from keyturn.client.models import (
     Project,
     Resource,
     ResourceName,
+    SecretsUsage,
+    SecretsVersion,
+    SecretsVersions,
     SecretsVersionUsed,
+    SecretValueUsage,
     Team,
     UserToken,
 )
@@ -50,7 +54,11 @@ __all__ = [
     "ResourceName",
     "RetryPolicy",
     "Secret",
+    "SecretValueUsage",
+    "SecretsUsage",
+    "SecretsVersion",
     "SecretsVersionUsed",
+    "SecretsVersions",
     "Team",
     "UserToken",
 ]

@@ -29,6 +29,8 @@ from keyturn.client.models import (
     Project,
     Resource,
     ResourceName,
+    SecretsUsage,
+    SecretsVersions,
     Team,
     UserToken,
 )
@@ -113,6 +115,10 @@ def nothing(_response: httpx.Response) -> None:
 
 def _drop_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
+
+
+def _number(value: int | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def _flag(value: bool | None) -> str | None:
@@ -341,3 +347,32 @@ def list_deployments(project_id: str | None, target: str | None) -> Call[list[De
 
 def delete_deployment(deployment_id: str) -> Call[None]:
     return call("DELETE", f"/v13/deployments/{segment(deployment_id)}", nothing)
+
+
+# Rotation lifecycle (5): the partner path with an integration token, the owner path with a
+# user token of the installation's team.
+
+
+def _lifecycle(installation_id: str, resource_id: str, owner: bool) -> str:
+    path = _resource(installation_id, resource_id) + "/secrets"
+    return "/v1/integrations" + path.removeprefix("/v1") if owner else path
+
+
+def secrets_versions(
+    installation_id: str, resource_id: str, limit: int | None, until: int | None, owner: bool
+) -> Call[SecretsVersions]:
+    params = {"limit": _number(limit), "until": _number(until)}
+    path = _lifecycle(installation_id, resource_id, owner) + "/versions"
+    return call("GET", path, model(SecretsVersions), params=params)
+
+
+def secrets_usage(
+    installation_id: str, resource_id: str, state: str | None, owner: bool
+) -> Call[SecretsUsage]:
+    path = _lifecycle(installation_id, resource_id, owner) + "/usage"
+    return call("GET", path, model(SecretsUsage), params={"state": state})
+
+
+def redeploy_stale(installation_id: str, resource_id: str) -> Call[list[Deployment]]:
+    path = _lifecycle(installation_id, resource_id, owner=True) + "/redeploy-stale"
+    return call("POST", path, models(Deployment, "deployments"))

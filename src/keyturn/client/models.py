@@ -132,10 +132,12 @@ class EnvVar(Model):
 
 
 class SecretsVersionUsed(Model):
-    """Which secrets version of a resource a deployment was built with."""
+    """Which secrets version of a resource a deployment was built with, and the resource's now
+    (null once the resource is deleted): the deployment is stale for it when the two differ."""
 
     resource_id: str
     secrets_version: int
+    current_version: int | None = None
 
 
 class Deployment(Model):
@@ -148,3 +150,40 @@ class Deployment(Model):
     created_at: int
     url: str
     secrets_versions: list[SecretsVersionUsed]
+
+
+class SecretsVersion(Model):
+    """One version of a resource's secret set: which names it added, changed and removed."""
+
+    version: int
+    created_at: int
+    source: str
+    rotation_id: str | None
+    added: list[str]
+    changed: list[str]
+    removed: list[str]
+
+
+class SecretsVersions(Model):
+    current_version: int
+    versions: list[SecretsVersion]
+
+
+class SecretValueUsage(Model):
+    """One value of a secret name (a stretch of versions) and the live deployments using it."""
+
+    name: str
+    from_version: int
+    to_version: int | None
+    current: bool
+    superseded_at: int | None
+    expires_at: int | None
+    live_deployments: int
+    serving_deployments: int
+    deployment_ids: list[str]
+    safe_to_revoke: bool
+
+
+class SecretsUsage(Model):
+    current_version: int
+    values: list[SecretValueUsage]

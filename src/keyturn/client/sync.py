@@ -28,6 +28,8 @@ from keyturn.client.models import (
     Project,
     Resource,
     ResourceName,
+    SecretsUsage,
+    SecretsVersions,
     Team,
     UserToken,
 )
@@ -207,6 +209,34 @@ class Client:
 
     def delete_resource(self, installation_id: str, resource_id: str) -> None:
         return self._send(endpoints.delete_resource(installation_id, resource_id))
+
+    # Rotation lifecycle: `owner=True` takes the owner path, for a user token of the team.
+
+    def secrets_versions(
+        self,
+        installation_id: str,
+        resource_id: str,
+        *,
+        limit: int | None = None,
+        until: int | None = None,
+        owner: bool = False,
+    ) -> SecretsVersions:
+        call = endpoints.secrets_versions(installation_id, resource_id, limit, until, owner)
+        return self._send(call)
+
+    def secrets_usage(
+        self,
+        installation_id: str,
+        resource_id: str,
+        *,
+        state: str | None = None,
+        owner: bool = False,
+    ) -> SecretsUsage:
+        call = endpoints.secrets_usage(installation_id, resource_id, state, owner)
+        return self._send(call)
+
+    def redeploy_stale(self, installation_id: str, resource_id: str) -> list[Deployment]:
+        return self._send(endpoints.redeploy_stale(installation_id, resource_id))
 
     # Projects, connections, env vars, deployments (user token).
 
