@@ -44,6 +44,6 @@ def test_every_client_command_is_in_docs_client() -> None:
         for command in typer_app.registered_commands
     ]
     commands += [f"keyturn {command.name}" for command in remote_top_level()]
-    assert len(commands) == 9
+    assert len(commands) == 10
     missing = [command for command in commands if f"`{command} " not in DOC]
     assert missing == []

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
-from keyturn.client import Secret
+from keyturn.client import Client, Secret
 from keyturn.domain.clock import SettableClock
 from tests.cli.conftest import Seeded, run
+from tests.conftest import ADMIN_TOKEN
+from tests.scripted_server import Answer, ScriptedServer
+from tests.scripted_server import scripted as scripted
 
 
 def _rotate_after_a_deployment(seeded: Seeded) -> str:
@@ -57,3 +60,19 @@ def test_secrets_usage_with_a_bad_state_exits_1(seeded: Seeded) -> None:
     code, _, err = run(seeded, seeded.world.token, *args)
     assert code == 1
     assert "400 bad_request" in err
+
+
+def test_rotate_prints_the_completed_rotation_and_a_refusal_exits_1(
+    seeded: Seeded, scripted: ScriptedServer
+) -> None:
+    with Client(seeded.url, ADMIN_TOKEN) as admin:
+        admin.update_integration(seeded.world.integration_id, base_url=scripted.url)
+    new_secrets = {"sync": True, "secrets": [{"name": "OLD", "value": "rotated"}]}
+    scripted.script = [Answer(200, new_secrets), Answer(400, {})]
+    args = ("rotate", seeded.world.installation_id, "db1", "--reason", "leaked")
+    code, out, _ = run(seeded, seeded.world.user_token, *args, "--json")
+    assert code == 0
+    assert (json.loads(out)["status"], json.loads(out)["version"]) == ("completed", 2)
+    code, _, err = run(seeded, seeded.world.user_token, *args)
+    assert code == 1
+    assert "502 partner_error" in err

@@ -76,6 +76,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(env_app, name="env")
     app.add_typer(deployments_app, name="deployments")
     app.command("redeploy-stale")(redeploy_stale)
+    app.command("rotate")(rotate)
 
 
 @contextmanager
@@ -275,6 +276,38 @@ def secrets_usage(
     ]
     columns = ("name", "versions", "current", "live", "serving", "safe to revoke")
     _table(f"{resource_id}: current version {found.current_version}", columns, rows)
+
+
+def rotate(
+    token: Token,
+    installation_id: Installation,
+    resource_id: ResourceId,
+    reason: Annotated[
+        str | None, typer.Option(help="Why, for the partner (1 to 1000 characters).")
+    ] = None,
+    delay_hours: Annotated[
+        float | None,
+        typer.Option(
+            "--delay-hours", help="Hours the old secrets stay valid after the rotation (0-720)."
+        ),
+    ] = None,
+    as_json: AsJson = False,
+    url: Url = DEFAULT_URL,
+) -> None:
+    """Ask the partner to rotate a resource's secrets (user token): completed, or pending until
+    the partner's next update. A partner's refusal exits 1 with its reason."""
+    with _client(url, token) as client:
+        found = client.request_rotation(
+            installation_id,
+            resource_id,
+            reason=reason,
+            delay_old_secrets_expiration_hours=delay_hours,
+        )
+    if as_json:
+        _print_json(found.model_dump(mode="json", by_alias=True))
+        return
+    version = f", version {found.version}" if found.version is not None else ""
+    typer.echo(f"keyturn: rotation {found.id} {found.status}{version}")
 
 
 def redeploy_stale(

@@ -28,6 +28,7 @@ from keyturn.client.models import (
     Project,
     Resource,
     ResourceName,
+    Rotation,
     SecretsUsage,
     SecretsVersions,
     Team,
@@ -234,6 +235,27 @@ class AsyncClient:
     ) -> SecretsUsage:
         call = endpoints.secrets_usage(installation_id, resource_id, state, owner)
         return await self._send(call)
+
+    async def request_rotation(
+        self,
+        installation_id: str,
+        resource_id: str,
+        *,
+        reason: str | None = None,
+        delay_old_secrets_expiration_hours: float | None = None,
+    ) -> Rotation:
+        """Ask the partner to rotate (user token): `completed` when it answered with the new
+        secrets, `pending` until its next update; a refusal raises `APIError` 502
+        `partner_error` with the failed rotation in `details["rotation"]`."""
+        call = endpoints.request_rotation(
+            installation_id, resource_id, reason, delay_old_secrets_expiration_hours
+        )
+        return await self._send(call)
+
+    async def list_rotations(
+        self, installation_id: str, resource_id: str, *, owner: bool = False
+    ) -> list[Rotation]:
+        return await self._send(endpoints.list_rotations(installation_id, resource_id, owner))
 
     async def redeploy_stale(self, installation_id: str, resource_id: str) -> list[Deployment]:
         return await self._send(endpoints.redeploy_stale(installation_id, resource_id))

@@ -29,6 +29,7 @@ from keyturn.client.models import (
     Project,
     Resource,
     ResourceName,
+    Rotation,
     SecretsUsage,
     SecretsVersions,
     Team,
@@ -376,3 +377,16 @@ def secrets_usage(
 def redeploy_stale(installation_id: str, resource_id: str) -> Call[list[Deployment]]:
     path = _lifecycle(installation_id, resource_id, owner=True) + "/redeploy-stale"
     return call("POST", path, models(Deployment, "deployments"))
+
+
+def request_rotation(
+    installation_id: str, resource_id: str, reason: str | None, delay_hours: float | None
+) -> Call[Rotation]:
+    body = _drop_none(reason=reason, delayOldSecretsExpirationHours=delay_hours)
+    path = _lifecycle(installation_id, resource_id, owner=True) + "/rotate"
+    return call("POST", path, model(Rotation, "rotation"), body=body)
+
+
+def list_rotations(installation_id: str, resource_id: str, owner: bool) -> Call[list[Rotation]]:
+    path = _lifecycle(installation_id, resource_id, owner) + "/rotations"
+    return call("GET", path, models(Rotation, "rotations"))

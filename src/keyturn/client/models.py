@@ -87,6 +87,11 @@ class Resource(Model):
     billing_plan: dict[str, Any] | None = None
     notification: dict[str, Any] | None = None
     extras: dict[str, Any] | None = None
+    # From its latest rotation request, Vercel's fields; absent when it had none.
+    secret_rotation_requested_at: int | None = None
+    secret_rotation_requested_reason: str | None = None
+    secret_rotation_requested_by: str | None = None
+    secret_rotation_completed_at: int | None = None
 
 
 class ListedResource(Resource):
@@ -187,3 +192,23 @@ class SecretValueUsage(Model):
 class SecretsUsage(Model):
     current_version: int
     values: list[SecretValueUsage]
+
+
+class RotationError(Model):
+    code: str
+    message: str
+
+
+class Rotation(Model):
+    """A rotation request: `pending` until the partner's next update, or `completed`, `failed`."""
+
+    id: str
+    resource_id: str
+    status: str
+    reason: str | None
+    delay_old_secrets_expiration_hours: float | None
+    requested_at: int
+    requested_by: str | None
+    completed_at: int | None
+    version: int | None
+    error: RotationError | None
