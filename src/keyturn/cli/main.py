@@ -1,5 +1,5 @@
 """`keyturn`: the operator's commands (serve, db upgrade and reencrypt, keys, version and
---version).
+--version), and the client's commands of `keyturn.cli.remote` (secrets, resources, env, ...).
 
 Settings come from `KEYTURN_*` variables; the flags here override them. Invalid settings stop
 the command before anything starts, with the reason.
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
 from keyturn.app import Runtime, build_runtime, create_app, master_keys_of
+from keyturn.cli import remote
 from keyturn.cli.seed_file import seed_fixture_from_file
 from keyturn.domain.errors import KeyturnError, ServiceUnavailable
 from keyturn.services import emulator as emulator_controls
@@ -58,6 +59,8 @@ db = typer.Typer(help="Database commands: schema upgrade, re-encryption.", no_ar
 app.add_typer(db, name="db")
 keys = typer.Typer(help="Master key commands: status, rotate, retire.", no_args_is_help=True)
 app.add_typer(keys, name="keys")
+# The commands for people at a terminal, on keyturn.client (cli/remote.py).
+remote.register(app)
 
 DatabaseURL = Annotated[
     str | None,

@@ -1,0 +1,343 @@
+"""`Client`: the partner and owner APIs of a keyturn server (or Vercel's), blocking, on httpx.
+
+Every method sends one call of `keyturn.client.endpoints`; 429s, 5xx and requests that got no
+answer are retried as `RetryPolicy` says, each write with the same `Idempotency-Key` every time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from keyturn.client import endpoints
+from keyturn.client.endpoints import UNSET, Call, Unset
+from keyturn.client.errors import ConnectionFailed
+from keyturn.client.models import (
+    ClientSecret,
+    Connection,
+    CreatedIntegration,
+    Deployment,
+    EnvVar,
+    Installation,
+    Integration,
+    ListedResource,
+    Project,
+    Resource,
+    ResourceName,
+    Rotation,
+    SecretsUsage,
+    SecretsVersions,
+    Team,
+    UserToken,
+)
+from keyturn.client.retry import RetryPolicy
+from keyturn.client.secret import SecretLike
+from keyturn.client.sending import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    api_error,
+    base_url,
+    default_headers,
+)
+
+T = TypeVar("T")
+
+
+class Client:
+    """A keyturn API client; use it as a context manager, or call `close()`."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        max_retry_after: float = RetryPolicy.max_retry_after_s,
+    ) -> None:
+        self.retry = RetryPolicy(max_retries=max_retries, max_retry_after_s=max_retry_after)
+        self._http = httpx.Client(
+            base_url=base_url(url), headers=default_headers(token), timeout=timeout
+        )
+
+    def __repr__(self) -> str:
+        return f"Client({str(self._http.base_url)!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, call: Call[T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(
+                    call.method,
+                    call.path,
+                    params=call.params,
+                    json=call.body,
+                    headers=call.headers(),
+                )
+            except httpx.TransportError as exc:
+                if attempt >= self.retry.max_retries:
+                    raise ConnectionFailed(
+                        f"{call.method} {call.path}: no answer from {self._http.base_url} "
+                        f"({exc.__class__.__name__})"
+                    ) from None
+                attempt += 1
+                time.sleep(self.retry.delay_s(attempt, None))
+                continue
+            if response.is_success:
+                return call.read(response)
+            if attempt >= self.retry.max_retries or not self.retry.retries(response):
+                raise api_error(response)
+            attempt += 1
+            time.sleep(self.retry.delay_s(attempt, response))
+
+    # Bootstrap (admin token).
+
+    def create_team(self, slug: str, *, name: str | None = None) -> Team:
+        return self._send(endpoints.create_team(slug, name))
+
+    def create_user_token(self, team_id: str, *, name: str | None = None) -> UserToken:
+        return self._send(endpoints.create_user_token(team_id, name))
+
+    def create_integration(
+        self,
+        slug: str,
+        products: list[Mapping[str, str]],
+        *,
+        name: str | None = None,
+        base_url: str | None = None,
+        webhook_url: str | None = None,
+        events: list[str] | None = None,
+    ) -> CreatedIntegration:
+        settings = {"baseUrl": base_url, "webhookUrl": webhook_url, "events": events}
+        return self._send(endpoints.create_integration(slug, products, name, settings))
+
+    def update_integration(
+        self,
+        id_or_slug: str,
+        *,
+        base_url: str | Unset | None = UNSET,
+        webhook_url: str | Unset | None = UNSET,
+        events: list[str] | Unset | None = UNSET,
+    ) -> Integration:
+        """Set the partner settings given; `None` clears one, and one not given stays."""
+        settings = {"baseUrl": base_url, "webhookUrl": webhook_url, "events": events}
+        return self._send(endpoints.update_integration(id_or_slug, settings))
+
+    def new_client_secret(self, id_or_slug: str) -> ClientSecret:
+        return self._send(endpoints.new_client_secret(id_or_slug))
+
+    def create_installation(self, team_id: str, integration: str) -> Installation:
+        return self._send(endpoints.create_installation(team_id, integration))
+
+    # Marketplace API (integration token).
+
+    def update_resource_secrets(
+        self,
+        installation_id: str,
+        resource_id: str,
+        secrets: list[SecretLike],
+        partial: bool = False,
+    ) -> None:
+        call = endpoints.update_resource_secrets(installation_id, resource_id, secrets, partial)
+        return self._send(call)
+
+    def import_resource(
+        self,
+        installation_id: str,
+        resource_id: str,
+        *,
+        product_id: str,
+        name: str,
+        status: str,
+        ownership: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        billing_plan: dict[str, Any] | None = None,
+        notification: dict[str, Any] | None = None,
+        extras: dict[str, Any] | None = None,
+        secrets: list[SecretLike] | None = None,
+    ) -> ResourceName:
+        fields = endpoints.resource_fields(
+            product_id, name, status, ownership, metadata, billing_plan, notification, extras
+        )
+        call = endpoints.import_resource(installation_id, resource_id, fields, secrets)
+        return self._send(call)
+
+    def patch_resource(
+        self,
+        installation_id: str,
+        resource_id: str,
+        *,
+        product_id: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        ownership: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        billing_plan: dict[str, Any] | None = None,
+        notification: dict[str, Any] | None = None,
+        extras: dict[str, Any] | None = None,
+        secrets: list[SecretLike] | None = None,
+        partial: bool = False,
+    ) -> ResourceName:
+        fields = endpoints.resource_fields(
+            product_id, name, status, ownership, metadata, billing_plan, notification, extras
+        )
+        call = endpoints.patch_resource(installation_id, resource_id, fields, secrets, partial)
+        return self._send(call)
+
+    def get_resource(self, installation_id: str, resource_id: str) -> Resource:
+        return self._send(endpoints.get_resource(installation_id, resource_id))
+
+    def list_resources(self, installation_id: str) -> list[ListedResource]:
+        return self._send(endpoints.list_resources(installation_id))
+
+    def delete_resource(self, installation_id: str, resource_id: str) -> None:
+        return self._send(endpoints.delete_resource(installation_id, resource_id))
+
+    # Rotation lifecycle: `owner=True` takes the owner path, for a user token of the team.
+
+    def secrets_versions(
+        self,
+        installation_id: str,
+        resource_id: str,
+        *,
+        limit: int | None = None,
+        until: int | None = None,
+        owner: bool = False,
+    ) -> SecretsVersions:
+        call = endpoints.secrets_versions(installation_id, resource_id, limit, until, owner)
+        return self._send(call)
+
+    def secrets_usage(
+        self,
+        installation_id: str,
+        resource_id: str,
+        *,
+        state: str | None = None,
+        owner: bool = False,
+    ) -> SecretsUsage:
+        call = endpoints.secrets_usage(installation_id, resource_id, state, owner)
+        return self._send(call)
+
+    def request_rotation(
+        self,
+        installation_id: str,
+        resource_id: str,
+        *,
+        reason: str | None = None,
+        delay_old_secrets_expiration_hours: float | None = None,
+    ) -> Rotation:
+        """Ask the partner to rotate (user token): `completed` when it answered with the new
+        secrets, `pending` until its next update; a refusal raises `APIError` 502
+        `partner_error` with the failed rotation in `details["rotation"]`."""
+        call = endpoints.request_rotation(
+            installation_id, resource_id, reason, delay_old_secrets_expiration_hours
+        )
+        return self._send(call)
+
+    def list_rotations(
+        self, installation_id: str, resource_id: str, *, owner: bool = False
+    ) -> list[Rotation]:
+        return self._send(endpoints.list_rotations(installation_id, resource_id, owner))
+
+    def redeploy_stale(self, installation_id: str, resource_id: str) -> list[Deployment]:
+        return self._send(endpoints.redeploy_stale(installation_id, resource_id))
+
+    # Projects, connections, env vars, deployments (user token).
+
+    def create_project(self, name: str) -> Project:
+        return self._send(endpoints.create_project(name))
+
+    def get_project(self, id_or_name: str) -> Project:
+        return self._send(endpoints.get_project(id_or_name))
+
+    def list_projects(self) -> list[Project]:
+        return self._send(endpoints.list_projects())
+
+    def delete_project(self, id_or_name: str) -> None:
+        return self._send(endpoints.delete_project(id_or_name))
+
+    def connect(
+        self,
+        installation_id: str,
+        resource_id: str,
+        project_id: str,
+        *,
+        environments: list[str] | None = None,
+        sensitive: bool | None = None,
+        prefix: str | None = None,
+    ) -> Connection:
+        call = endpoints.connect(
+            installation_id, resource_id, project_id, environments, sensitive, prefix
+        )
+        return self._send(call)
+
+    def list_connections(self, installation_id: str, resource_id: str) -> list[Connection]:
+        return self._send(endpoints.list_connections(installation_id, resource_id))
+
+    def disconnect(self, installation_id: str, resource_id: str, project_id: str) -> None:
+        return self._send(endpoints.disconnect(installation_id, resource_id, project_id))
+
+    def list_env(
+        self,
+        project: str,
+        *,
+        target: str | None = None,
+        decrypt: bool = False,
+        git_branch: str | None = None,
+    ) -> list[EnvVar]:
+        return self._send(endpoints.list_env(project, target, decrypt, git_branch))
+
+    def get_env(self, project: str, env_id: str) -> EnvVar:
+        return self._send(endpoints.get_env(project, env_id))
+
+    def pull_env(
+        self, project_id: str, target: str, git_branch: str | None = None
+    ) -> dict[str, str]:
+        return self._send(endpoints.pull_env(project_id, target, git_branch))
+
+    def pull_deployment_env(self, deployment_id: str) -> dict[str, str]:
+        return self._send(endpoints.pull_deployment_env(deployment_id))
+
+    def create_deployment(
+        self,
+        name: str,
+        *,
+        project: str | None = None,
+        target: str | None = None,
+        git_branch: str | None = None,
+    ) -> Deployment:
+        return self._send(endpoints.create_deployment(name, project, target, git_branch))
+
+    def redeploy(
+        self, deployment_id: str, *, name: str | None = None, target: str | None = None
+    ) -> Deployment:
+        return self._send(endpoints.redeploy(deployment_id, name, target))
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        return self._send(endpoints.get_deployment(deployment_id))
+
+    def list_deployments(
+        self, *, project_id: str | None = None, target: str | None = None
+    ) -> list[Deployment]:
+        return self._send(endpoints.list_deployments(project_id, target))
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        return self._send(endpoints.delete_deployment(deployment_id))
