@@ -86,3 +86,24 @@ def test_redeploy_stale_redeploys_once_and_then_finds_nothing_stale(
     assert len(redeployed) == 1
     assert owner.pull_deployment_env(redeployed[0].id) == {"KEY": "two"}
     assert owner.redeploy_stale(world.installation_id, "db1") == []
+
+
+def test_rollback_restores_an_old_set_as_a_new_version(
+    api: ClientFactory, world: World, deployed: str
+) -> None:
+    partner, owner = api(world.token), api(world.user_token)
+    partner.update_resource_secrets(world.installation_id, "db1", [Secret("KEY", "two")])
+    assert partner.rollback(world.installation_id, "db1", 1).version == 3
+    project_id = owner.get_deployment(deployed).project_id
+    assert owner.pull_env(project_id, "production") == {"KEY": "one"}
+    assert partner.get_resource(world.installation_id, "db1").secrets_version == 3
+    # The set is already version 1's: no new version.
+    assert partner.rollback(world.installation_id, "db1", 1).version == 3
+
+
+def test_rollback_to_an_unknown_version_raises_not_found(
+    api: ClientFactory, world: World, deployed: str
+) -> None:
+    with pytest.raises(APIError) as caught:
+        api(world.token).rollback(world.installation_id, "db1", 9)
+    assert (caught.value.status, caught.value.code) == (404, "not_found")

@@ -29,6 +29,7 @@ from keyturn.client.models import (
     Resource,
     ResourceName,
     Rotation,
+    RolledBack,
     SecretsUsage,
     SecretsVersions,
     Team,
@@ -256,6 +257,8 @@ class AsyncClient:
         self, installation_id: str, resource_id: str, *, owner: bool = False
     ) -> list[Rotation]:
         return await self._send(endpoints.list_rotations(installation_id, resource_id, owner))
+    async def rollback(self, installation_id: str, resource_id: str, version: int) -> RolledBack:
+        return await self._send(endpoints.rollback(installation_id, resource_id, version))
 
     async def redeploy_stale(self, installation_id: str, resource_id: str) -> list[Deployment]:
         return await self._send(endpoints.redeploy_stale(installation_id, resource_id))

@@ -29,6 +29,7 @@ from keyturn.client.models import (
     Resource,
     ResourceName,
     Rotation,
+    RolledBack,
     SecretsUsage,
     SecretsVersions,
     Team,
@@ -256,6 +257,8 @@ class Client:
         self, installation_id: str, resource_id: str, *, owner: bool = False
     ) -> list[Rotation]:
         return self._send(endpoints.list_rotations(installation_id, resource_id, owner))
+    def rollback(self, installation_id: str, resource_id: str, version: int) -> RolledBack:
+        return self._send(endpoints.rollback(installation_id, resource_id, version))
 
     def redeploy_stale(self, installation_id: str, resource_id: str) -> list[Deployment]:
         return self._send(endpoints.redeploy_stale(installation_id, resource_id))
