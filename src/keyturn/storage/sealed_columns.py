@@ -20,6 +20,7 @@ from keyturn.storage.repositories.env_vars import user_var_identity
 from keyturn.storage.repositories.integrations import client_secret_identity
 from keyturn.storage.repositories.secrets import secret_identity
 from keyturn.storage.repositories.signing_keys import signing_key_identity
+from keyturn.storage.repositories.webhooks import webhook_secret_identity
 from keyturn.storage.tables import (
     deployment_env,
     integrations,
@@ -27,6 +28,7 @@ from keyturn.storage.tables import (
     resources,
     signing_keys,
     user_env_vars,
+    webhooks,
 )
 
 
@@ -101,4 +103,5 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         "private_key_ciphertext",
         lambda row: signing_key_identity(row.kid),
     ),
+    SealedColumn(webhooks, "secret_ciphertext", lambda row: webhook_secret_identity(row.id)),
 )

@@ -38,8 +38,10 @@ from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
 from keyturn.storage.repositories.ciphertexts import CiphertextRepository, key_ids_in_use
 from keyturn.storage.repositories.connections import ConnectionRepository
+from keyturn.storage.repositories.deliveries import DeliveryRepository
 from keyturn.storage.repositories.deployments import DeploymentRepository
 from keyturn.storage.repositories.env_vars import EnvVarRepository
+from keyturn.storage.repositories.events import EventRepository
 from keyturn.storage.repositories.integrations import IntegrationRepository
 from keyturn.storage.repositories.ledger import LedgerRepository
 from keyturn.storage.repositories.projects import ProjectRepository
@@ -47,6 +49,7 @@ from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.rotations import RotationRepository
 from keyturn.storage.repositories.secrets import SecretRepository
 from keyturn.storage.repositories.signing_keys import SigningKeyRepository
+from keyturn.storage.repositories.webhooks import WebhookRepository
 from keyturn.storage.writer_queue import TicketLock
 
 # What a database that is down, unreachable or out of connections raises: DBAPI operational
@@ -133,6 +136,9 @@ class UnitOfWork:
     deployments: DeploymentRepository
     ciphertexts: CiphertextRepository
     ledger: LedgerRepository
+    events: EventRepository
+    webhooks: WebhookRepository
+    deliveries: DeliveryRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -167,6 +173,9 @@ class UnitOfWork:
         self.deployments = DeploymentRepository(connection, store.keys, clock=clock, ids=ids)
         self.ciphertexts = CiphertextRepository(connection, store.keys)
         self.ledger = LedgerRepository(connection)
+        self.events = EventRepository(connection, clock=clock, ids=ids)
+        self.webhooks = WebhookRepository(connection, store.keys, clock=clock, ids=ids)
+        self.deliveries = DeliveryRepository(connection, clock=clock)
         return self
 
     def __exit__(
@@ -201,7 +210,10 @@ class UnitOfWork:
             ) from None
 
     def commit(self) -> None:
-        self._require_connection().commit()
+        """Write the events the change emitted (the outbox), then commit them together."""
+        connection = self._require_connection()
+        self.events.flush()
+        connection.commit()
 
     def _begin(self, engine: Engine) -> Connection:
         try:
