@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from keyturn import __version__
+from keyturn.delivery.worker import DeliveryWorker
 from keyturn.domain.clock import Clock, SystemClock
 from keyturn.domain.ids import IdSource, hash_token
 from keyturn.http.errors import install_error_handlers
@@ -28,6 +29,7 @@ from keyturn.http.routes import (
     connections,
     deployments,
     env,
+    events,
     lifecycle,
     marketplace,
     oidc,
@@ -36,8 +38,10 @@ from keyturn.http.routes import (
     rotations,
 )
 from keyturn.outbound.partner import HttpPartnerClient
+from keyturn.outbound.webhooks import WebhookSender
 from keyturn.services.auth import Authenticator
 from keyturn.services.context import ServiceContext
+from keyturn.services.delivery import DeliveryPolicy
 from keyturn.services.operations import Readiness
 from keyturn.settings import Settings
 from keyturn.storage.data_dir import load_or_create_admin_token_digest, prepare_data_dir
@@ -163,6 +167,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifecycle.router,
         rotations.owner,
         rotations.partner,
+        events.router,
     ]
     install_error_handlers(app, [route for router in routers for route in router.routes])
     app.add_middleware(BodySizeLimit)
@@ -170,6 +175,18 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.include_router(router)
     install_openapi(app)
     return app
+
+
+def delivery_worker(runtime: Runtime) -> DeliveryWorker:
+    """The outbox's delivery worker, sending over HTTP with the settings' timeout and attempts."""
+    settings = runtime.settings
+    return DeliveryWorker(
+        runtime.context,
+        WebhookSender(settings.webhook_timeout_s),
+        policy=DeliveryPolicy(
+            timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts
+        ),
+    )
 
 
 def app_from_environment() -> FastAPI:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 from collections import Counter
 from typing import Annotated, Any, NoReturn
 
@@ -21,7 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
-from keyturn.app import Runtime, build_runtime, create_app, master_keys_of
+from keyturn.app import Runtime, build_runtime, create_app, delivery_worker, master_keys_of
 from keyturn.domain.errors import ServiceUnavailable
 from keyturn.services.demo import DemoSeed, seed_demo
 from keyturn.services.keys import DEFAULT_BATCH_SIZE, count_to_reencrypt, reencrypt
@@ -155,6 +157,21 @@ def serve(
     if demo:
         _print_demo(runtime, seed_demo(runtime.context))
     count = settings.resolved_workers
+    # One delivery worker per `keyturn serve`, in this process, whatever the number of HTTP
+    # workers: claims keep it from sending what another process's worker sends.
+    worker = delivery_worker(runtime) if settings.delivery else None
+    if worker is not None:
+        worker.start()
+        typer.echo("  webhooks:       delivered in the background (KEYTURN_DELIVERY=off stops it)")
+    try:
+        _serve_http(runtime, count, database_url)
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+def _serve_http(runtime: Runtime, count: int, database_url: str | None) -> None:
+    settings = runtime.settings
     # uvloop and httptools when installed (they are dependencies): "auto" picks them.
     options: dict[str, Any] = {
         "host": settings.host,
@@ -167,6 +184,8 @@ def serve(
     if count == 1:
         uvicorn.run(create_app(runtime), **options)
         return
+    # The pool's connections are not handed to the workers (new processes); a delivery worker
+    # of this process opens new ones when it needs them.
     runtime.store.engine.dispose()
     # Workers are new processes that read their settings from the environment; host and port
     # stay with this process, which holds the socket.
@@ -196,6 +215,33 @@ def _require_current_schema(settings: Settings) -> None:
             fg="red",
         )
         raise typer.Exit(2)
+
+
+@app.command()
+def deliver(database_url: DatabaseURL = None) -> None:
+    """Deliver webhooks until stopped (Ctrl-C or SIGTERM), without serving HTTP.
+
+    Run any number of these on one PostgreSQL database, beside or instead of the background
+    delivery of `keyturn serve` (KEYTURN_DELIVERY=off): each attempt goes out from one of
+    them only. KEYTURN_WEBHOOK_TIMEOUT_S and KEYTURN_WEBHOOK_MAX_ATTEMPTS apply.
+    """
+    settings = _settings(database_url=database_url)
+    _require_current_schema(settings)
+    _require_keys_that_open_the_data(settings)
+    runtime = _runtime(settings)
+    worker = delivery_worker(runtime)
+    typer.echo(f"keyturn {__version__}: delivering webhooks from {_where(runtime.store.engine)}")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    worker.start()
+    try:
+        stop.wait()
+    finally:
+        worker.stop()
+        runtime.store.engine.dispose()
+    stats = worker.stats
+    typer.echo(f"keyturn: stopped after {stats.attempts} attempts, {stats.delivered} delivered")
 
 
 @db.command("upgrade")
