@@ -13,9 +13,9 @@ from keyturn.domain.accounts import Principal, TokenKind
 from keyturn.domain.errors import BadRequest, FieldError, Forbidden, NotFound
 from keyturn.domain.events import EVENT_TYPES
 from keyturn.domain.webhooks import Delivery
-from keyturn.services.auth import Credentials, identify
+from keyturn.services.auth import identify
 from keyturn.services.context import ServiceContext
-from keyturn.services.projects import check_team_scope
+from keyturn.services.projects import TeamCaller, check_team_scope
 from keyturn.storage.repositories.events import StoredEvent
 from keyturn.storage.unit_of_work import UnitOfWork
 
@@ -28,8 +28,6 @@ class FeedQuery:
     after: str | None = None
     limit: int = DEFAULT_PAGE
     event_type: str | None = None
-    team_ref: str | None = None
-    team_slug: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +36,7 @@ class FeedPage:
     next: str | None
 
 
-def list_events(ctx: ServiceContext, credentials: Credentials, query: FeedQuery) -> FeedPage:
+def list_events(ctx: ServiceContext, caller: TeamCaller, query: FeedQuery) -> FeedPage:
     """The caller's events after `query.after`, oldest first; `next` when there are more."""
     if not 1 <= query.limit <= MAX_PAGE:
         message = f"must be between 1 and {MAX_PAGE}"
@@ -47,8 +45,8 @@ def list_events(ctx: ServiceContext, credentials: Credentials, query: FeedQuery)
         message = f"{query.event_type!r} is not an event type keyturn sends"
         raise BadRequest(f"type: {message}", (FieldError("type", message),))
     with ctx.store.read() as uow:
-        principal = identify(uow, credentials)
-        scope = _scope(uow, principal, query)
+        principal = _principal(uow, caller)
+        scope = _scope(principal)
         after_seq = 0
         if query.after is not None:
             cursor = uow.events.find(query.after)
@@ -64,26 +62,31 @@ def list_events(ctx: ServiceContext, credentials: Credentials, query: FeedQuery)
     return FeedPage(events=page, next=page[-1]["id"] if more else None)
 
 
-def event_deliveries(
-    ctx: ServiceContext, credentials: Credentials, event_id: str
-) -> list[Delivery]:
+def event_deliveries(ctx: ServiceContext, caller: TeamCaller, event_id: str) -> list[Delivery]:
     with ctx.store.read() as uow:
-        event = _caller_event(uow, identify(uow, credentials), event_id)
+        event = _caller_event(uow, _principal(uow, caller), event_id)
         return uow.deliveries.of_event(event.seq)
 
 
-def redeliver_event(ctx: ServiceContext, credentials: Credentials, event_id: str) -> int:
+def redeliver_event(ctx: ServiceContext, caller: TeamCaller, event_id: str) -> int:
     """Queue the event's failed deliveries again, due now; returns how many."""
     with ctx.store.write() as uow:
-        event = _caller_event(uow, identify(uow, credentials), event_id)
+        event = _caller_event(uow, _principal(uow, caller), event_id)
         queued = uow.deliveries.requeue_failed(event.seq)
         uow.commit()
     return queued
 
 
-def _scope(uow: UnitOfWork, principal: Principal, query: FeedQuery) -> dict[str, str]:
+def _principal(uow: UnitOfWork, caller: TeamCaller) -> Principal:
+    """The caller; a user token's `?teamId=` or `?slug=` must name its team (else 403)."""
+    principal = identify(uow, caller.credentials)
     if principal.kind is TokenKind.USER and principal.team_id is not None:
-        check_team_scope(uow, principal.team_id, query.team_ref, query.team_slug)
+        check_team_scope(uow, principal.team_id, caller.team_ref, caller.team_slug)
+    return principal
+
+
+def _scope(principal: Principal) -> dict[str, str]:
+    if principal.kind is TokenKind.USER and principal.team_id is not None:
         return {"team_id": principal.team_id}
     if principal.kind is TokenKind.INTEGRATION and principal.installation_id is not None:
         return {"installation_id": principal.installation_id}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from keyturn.http.body import parse_body, raw_body
 from keyturn.http.dependencies import Caller, Context
@@ -80,7 +80,6 @@ def delete_webhook(id: str, context: Context, caller: Caller) -> Response:
     responses=answers(200, EventsOut, 400, 401, 403, 503),
 )
 def list_events(
-    request: Request,
     context: Context,
     caller: Caller,
     after: str | None = None,
@@ -88,14 +87,8 @@ def list_events(
     type: str | None = None,
 ) -> EventsOut:
     """The caller's events in order, for polling: pass `next` as `after` for the next page."""
-    query = events.FeedQuery(
-        after=after,
-        limit=limit,
-        event_type=type,
-        team_ref=request.query_params.get("teamId"),
-        team_slug=request.query_params.get("slug"),
-    )
-    page = events.list_events(context, caller.credentials, query)
+    query = events.FeedQuery(after=after, limit=limit, event_type=type)
+    page = events.list_events(context, caller.team, query)
     found: list[Any] = page.events
     return {"events": found, "next": page.next}
 
@@ -106,7 +99,7 @@ def list_events(
     responses=answers(200, DeliveriesOut, 400, 401, 403, 404, 503),
 )
 def event_deliveries(id: str, context: Context, caller: Caller) -> DeliveriesOut:
-    found = events.event_deliveries(context, caller.credentials, id)
+    found = events.event_deliveries(context, caller.team, id)
     return {"deliveries": [delivery_record(delivery) for delivery in found]}
 
 
@@ -118,6 +111,6 @@ def event_deliveries(id: str, context: Context, caller: Caller) -> DeliveriesOut
 )
 def redeliver(id: str, context: Context, caller: Caller) -> Response:
     """Queue every failed delivery of the event again; the worker sends them at once."""
-    queued = events.redeliver_event(context, caller.credentials, id)
+    queued = events.redeliver_event(context, caller.team, id)
     body: RedeliveredOut = {"queued": queued}
     return json_response(body, status_code=202)

@@ -99,13 +99,14 @@ class DeliveryRepository:
             .where(deliveries.c.id.in_([row.id for row in due]))
             .values(attempts=deliveries.c.attempts + 1, next_attempt_at=now + lease_ms)
         )
-        bodies = dict(
-            self._connection.execute(
+        bodies = {
+            row.seq: row.body
+            for row in self._connection.execute(
                 select(events.c.seq, events.c.body).where(
                     events.c.seq.in_({row.event_seq for row in due})
                 )
-            ).tuples()
-        )
+            )
+        }
         return [
             Claim(
                 delivery_id=row.id,
