@@ -66,6 +66,13 @@ def seed_world(partner: Partner, workspace: Workspace, resources: int = 1) -> Wo
     )
     assert created.status_code == 201, created.text
     deployment = workspace.deploy({"name": "web", "project": project_id, "target": "production"})
+    # A team webhook: its signing secret is sealed too.
+    hook = workspace.client.post(
+        "/v1/webhooks",
+        json={"url": "https://example.com/hook", "events": ["deployment.created"]},
+        headers=workspace.headers,
+    )
+    assert hook.status_code == 200, hook.text
     return World(
         project_id, deployment["id"], created.json()["created"][0]["id"], dict(workspace.headers)
     )

@@ -15,7 +15,15 @@ from keyturn.domain.environment import resolve_entries
 from keyturn.domain.secrets import Secret, diff_secrets, merge_secrets
 from keyturn.services.env import project_variables
 from keyturn.storage.migrate import alembic_config, pending_migrations, upgrade
-from keyturn.storage.tables import deployment_env, metadata, resources
+from keyturn.storage.tables import (
+    deliveries,
+    deployment_env,
+    event_installations,
+    events,
+    metadata,
+    resources,
+    webhooks,
+)
 from tests.conftest import Partner, Workspace
 from tests.storage_snapshot import database_snapshot
 
@@ -201,6 +209,11 @@ def test_upgrade_to_references_keeps_what_every_deployment_pulls(
     )
 
     _migrate(runtime, "0002")
+    # Today's services write their events with every change; revision 0002 had no outbox, so
+    # it gets the outbox tables while today's code plays the changes below (dropped again
+    # before the upgrade creates them).
+    outbox = [events, event_installations, deliveries, webhooks]
+    metadata.create_all(runtime.store.engine, tables=outbox)
     made = {
         "web production": _deploy_as_0002(runtime, web, "production"),
         "web preview feat": _deploy_as_0002(runtime, web, "preview", "feat"),
@@ -235,6 +248,7 @@ def test_upgrade_to_references_keeps_what_every_deployment_pulls(
     assert before["web production, later"]["API_KEY"] == "user-2"
     assert before["api preview"] == {"URL": "db1-pre", "NEXT_PUBLIC_ACME_HOST": "db1-host"}
 
+    metadata.drop_all(runtime.store.engine, tables=outbox)
     _migrate(runtime, "head")
 
     assert {name: workspace.deployment_env(d) for name, d in made.items()} == before

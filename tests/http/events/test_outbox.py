@@ -129,7 +129,7 @@ def test_every_change_writes_its_event_with_vercels_fields_and_no_value(
         "target": "production",
     }
     imported, updated = payloads(workspace, "resource.secrets.updated")
-    assert imported["version"] == 1
+    assert (imported["version"], imported["source"]) == (1, "import")
     assert (imported["added"], imported["changed"], imported["removed"]) == (
         ["DATABASE_URL"],
         [],
