@@ -33,6 +33,11 @@ class Script:
     hang_count: int = 0
 
 
+class _Server(ThreadingHTTPServer):
+    # A worker sends many deliveries at once: a short listen backlog would refuse some.
+    request_queue_size = 256
+
+
 class Receiver:
     def __init__(self, secret: str = "") -> None:
         self.secret = secret
@@ -79,7 +84,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the tests assert on what was received."""
 
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server = _Server(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
         self.port = server.server_address[1]
         self._server = server

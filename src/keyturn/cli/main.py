@@ -144,6 +144,8 @@ def serve(
     Without a flag: KEYTURN_DATA_DIR, KEYTURN_ADMIN_TOKEN, KEYTURN_ACCESS_LOG.
 
     The master key: KEYTURN_MASTER_KEY, or a ring in KEYTURN_MASTER_KEYS.
+
+    Webhooks: KEYTURN_DELIVERY, KEYTURN_WEBHOOK_TIMEOUT_S, KEYTURN_WEBHOOK_MAX_ATTEMPTS.
     """
     settings = _settings(host=host, port=port, database_url=database_url, workers=workers)
     # Checked before the runtime is built: a first start that stops here must not generate an

@@ -23,8 +23,9 @@ from keyturn.domain.webhooks import (
 from keyturn.services.context import ServiceContext
 from keyturn.storage.repositories.deliveries import Outcome
 
-# Beyond the attempt's own timeout, how long a claim stays the worker's: the time to record.
-LEASE_MARGIN_MS = 30_000
+# Beyond the attempt's own timeout, how long a claim stays the worker's: the time to record
+# the outcome, which takes milliseconds unless the database stalls.
+LEASE_MARGIN_MS = 10_000
 
 
 class AttemptSender(Protocol):
