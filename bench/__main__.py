@@ -30,6 +30,7 @@ from tests.postgres_cluster import PostgresClusterError
 
 from bench.databases import postgres_database, sqlite_database, work_directory
 from bench.durability import measure_synchronous_modes
+from bench.events import measure_events
 from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measure_http
 from bench.http_report import http_table
 from bench.ledger import DEPLOYMENT_COUNTS, TARGET_MS, TARGET_RATIO, measure_usage
@@ -224,10 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "inprocess", "http", "ledger"),
+        choices=("all", "inprocess", "http", "ledger", "events"),
         default="all",
-        help="the in-process latency tables, the HTTP part (real server, wrk), both, or only "
-        "the usage ledger's in-process rows",
+        help="the in-process latency tables, the HTTP part (real server, wrk), all, only the "
+        "usage ledger's in-process rows, or only the events part (outbox cost, delivery "
+        "throughput)",
     )
     parser.add_argument(
         "--workers", default="1,2", help="HTTP part: worker counts to measure (default 1,2)"
@@ -249,7 +251,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("all", "http"):
         workers = [int(count) for count in args.workers.split(",")]
         status = run_http(chosen, workers, args.server_python) or status
+    if args.part in ("all", "events"):
+        status = run_events(chosen, args.samples) or status
     return status
+
+
+def run_events(chosen: list[str], samples: int) -> int:
+    """The events part: what the outbox adds to a rotation PUT, and delivery throughput."""
+    lines = []
+    with work_directory() as work_dir:
+        for name in chosen:
+            progress(f"events: {name}: measuring the outbox and the delivery worker")
+            try:
+                lines += measure_events(name, DATABASES[name], work_dir, samples)
+            except PostgresClusterError as exc:
+                lines.append(f"events {name}: not measured: {str(exc).splitlines()[0]}")
+    print(f"{header(samples, source_revision())} | events part")
+    for line in lines:
+        print(line)
+    return 0
 
 
 def run_http(chosen: list[str], workers: list[int], server_python: Path | None) -> int:
