@@ -14,7 +14,6 @@ import random
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import urlsplit
 
 from keyturn.domain.events import (
     DEPLOYMENT_CREATED,
@@ -73,17 +72,6 @@ def webhook_receives(
     if project_ids is None or event_type not in PROJECT_EVENT_TYPES:
         return True
     return event_project_id in project_ids
-
-
-def url_problem(url: str) -> str | None:
-    """Why `url` cannot receive webhooks, or None: it must be an absolute http(s) URL."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "is not a URL"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an absolute http:// or https:// URL"
-    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,13 @@ def claim_attempts(
         secrets = uow.webhooks.secrets(
             claim.destination_id for claim in claims if claim.destination_kind == "webhook"
         )
+        # An integration signs with its client secret as it is now: a new one signs at once.
+        for integration_id in {
+            c.destination_id for c in claims if c.destination_kind == "integration"
+        }:
+            client_secret = uow.integrations.client_secret(integration_id)
+            if client_secret is not None:
+                secrets[integration_id] = client_secret
         uow.commit()
     return [claim.with_secret(secrets.get(claim.destination_id)) for claim in claims]
 

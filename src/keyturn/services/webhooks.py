@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from keyturn.domain.accounts import partner_url_problem
 from keyturn.domain.errors import BadRequest, FieldError, Forbidden, NotFound
 from keyturn.domain.events import unknown_event_types
-from keyturn.domain.webhooks import Webhook, url_problem
+from keyturn.domain.webhooks import Webhook
 from keyturn.services.context import ServiceContext
 from keyturn.services.projects import find_project
 from keyturn.storage.unit_of_work import UnitOfWork
@@ -27,7 +28,8 @@ def create_webhook(
     ctx: ServiceContext, team_id: str, request: WebhookRequest
 ) -> tuple[Webhook, str]:
     """The new hook and its secret; 400 for a bad url or an unknown event type."""
-    problem = url_problem(request.url)
+    # The rule of an integration's webhookUrl (1), for a team's hook too.
+    problem = partner_url_problem(request.url)
     if problem is not None:
         raise BadRequest(f"url: {problem}", (FieldError("url", problem),))
     if not request.events:

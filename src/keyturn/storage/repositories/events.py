@@ -20,13 +20,14 @@ from sqlalchemy import Connection, bindparam, func, insert, select
 from keyturn.domain.clock import Clock
 from keyturn.domain.event_payloads import NewEvent, event_body
 from keyturn.domain.ids import IdSource
-from keyturn.domain.webhooks import webhook_receives
+from keyturn.domain.webhooks import integration_receives, webhook_receives
 from keyturn.storage.dialect import advisory_lock_id
 from keyturn.storage.tables import (
     deliveries,
     event_installations,
     events,
     installations,
+    integrations,
     webhooks,
 )
 
@@ -55,6 +56,9 @@ class StoredEvent:
 class _Installation:
     team_id: str
     integration_id: str
+    # The integration's webhook (6.2): where it wants events, and the keyturn types it asked for.
+    webhook_url: str | None
+    opted_in: tuple[str, ...]
 
 
 class EventRepository:
@@ -102,6 +106,21 @@ class EventRepository:
             for hook in hooks[team_id]:
                 if webhook_receives(event.type, hook.events, hook.project_ids, event.project_id):
                     due.append(self._delivery(seq, "webhook", hook.id, hook.url, now))
+            # Each integration once, however many of its installations the event involves.
+            receivers = {
+                found[i].integration_id: found[i]
+                for i in event.installation_ids
+                if i in found and found[i].webhook_url is not None
+            }
+            for integration_id, installation in receivers.items():
+                if installation.webhook_url and integration_receives(
+                    event.type, installation.opted_in
+                ):
+                    due.append(
+                        self._delivery(
+                            seq, "integration", integration_id, installation.webhook_url, now
+                        )
+                    )
         self._connection.execute(INSERT_EVENT, rows)
         if links:
             self._connection.execute(INSERT_EVENT_INSTALLATION, links)
@@ -133,10 +152,21 @@ class EventRepository:
             return {}
         rows = self._connection.execute(
             select(
-                installations.c.id, installations.c.team_id, installations.c.integration_id
-            ).where(installations.c.id.in_(wanted))
+                installations.c.id,
+                installations.c.team_id,
+                installations.c.integration_id,
+                integrations.c.webhook_url,
+                integrations.c.events,
+            )
+            .join(integrations, integrations.c.id == installations.c.integration_id)
+            .where(installations.c.id.in_(wanted))
         ).all()
-        return {row.id: _Installation(row.team_id, row.integration_id) for row in rows}
+        return {
+            row.id: _Installation(
+                row.team_id, row.integration_id, row.webhook_url, tuple(row.events or ())
+            )
+            for row in rows
+        }
 
     # The feed (6.4)
 
