@@ -320,13 +320,16 @@ signing_keys = Table(
 )
 
 # The outbox (CONTRACT.md 6.1): one row per event, written in the transaction of its change.
-# `seq` orders events as they committed: the outbox numbers them under a lock held until the
-# commit (repositories/events.py), so the feed's cursor never skips one committed late. `id` is
-# the opaque `evt_` id clients see.
+# `seq` orders events as they committed: the database numbers them as they are inserted, under
+# a lock held until the commit (repositories/events.py), so the feed's cursor never skips one
+# committed late. `id` is the opaque `evt_` id clients see.
 events = Table(
     "events",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    # SQLite: INTEGER PRIMARY KEY, its rowid; PostgreSQL: BIGSERIAL, whose sequence ignores the
+    # transaction's snapshot (a max(seq) + 1 would not: a REPEATABLE READ unit would miss the
+    # events committed since its snapshot began).
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     Column("id", String(ID), nullable=False, unique=True),
     Column("type", String(100), nullable=False),
     Column("team_id", String(ID), nullable=False),

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.event_payloads import NewEvent, event_body
@@ -34,8 +34,8 @@ from keyturn.storage.tables import (
 # The lock that numbers events ("ktev"): one number every keyturn process agrees on.
 EVENT_NUMBERING_LOCK = 0x6B746576
 
-LAST_SEQ = select(func.max(events.c.seq))
-INSERT_EVENT = insert(events)
+# One statement for all of a unit's events, their numbers back in the order given.
+INSERT_EVENTS_RETURNING_SEQ = insert(events).returning(events.c.seq, sort_by_parameter_order=True)
 INSERT_EVENT_INSTALLATION = insert(event_installations)
 INSERT_DELIVERY = insert(deliveries)
 TEAM_WEBHOOKS = select(
@@ -79,19 +79,15 @@ class EventRepository:
             return
         found = self._installations({i for event in pending for i in event.installation_ids})
         now = self._clock.now_ms()
-        advisory_lock_id(self._connection, EVENT_NUMBERING_LOCK)
-        last = self._connection.execute(LAST_SEQ).scalar() or 0
         rows: list[dict[str, Any]] = []
-        links: list[dict[str, Any]] = []
-        due: list[dict[str, Any]] = []
+        destinations: list[list[tuple[str, str, str]]] = []
         hooks: dict[str, Sequence[Any]] = {}
-        for seq, event in enumerate(pending, start=last + 1):
+        for event in pending:
             team_id = event.team_id or found[event.installation_ids[0]].team_id
             event_id = self._ids.new("evt")
             body = event_body(event, event_id=event_id, created_at=now, team_id=team_id)
             rows.append(
                 {
-                    "seq": seq,
                     "id": event_id,
                     "type": event.type,
                     "team_id": team_id,
@@ -100,28 +96,29 @@ class EventRepository:
                     "body": body,
                 }
             )
-            links += [{"event_seq": seq, "installation_id": i} for i in event.installation_ids]
             if team_id not in hooks:
                 hooks[team_id] = self._connection.execute(TEAM_WEBHOOKS, {"team_id": team_id}).all()
-            for hook in hooks[team_id]:
-                if webhook_receives(event.type, hook.events, hook.project_ids, event.project_id):
-                    due.append(self._delivery(seq, "webhook", hook.id, hook.url, now))
-            # Each integration once, however many of its installations the event involves.
-            receivers = {
-                found[i].integration_id: found[i]
-                for i in event.installation_ids
-                if i in found and found[i].webhook_url is not None
-            }
-            for integration_id, installation in receivers.items():
-                if installation.webhook_url and integration_receives(
-                    event.type, installation.opted_in
-                ):
-                    due.append(
-                        self._delivery(
-                            seq, "integration", integration_id, installation.webhook_url, now
-                        )
-                    )
-        self._connection.execute(INSERT_EVENT, rows)
+            destinations.append(
+                [
+                    ("webhook", hook.id, hook.url)
+                    for hook in hooks[team_id]
+                    if webhook_receives(event.type, hook.events, hook.project_ids, event.project_id)
+                ]
+                + _integration_destinations(event, found)
+            )
+        # Numbered by the insert, under the lock: `seq` order is commit order.
+        advisory_lock_id(self._connection, EVENT_NUMBERING_LOCK)
+        seqs = self._connection.execute(INSERT_EVENTS_RETURNING_SEQ, rows).scalars().all()
+        links = [
+            {"event_seq": seq, "installation_id": installation_id}
+            for seq, event in zip(seqs, pending, strict=True)
+            for installation_id in event.installation_ids
+        ]
+        due = [
+            self._delivery(seq, kind, destination, url, now)
+            for seq, targets in zip(seqs, destinations, strict=True)
+            for kind, destination, url in targets
+        ]
         if links:
             self._connection.execute(INSERT_EVENT_INSTALLATION, links)
         if due:
@@ -213,3 +210,21 @@ class EventRepository:
             installation_ids=tuple(linked),
             body=row.body,
         )
+
+
+def _integration_destinations(
+    event: NewEvent, found: dict[str, _Installation]
+) -> list[tuple[str, str, str]]:
+    """The integrations with a webhook that get `event` (6.2), each once, however many of its
+    installations the event involves."""
+    receivers = {
+        found[i].integration_id: found[i]
+        for i in event.installation_ids
+        if i in found and found[i].webhook_url is not None
+    }
+    return [
+        ("integration", integration_id, installation.webhook_url)
+        for integration_id, installation in receivers.items()
+        if installation.webhook_url is not None
+        and integration_receives(event.type, installation.opted_in)
+    ]

@@ -22,7 +22,12 @@ ID = 64
 def upgrade() -> None:
     op.create_table(
         "events",
-        sa.Column("seq", sa.BigInteger, autoincrement=False, nullable=False),
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("id", sa.String(ID), nullable=False),
         sa.Column("type", sa.String(100), nullable=False),
         sa.Column("team_id", sa.String(ID), nullable=False),
