@@ -2,7 +2,7 @@
 involves, team `webhooks` (secrets sealed), and one `deliveries` row per event and destination.
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
