@@ -31,6 +31,7 @@ from tests.postgres_cluster import PostgresClusterError
 from bench.dashboard import run_dashboard
 from bench.databases import postgres_database, sqlite_database, work_directory
 from bench.durability import measure_synchronous_modes
+from bench.events import measure_events
 from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measure_http
 from bench.http_report import http_table
 from bench.ledger import DEPLOYMENT_COUNTS, TARGET_MS, TARGET_RATIO, measure_usage
@@ -239,11 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "inprocess", "http", "ledger", "dashboard"),
+        choices=("all", "inprocess", "http", "ledger", "dashboard", "events"),
         default="all",
-        help="the in-process latency tables, the HTTP part (real server, wrk) and the "
-        "dashboard's pages at 1,000 projects and 10,000 deployments; or only the usage "
-        "ledger's in-process rows, or only the dashboard's",
+        help="the in-process latency tables, the HTTP part (real server, wrk), the "
+        "dashboard's pages at 1,000 projects and 10,000 deployments and the events part "
+        "(outbox cost, delivery throughput); or only one of the usage ledger's in-process "
+        "rows, the dashboard's or the events'",
     )
     parser.add_argument(
         "--workers", default="1,2", help="HTTP part: worker counts to measure (default 1,2)"
@@ -271,7 +273,25 @@ def main(argv: list[str] | None = None) -> int:
                 run_dashboard(DATABASES, chosen, work_dir, args.samples, new_key(), progress)
                 or status
             )
+    if args.part in ("all", "events"):
+        status = run_events(chosen, args.samples) or status
     return status
+
+
+def run_events(chosen: list[str], samples: int) -> int:
+    """The events part: what the outbox adds to a rotation PUT, and delivery throughput."""
+    lines = []
+    with work_directory() as work_dir:
+        for name in chosen:
+            progress(f"events: {name}: measuring the outbox and the delivery worker")
+            try:
+                lines += measure_events(name, DATABASES[name], work_dir, samples)
+            except PostgresClusterError as exc:
+                lines.append(f"events {name}: not measured: {str(exc).splitlines()[0]}")
+    print(f"{header(samples, source_revision())} | events part")
+    for line in lines:
+        print(line)
+    return 0
 
 
 def run_http(chosen: list[str], workers: list[int], server_python: Path | None) -> int:

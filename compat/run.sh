@@ -42,6 +42,8 @@ for _ in $(seq 1 100); do
 done
 
 export KEYTURN_URL="http://127.0.0.1:$port"
+# Scripts that check what the docs say (cli-webhooks.mjs runs docs/events.md's snippet) read it here.
+export KEYTURN_REPO="$here/.."
 status=0
 # Only this checkout's scripts run, not leftovers of older checkouts in $COMPAT_DIR; lib.mjs is
 # a module they import, not a script.

@@ -73,6 +73,13 @@ def seed_world(partner: Partner, workspace: Workspace, resources: int = 1) -> Wo
     deployment = workspace.deploy({"name": "web", "project": project_id, "target": "production"})
     # The first JWKS fetch makes the signing key: every sealed column then holds a ciphertext.
     assert partner.client.get("/.well-known/jwks").status_code == 200
+    # A team webhook: its signing secret is sealed too.
+    hook = workspace.client.post(
+        "/v1/webhooks",
+        json={"url": "https://example.com/hook", "events": ["deployment.created"]},
+        headers=workspace.headers,
+    )
+    assert hook.status_code == 200, hook.text
     return World(
         project_id, deployment["id"], created.json()["created"][0]["id"], dict(workspace.headers)
     )

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from keyturn import __version__
 from keyturn.dashboard.pages import install_dashboard
+from keyturn.delivery.worker import DeliveryWorker
 from keyturn.domain.clock import Clock, SystemClock
 from keyturn.domain.ids import IdSource, hash_token
 from keyturn.http.errors import install_error_handlers
@@ -33,6 +34,7 @@ from keyturn.http.routes import (
     credentials,
     deployments,
     env,
+    events,
     lifecycle,
     marketplace,
     oidc,
@@ -42,8 +44,10 @@ from keyturn.http.routes import (
 )
 from keyturn.http.routes import emulator as emulator_routes
 from keyturn.outbound.partner import HttpPartnerClient
+from keyturn.outbound.webhooks import WebhookSender
 from keyturn.services.auth import Authenticator
 from keyturn.services.context import ServiceContext
+from keyturn.services.delivery import DeliveryPolicy
 from keyturn.services.emulator import Emulator, new_emulator
 from keyturn.services.operations import Readiness
 from keyturn.settings import Settings
@@ -179,6 +183,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifecycle.router,
         rotations.owner,
         rotations.partner,
+        events.router,
     ]
     if runtime.emulator is not None:
         # Only in emulator mode: elsewhere these paths are unknown (404) and undocumented.
@@ -198,6 +203,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_dashboard(app, runtime.context, runtime.store.keys.derived_key("dashboard-session"))
     install_openapi(app)
     return app
+
+
+def delivery_worker(runtime: Runtime) -> DeliveryWorker:
+    """The outbox's delivery worker, sending over HTTP with the settings' timeout and attempts."""
+    settings = runtime.settings
+    return DeliveryWorker(
+        runtime.context,
+        WebhookSender(settings.webhook_timeout_s),
+        policy=DeliveryPolicy(
+            timeout_s=settings.webhook_timeout_s, max_attempts=settings.webhook_max_attempts
+        ),
+    )
 
 
 def app_from_environment() -> FastAPI:

@@ -98,6 +98,24 @@ class Settings(BaseSettings):
         le=366 * 24 * 3600,
         description="Seconds an installation access token made by credentials/rotate lives.",
     )
+    delivery: bool = Field(
+        default=True,
+        description="Deliver webhooks in the background of `keyturn serve`; `off` leaves that "
+        "to `keyturn deliver` processes.",
+    )
+    webhook_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Attempts per webhook delivery before it is failed (retries back off "
+        "exponentially, with jitter).",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a receiver has to answer a delivery with a 2xx.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -42,7 +42,8 @@ class ServerProcesses:
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
 
-    def __call__(self) -> str:
+    def __call__(self, extra_env: dict[str, str] | None = None) -> str:
+        """Start one more server (with `extra_env` on top of the test's settings)."""
         number = len(self._logs)
         port = _free_port()
         env = {key: value for key, value in os.environ.items() if not key.startswith("KEYTURN_")}
@@ -55,6 +56,7 @@ class ServerProcesses:
             # One process per server: the tests that want two start two servers.
             "KEYTURN_WORKERS": "1",
         }
+        env |= extra_env or {}
         log_path = self._tmp_path / f"server{number}.log"
         log = log_path.open("wb")
         self._logs.append(log)

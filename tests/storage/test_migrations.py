@@ -142,6 +142,63 @@ def _update_secrets_as_0002(
         )
 
 
+connections_0002 = sa.table(
+    "connections",
+    *(
+        sa.column(name)
+        for name in ("id", "resource_id", "project_id", "in_production", "in_preview")
+    ),
+    *(sa.column(name) for name in ("in_development", "env_var_prefix", "make_sensitive")),
+    sa.column("created_at"),
+)
+
+
+def _internal_id(runtime: Runtime, installation_id: str, partner_id: str) -> str:
+    with runtime.store.engine.connect() as connection:
+        return str(
+            connection.execute(
+                select(resources.c.internal_id).where(
+                    resources.c.installation_id == installation_id,
+                    resources.c.partner_id == partner_id,
+                    resources.c.deleted_at.is_(None),
+                )
+            ).scalar_one()
+        )
+
+
+def _disconnect_as_0002(
+    runtime: Runtime, installation_id: str, partner_id: str, project_id: str
+) -> None:
+    resource_id = _internal_id(runtime, installation_id, partner_id)
+    with runtime.store.engine.begin() as connection:
+        gone = connection.execute(
+            sa.delete(connections_0002).where(
+                connections_0002.c.resource_id == resource_id,
+                connections_0002.c.project_id == project_id,
+            )
+        )
+        assert gone.rowcount == 1
+
+
+def _connect_as_0002(
+    runtime: Runtime, installation_id: str, partner_id: str, project_id: str, *, prefix: str
+) -> None:
+    with runtime.store.engine.begin() as connection:
+        connection.execute(
+            connections_0002.insert().values(
+                id=runtime.store.ids.new("conn"),
+                resource_id=_internal_id(runtime, installation_id, partner_id),
+                project_id=project_id,
+                in_production=True,
+                in_preview=True,
+                in_development=True,
+                env_var_prefix=prefix,
+                make_sensitive=False,
+                created_at=runtime.store.clock.now_ms(),
+            )
+        )
+
+
 def _pull_as_0002(runtime: Runtime, deployment_id: str) -> dict[str, str]:
     with runtime.store.engine.connect() as connection:
         rows = connection.execute(
@@ -230,14 +287,20 @@ def test_upgrade_to_references_keeps_what_every_deployment_pulls(
     assert patched.status_code == 200
     made["web production, later"] = _deploy_as_0002(runtime, web, "production")
     # ...a disconnect (the shape of web's db2 connection is then lost)...
-    path = workspace.connections_path
-    assert client.delete(f"{path('db2')}/{web}", headers=workspace.headers).status_code == 204
+    # (Written as revision 0002 wrote them: today's code also writes events and reads columns
+    # 0002 did not have.)
+    _disconnect_as_0002(runtime, partner.installation_id, "db2", web)
     # ...a reconnection with another shape, after "api preview" was made...
-    assert client.delete(f"{path('db1')}/{api}", headers=workspace.headers).status_code == 204
-    assert workspace.connect(api, "db1", envVarPrefix="OTHER").status_code == 201
+    _disconnect_as_0002(runtime, partner.installation_id, "db1", api)
+    _connect_as_0002(runtime, partner.installation_id, "db1", api, prefix="OTHER")
     made["api preview, reconnected"] = _deploy_as_0002(runtime, api, "preview")
     # ...and a deleted resource.
-    assert client.delete(partner.resource_path("db1"), headers=partner.auth()).status_code == 204
+    with runtime.store.engine.begin() as connection:
+        connection.execute(
+            sa.update(resources)
+            .where(resources.c.internal_id == _internal_id(runtime, partner.installation_id, "db1"))
+            .values(deleted_at=runtime.store.clock.now_ms())
+        )
 
     before = {name: _pull_as_0002(runtime, d) for name, d in made.items()}
     assert before["web production"] == {

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -24,9 +26,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from keyturn import __version__
-from keyturn.app import Runtime, build_runtime, create_app, master_keys_of
+from keyturn.app import Runtime, build_runtime, create_app, delivery_worker, master_keys_of
 from keyturn.cli import remote
 from keyturn.cli.seed_file import seed_fixture_from_file
+from keyturn.delivery.worker import DeliveryWorker
 from keyturn.domain.errors import KeyturnError, ServiceUnavailable
 from keyturn.services import emulator as emulator_controls
 from keyturn.services import seed
@@ -174,6 +177,8 @@ def serve(
 
     Rotation requests to partners: KEYTURN_OIDC_ISSUER, KEYTURN_PARTNER_TIMEOUT_S,
     KEYTURN_ROTATION_TIMEOUT_H.
+
+    Webhooks: KEYTURN_DELIVERY, KEYTURN_WEBHOOK_TIMEOUT_S, KEYTURN_WEBHOOK_MAX_ATTEMPTS.
     """
     settings = _settings(
         host=host,
@@ -190,6 +195,9 @@ def serve(
     # Built here once, even when workers build their own: a generated admin token and key file
     # must exist before the workers start, so that all of them read the same ones.
     runtime = _runtime(settings)
+    # One delivery worker per `keyturn serve`, in this process, whatever the number of HTTP
+    # workers: claims keep it from sending what another process's worker sends.
+    worker = delivery_worker(runtime) if settings.delivery else None
     if count == 1:
         # Bound before the start line, so that the line names the port (`--port 0` picks one).
         server, sock = _bound_server(runtime, settings)
@@ -198,19 +206,40 @@ def serve(
             _seed_from_file(runtime, seed_file)
         if demo:
             _print_demo(runtime, seed_demo(runtime.context), port=sock.getsockname()[1])
-        sys.stdout.flush()
-        server.run(sockets=[sock])
+        _start_delivery(worker)
+        try:
+            server.run(sockets=[sock])
+        finally:
+            _stop_delivery(worker)
         return
     _print_start(runtime, port=settings.port, schema=schema)
     if demo:
         _print_demo(runtime, seed_demo(runtime.context), port=settings.port)
+    _start_delivery(worker)
     options = _uvicorn_options(settings)
+    # The pool's connections are not handed to the workers (new processes); a delivery worker
+    # of this process opens new ones when it needs them.
     runtime.store.engine.dispose()
     # Workers are new processes that read their settings from the environment; host and port
     # stay with this process, which holds the socket.
     if database_url is not None:
         os.environ["KEYTURN_DATABASE_URL"] = database_url
-    uvicorn.run("keyturn.app:app_from_environment", factory=True, workers=count, **options)
+    try:
+        uvicorn.run("keyturn.app:app_from_environment", factory=True, workers=count, **options)
+    finally:
+        _stop_delivery(worker)
+
+
+def _start_delivery(worker: DeliveryWorker | None) -> None:
+    if worker is not None:
+        worker.start()
+        typer.echo("  webhooks:       delivered in the background (KEYTURN_DELIVERY=off stops it)")
+    sys.stdout.flush()
+
+
+def _stop_delivery(worker: DeliveryWorker | None) -> None:
+    if worker is not None:
+        worker.stop()
 
 
 def _uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -318,6 +347,33 @@ def _require_current_schema(settings: Settings) -> None:
             fg="red",
         )
         raise typer.Exit(2)
+
+
+@app.command()
+def deliver(database_url: DatabaseURL = None) -> None:
+    """Deliver webhooks until stopped (Ctrl-C or SIGTERM), without serving HTTP.
+
+    Run any number of these on one PostgreSQL database, beside or instead of the background
+    delivery of `keyturn serve` (KEYTURN_DELIVERY=off): each attempt goes out from one of
+    them only. KEYTURN_WEBHOOK_TIMEOUT_S and KEYTURN_WEBHOOK_MAX_ATTEMPTS apply.
+    """
+    settings = _settings(database_url=database_url)
+    _require_current_schema(settings)
+    _require_keys_that_open_the_data(settings)
+    runtime = _runtime(settings)
+    worker = delivery_worker(runtime)
+    typer.echo(f"keyturn {__version__}: delivering webhooks from {_where(runtime.store.engine)}")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
+    worker.start()
+    try:
+        stop.wait()
+    finally:
+        worker.stop()
+        runtime.store.engine.dispose()
+    stats = worker.stats
+    typer.echo(f"keyturn: stopped after {stats.attempts} attempts, {stats.delivered} delivered")
 
 
 @db.command("upgrade")

@@ -28,8 +28,8 @@ from keyturn.client.models import (
     Project,
     Resource,
     ResourceName,
-    Rotation,
     RolledBack,
+    Rotation,
     SecretsUsage,
     SecretsVersions,
     Team,
@@ -257,6 +257,7 @@ class AsyncClient:
         self, installation_id: str, resource_id: str, *, owner: bool = False
     ) -> list[Rotation]:
         return await self._send(endpoints.list_rotations(installation_id, resource_id, owner))
+
     async def rollback(self, installation_id: str, resource_id: str, version: int) -> RolledBack:
         return await self._send(endpoints.rollback(installation_id, resource_id, version))
 

@@ -29,8 +29,8 @@ from keyturn.client.models import (
     Project,
     Resource,
     ResourceName,
-    Rotation,
     RolledBack,
+    Rotation,
     SecretsUsage,
     SecretsVersions,
     Team,
@@ -391,6 +391,8 @@ def request_rotation(
 def list_rotations(installation_id: str, resource_id: str, owner: bool) -> Call[list[Rotation]]:
     path = _lifecycle(installation_id, resource_id, owner) + "/rotations"
     return call("GET", path, models(Rotation, "rotations"))
+
+
 def rollback(installation_id: str, resource_id: str, version: int) -> Call[RolledBack]:
     path = _lifecycle(installation_id, resource_id, owner=False) + "/rollback"
     return call("POST", path, model(RolledBack), body={"version": version})

@@ -212,6 +212,8 @@ class Rotation(Model):
     completed_at: int | None
     version: int | None
     error: RotationError | None
+
+
 class RolledBack(Model):
     """The answer of a rollback: the version now current (a new one, or the same when the set
     was already that version's)."""

@@ -24,7 +24,7 @@ from keyturn.domain.errors import BadRequest, FieldError
 from keyturn.domain.text import text_problem
 from keyturn.services.auth import Credentials, identify
 from keyturn.services.context import ServiceContext
-from keyturn.services.projects import TeamCaller, caller_team
+from keyturn.services.projects import TeamCaller, caller_member, caller_team
 
 
 async def service_context(request: Request) -> ServiceContext:
@@ -53,6 +53,11 @@ class RequestCaller:
         """The user token's team; `?teamId=` or `?slug=`, if given, must name it (else 403)."""
         with self.context.store.read() as uow:
             return caller_team(uow, self.team)
+
+    def member(self) -> tuple[str, str | None]:
+        """`team_id()`, and the user the token stands for (events name it as their `user`)."""
+        with self.context.store.read() as uow:
+            return caller_member(uow, self.team)
 
 
 def check_parameters_text(request: Request) -> None:

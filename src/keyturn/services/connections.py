@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from keyturn.domain.environment import Connection, derived_keys
 from keyturn.domain.envkeys import ENVIRONMENTS
 from keyturn.domain.errors import Code, Conflict, NotFound, RuleViolation
+from keyturn.domain.event_payloads import project_connection_event
+from keyturn.domain.events import PROJECT_CONNECTED, PROJECT_DISCONNECTED
 from keyturn.domain.secrets import MAX_NAME_LENGTH, SECRET_PREFIX
 from keyturn.services.auth import team_installation
 from keyturn.services.context import ServiceContext
@@ -36,9 +38,11 @@ def connect_resource(
     installation_id: str,
     partner_id: str,
     request: ConnectionRequest,
+    *,
+    user_id: str | None = None,
 ) -> Connection:
     with ctx.store.write() as uow:
-        connection = connect_in(uow, team_id, installation_id, partner_id, request)
+        connection = connect_in(uow, team_id, installation_id, partner_id, request, user_id=user_id)
         uow.commit()
     return connection
 
@@ -49,8 +53,11 @@ def connect_in(
     installation_id: str,
     partner_id: str,
     request: ConnectionRequest,
+    *,
+    user_id: str | None = None,
 ) -> Connection:
-    """The connection, made in the caller's unit of work (a seed's); nothing committed."""
+    """The connection and its event, made in the caller's unit of work (the API's or a
+    seed's); nothing committed."""
     if request.env_var_prefix is not None and not SECRET_PREFIX.fullmatch(request.env_var_prefix):
         raise RuleViolation(
             Code.INVALID_PREFIX,
@@ -92,6 +99,17 @@ def connect_in(
         request.make_sensitive,
     )
     uow.projects.touch(project.id)
+    uow.events.emit(
+        project_connection_event(
+            PROJECT_CONNECTED,
+            resource,
+            project.id,
+            project.name,
+            connection.environments,
+            team_id=team_id,
+            user_id=user_id,
+        )
+    )
     return connection
 
 
@@ -105,7 +123,13 @@ def list_connections(
 
 
 def disconnect_resource(
-    ctx: ServiceContext, team_id: str, installation_id: str, partner_id: str, project_ref: str
+    ctx: ServiceContext,
+    team_id: str,
+    installation_id: str,
+    partner_id: str,
+    project_ref: str,
+    *,
+    user_id: str | None = None,
 ) -> None:
     with ctx.store.write() as uow:
         team_installation(uow, team_id, installation_id)
@@ -116,4 +140,15 @@ def disconnect_resource(
             raise NotFound(f"projectId: resource {partner_id!r} is not connected to the project")
         uow.connections.delete(connection)
         uow.projects.touch(project.id)
+        uow.events.emit(
+            project_connection_event(
+                PROJECT_DISCONNECTED,
+                resource,
+                project.id,
+                project.name,
+                connection.environments,
+                team_id=team_id,
+                user_id=user_id,
+            )
+        )
         uow.commit()

@@ -22,9 +22,10 @@ from keyturn.domain.environment import (
 )
 from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import Forbidden, NotFound
+from keyturn.domain.event_payloads import Involved, NewEvent, deployment_created_event
 from keyturn.services.context import ServiceContext
 from keyturn.services.env import check_target, derived_entries, pulled_env
-from keyturn.services.projects import TeamCaller, caller_team, check_project_name, find_project
+from keyturn.services.projects import TeamCaller, caller_member, check_project_name, find_project
 from keyturn.storage.unit_of_work import UnitOfWork
 
 URL_HOST = "keyturn.localhost"
@@ -52,7 +53,7 @@ def create_deployment(
     raises its 400), then the project and the frozen env."""
     with ctx.store.write(snapshot=True) as uow:
         uow.deployments.lock_for_changes()
-        team_id = caller_team(uow, caller)
+        team_id, user_id = caller_member(uow, caller)
         request = ask()
         name, target, git_branch = request.name, request.target, request.git_branch
         project_ref, redeploy_of = request.project_ref, request.redeploy_of
@@ -71,23 +72,35 @@ def create_deployment(
         deployment_name = name or project.name
         check_project_name(deployment_name)
         deployment = deploy(
-            uow, project, name=deployment_name, target=target, git_branch=git_branch
+            uow,
+            project,
+            name=deployment_name,
+            target=target,
+            git_branch=git_branch,
+            user_id=user_id,
         )
         uow.commit()
     return DeploymentView(deployment, project.name)
 
 
 def deploy(
-    uow: UnitOfWork, project: Project, *, name: str, target: str, git_branch: str | None
+    uow: UnitOfWork,
+    project: Project,
+    *,
+    name: str,
+    target: str,
+    git_branch: str | None,
+    user_id: str | None = None,
 ) -> Deployment:
-    """Create a deployment of `project` with its env for `target` now; the caller has called
-    `uow.deployments.lock_for_changes()` first and commits."""
+    """Create a deployment of `project` with its env for `target` now, and its
+    `deployment.created` event; the caller has called `uow.deployments.lock_for_changes()`
+    first and commits."""
     links = [
         (connection, resource)
         for connection, resource in uow.connections.of_projects([project.id])
         if target in connection.environments
     ]
-    return uow.deployments.add(
+    deployment = uow.deployments.add(
         project_id=project.id,
         name=name,
         target=target,
@@ -106,6 +119,34 @@ def deploy(
             for connection, resource in links
         ],
         url_host=URL_HOST,
+    )
+    uow.events.emit(_deployment_created(uow, deployment, links, project.team_id, user_id))
+    return deployment
+
+
+def _deployment_created(
+    uow: UnitOfWork,
+    deployment: Deployment,
+    links: Sequence[tuple[Connection, ConnectedResource]],
+    team_id: str,
+    user_id: str | None,
+) -> NewEvent:
+    partner_ids = {
+        resource.internal_id: resource.partner_id
+        for resource in uow.resources.by_internal_ids(resource.internal_id for _, resource in links)
+    }
+    return deployment_created_event(
+        team_id=team_id,
+        user_id=user_id,
+        deployment_id=deployment.id,
+        name=deployment.name,
+        url=deployment.url,
+        project_id=deployment.project_id,
+        target=deployment.target,
+        involved=[
+            Involved(resource.installation_id, partner_ids[resource.internal_id])
+            for _, resource in links
+        ],
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from keyturn.domain.accounts import Project, Team
+from keyturn.domain.accounts import Project, Team, user_id_of
 from keyturn.domain.errors import BadRequest, Code, Conflict, FieldError, Forbidden, NotFound
+from keyturn.domain.event_payloads import project_connection_event, project_event
+from keyturn.domain.events import PROJECT_CREATED, PROJECT_DISCONNECTED, PROJECT_REMOVED
 from keyturn.services.auth import Credentials, identify, require_user
 from keyturn.services.context import ServiceContext
 from keyturn.storage.unit_of_work import UnitOfWork
@@ -24,12 +26,19 @@ def check_project_name(name: str) -> None:
         raise BadRequest(message, (FieldError("name", message),))
 
 
-def create_project(ctx: ServiceContext, team_id: str, name: str) -> Project:
+def create_project(
+    ctx: ServiceContext, team_id: str, name: str, *, user_id: str | None = None
+) -> Project:
     check_project_name(name)
     with ctx.store.write() as uow:
         if uow.projects.by_name(team_id, name) is not None:
             raise Conflict(Code.CONFLICT, f"name: a project named {name!r} already exists")
         project = uow.projects.add(team_id, name)
+        uow.events.emit(
+            project_event(
+                PROJECT_CREATED, team_id=team_id, user_id=user_id, project_id=project.id, name=name
+            )
+        )
         uow.commit()
     return project
 
@@ -56,12 +65,41 @@ def list_projects(ctx: ServiceContext, team_id: str) -> list[Project]:
         return uow.projects.of_team(team_id)
 
 
-def delete_project(ctx: ServiceContext, team_id: str, id_or_name: str) -> None:
+def delete_project(
+    ctx: ServiceContext, team_id: str, id_or_name: str, *, user_id: str | None = None
+) -> None:
     """Delete the project, its connections, variables and deployments."""
     with ctx.store.write() as uow:
         project = find_project(uow, team_id, id_or_name)
         uow.projects.lock([project.id])
+        links = uow.connections.of_projects([project.id])
+        connected = {
+            r.internal_id: r
+            for r in uow.resources.by_internal_ids(resource.internal_id for _, resource in links)
+        }
         uow.projects.delete(project)
+        # Each connection ends with the project (6.1), then the project itself.
+        for connection, resource in links:
+            uow.events.emit(
+                project_connection_event(
+                    PROJECT_DISCONNECTED,
+                    connected[resource.internal_id],
+                    project.id,
+                    project.name,
+                    connection.environments,
+                    team_id=team_id,
+                    user_id=user_id,
+                )
+            )
+        uow.events.emit(
+            project_event(
+                PROJECT_REMOVED,
+                team_id=team_id,
+                user_id=user_id,
+                project_id=project.id,
+                name=project.name,
+            )
+        )
         uow.commit()
 
 
@@ -83,9 +121,15 @@ class TeamCaller:
 
 def caller_team(uow: UnitOfWork, caller: TeamCaller) -> str:
     """The user token's team; 401 for an unknown token, 403 for another kind or team."""
-    team_id = require_user(identify(uow, caller.credentials))
+    return caller_member(uow, caller)[0]
+
+
+def caller_member(uow: UnitOfWork, caller: TeamCaller) -> tuple[str, str | None]:
+    """`caller_team`, and the user the token stands for (what events name as `user`)."""
+    principal = identify(uow, caller.credentials)
+    team_id = require_user(principal)
     check_team_scope(uow, team_id, caller.team_ref, caller.team_slug)
-    return team_id
+    return team_id, user_id_of(principal)
 
 
 def check_team_scope(uow: UnitOfWork, team_id: str, team_ref: str | None, slug: str | None) -> None:

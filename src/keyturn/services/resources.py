@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from keyturn.domain.conditions import NO_PRECONDITIONS, Preconditions
 from keyturn.domain.errors import BadRequest, FieldError, NotFound
+from keyturn.domain.event_payloads import resource_deleted_event
 from keyturn.domain.resources import MAX_PARTNER_ID_LENGTH, Resource, ResourceFields
 from keyturn.domain.rotations import Rotation
 from keyturn.domain.secrets import VersionProvenance, validate_secrets
@@ -118,6 +119,7 @@ def delete_resource(ctx: ServiceContext, installation_id: str, partner_id: str) 
     with ctx.store.write() as uow:
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         uow.resources.mark_deleted(resource)
+        uow.events.emit(resource_deleted_event(resource))
         uow.commit()
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from keyturn.domain.conditions import NO_PRECONDITIONS, Preconditions
 from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import Code, NotFound, RuleViolation
+from keyturn.domain.event_payloads import secrets_updated_event
 from keyturn.domain.resources import INACTIVE_STATUS, Resource
 from keyturn.domain.secrets import (
     Secret,
@@ -176,6 +177,7 @@ def apply_secrets(
             )
     uow.secrets.write_version(resource, version, change, merged)
     uow.resources.record_secrets_version(resource, version, provenance)
+    uow.events.emit(secrets_updated_event(resource, version, provenance.source, change))
     if provenance.rotation_id is not None:
         uow.rotations.complete(provenance.rotation_id, version=version)
     return version

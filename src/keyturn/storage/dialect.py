@@ -138,3 +138,12 @@ def process_writer_queue(engine: Engine) -> TicketLock | None:
     if engine.dialect.name == POSTGRESQL:
         return None
     return writer_queue(str(engine.url.database))
+
+
+def skip_locked(connection: Connection, query: Select[Any]) -> Select[Any]:
+    """`query` locking the rows it selects and passing over rows another transaction holds
+    (PostgreSQL's `FOR UPDATE SKIP LOCKED`: workers claiming from one queue never wait on, or
+    take, each other's rows); unchanged on SQLite, whose write transaction is alone anyway."""
+    if serializes_writers(connection):
+        return query
+    return query.with_for_update(skip_locked=True)

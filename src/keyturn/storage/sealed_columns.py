@@ -21,6 +21,7 @@ from keyturn.storage.repositories.idempotency import idempotency_identity
 from keyturn.storage.repositories.integrations import client_secret_identity
 from keyturn.storage.repositories.secrets import secret_identity
 from keyturn.storage.repositories.signing_keys import signing_key_identity
+from keyturn.storage.repositories.webhooks import webhook_secret_identity
 from keyturn.storage.tables import (
     deployment_env,
     idempotency_keys,
@@ -29,6 +30,7 @@ from keyturn.storage.tables import (
     resources,
     signing_keys,
     user_env_vars,
+    webhooks,
 )
 
 
@@ -108,4 +110,5 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         "record_ciphertext",
         lambda row: idempotency_identity(row.id),
     ),
+    SealedColumn(webhooks, "secret_ciphertext", lambda row: webhook_secret_identity(row.id)),
 )

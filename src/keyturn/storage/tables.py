@@ -337,3 +337,77 @@ idempotency_keys = Table(
     Column("record_ciphertext", LargeBinary, nullable=False),
     Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
+
+# The outbox (CONTRACT.md 6.1): one row per event, written in the transaction of its change.
+# `seq` orders events as they committed: the database numbers them as they are inserted, under
+# a lock held until the commit (repositories/events.py), so the feed's cursor never skips one
+# committed late. `id` is the opaque `evt_` id clients see.
+events = Table(
+    "events",
+    metadata,
+    # SQLite: INTEGER PRIMARY KEY, its rowid; PostgreSQL: BIGSERIAL, whose sequence ignores the
+    # transaction's snapshot (a max(seq) + 1 would not: a REPEATABLE READ unit would miss the
+    # events committed since its snapshot began).
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("type", String(100), nullable=False),
+    Column("team_id", String(ID), nullable=False),
+    Column("project_id", String(ID), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    # The whole event as delivered ({id, type, createdAt, region, payload}): names, never values.
+    Column("body", JSON, nullable=False),
+    Index("ix_events_team_id_seq", "team_id", "seq"),
+)
+
+# Which installations an event involves: the feed of an integration token reads these.
+event_installations = Table(
+    "event_installations",
+    metadata,
+    Column("event_seq", BigInteger, ForeignKey("events.seq"), nullable=False),
+    Column("installation_id", String(ID), nullable=False),
+    PrimaryKeyConstraint("installation_id", "event_seq"),
+)
+
+# Team webhooks (6.3); the secret is sealed, not hashed: keyturn signs deliveries with it.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("team_id", String(ID), ForeignKey("teams.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("events", JSON, nullable=False),
+    # NULL: every project of the team; else a JSON list of project ids.
+    Column("project_ids", JSON, nullable=True),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_webhooks_team_id", "team_id"),
+)
+
+# One row per event and destination (6.4). A worker claims a due row by moving its
+# `next_attempt_at` past the attempt's timeout (a lease), in the transaction that counts the
+# attempt, so a crashed worker's attempt becomes due again and no two workers send one attempt.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("event_seq", BigInteger, ForeignKey("events.seq"), nullable=False),
+    Column("destination_kind", String(16), nullable=False),  # "integration" or "webhook"
+    Column("destination_id", String(ID), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("status", String(16), nullable=False),  # "pending", "delivered" or "failed"
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("delivered_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_deliveries_event_seq", "event_seq"),
+    # The worker's one query: pending rows by due time.
+    Index(
+        "ix_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)

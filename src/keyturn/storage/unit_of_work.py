@@ -38,9 +38,11 @@ from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
 from keyturn.storage.repositories.ciphertexts import CiphertextRepository, key_ids_in_use
 from keyturn.storage.repositories.connections import ConnectionRepository
+from keyturn.storage.repositories.deliveries import DeliveryRepository
 from keyturn.storage.repositories.deployments import DeploymentRepository
 from keyturn.storage.repositories.emulator import EmulatorRepository
 from keyturn.storage.repositories.env_vars import EnvVarRepository
+from keyturn.storage.repositories.events import EventRepository
 from keyturn.storage.repositories.idempotency import IdempotencyRepository
 from keyturn.storage.repositories.integrations import IntegrationRepository
 from keyturn.storage.repositories.ledger import LedgerRepository
@@ -50,6 +52,7 @@ from keyturn.storage.repositories.resources import ResourceRepository
 from keyturn.storage.repositories.rotations import RotationRepository
 from keyturn.storage.repositories.secrets import SecretRepository
 from keyturn.storage.repositories.signing_keys import SigningKeyRepository
+from keyturn.storage.repositories.webhooks import WebhookRepository
 from keyturn.storage.writer_queue import TicketLock
 
 # What a database that is down, unreachable or out of connections raises: DBAPI operational
@@ -139,6 +142,9 @@ class UnitOfWork:
     idempotency: IdempotencyRepository
     emulator: EmulatorRepository
     overview: OverviewRepository
+    events: EventRepository
+    webhooks: WebhookRepository
+    deliveries: DeliveryRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -176,6 +182,9 @@ class UnitOfWork:
         self.idempotency = IdempotencyRepository(connection, store.keys, clock=clock, ids=ids)
         self.emulator = EmulatorRepository(connection)
         self.overview = OverviewRepository(connection)
+        self.events = EventRepository(connection, clock=clock, ids=ids)
+        self.webhooks = WebhookRepository(connection, store.keys, clock=clock, ids=ids)
+        self.deliveries = DeliveryRepository(connection, clock=clock)
         return self
 
     @property
@@ -215,7 +224,10 @@ class UnitOfWork:
             ) from None
 
     def commit(self) -> None:
-        self._require_connection().commit()
+        """Write the events the change emitted (the outbox), then commit them together."""
+        connection = self._require_connection()
+        self.events.flush()
+        connection.commit()
 
     def _begin(self, engine: Engine) -> Connection:
         try:

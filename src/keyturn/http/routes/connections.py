@@ -36,10 +36,10 @@ def connect(
     body: Body,
 ) -> ConnectionOut:
     """Connect the resource to a project: its secrets become the project's env vars."""
-    team_id = caller.team_id()
+    team_id, user_id = caller.member()
     request = parse_body(ConnectionIn, body).to_request()
     connection = connections.connect_resource(
-        context, team_id, integrationConfigurationId, resourceId, request
+        context, team_id, integrationConfigurationId, resourceId, request, user_id=user_id
     )
     return _connection_record(connection)
 
@@ -73,9 +73,9 @@ def disconnect(
     context: Context,
     caller: Caller,
 ) -> Response:
-    team_id = caller.team_id()
+    team_id, user_id = caller.member()
     connections.disconnect_resource(
-        context, team_id, integrationConfigurationId, resourceId, projectId
+        context, team_id, integrationConfigurationId, resourceId, projectId, user_id=user_id
     )
     return Response(status_code=204)
 

@@ -31,9 +31,9 @@ Body = Annotated[bytes, Depends(raw_body)]
     responses=answers(200, ProjectOut, 400, 401, 403, 409, 413, 503),
 )
 def create_project(context: Context, caller: Caller, body: Body) -> ProjectOut:
-    team_id = caller.team_id()
+    team_id, user_id = caller.member()
     request = parse_body(ProjectIn, body)
-    return project_record(projects.create_project(context, team_id, request.name))
+    return project_record(projects.create_project(context, team_id, request.name, user_id=user_id))
 
 
 @router.get(
@@ -67,8 +67,8 @@ def get_project(idOrName: str, context: Context, caller: Caller) -> ProjectOut:
     responses=answers(204, None, 400, 401, 403, 404, 503),
 )
 def delete_project(idOrName: str, context: Context, caller: Caller) -> Response:
-    team_id = caller.team_id()
-    projects.delete_project(context, team_id, idOrName)
+    team_id, user_id = caller.member()
+    projects.delete_project(context, team_id, idOrName, user_id=user_id)
     return Response(status_code=204)
 
 

@@ -7,6 +7,7 @@ row locks and ignores it, its write transactions being serialized by `BEGIN IMME
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
@@ -129,6 +130,16 @@ class ResourceRepository:
             )
         ).first()
         return found is not None
+
+    def by_internal_ids(self, internal_ids: Iterable[str]) -> list[Resource]:
+        """These resources, deleted or not, in no particular order."""
+        wanted = sorted(set(internal_ids))
+        if not wanted:
+            return []
+        rows = self._connection.execute(
+            select(resources).where(resources.c.internal_id.in_(wanted))
+        ).all()
+        return [_resource(row) for row in rows]
 
     def _by_internal_id(self, internal_id: str) -> Resource:
         row = self._connection.execute(

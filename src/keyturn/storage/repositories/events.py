@@ -1,0 +1,230 @@
+"""The outbox (CONTRACT.md 6.1): events written in the transaction of their change, with one
+delivery row per destination, and the feed that reads them back.
+
+Services `emit` while they work; the unit of work `flush`es just before it commits, so the
+events and their deliveries commit with the change or not at all. Flushing numbers the events
+(`seq`) under a lock held until the commit (PostgreSQL; a SQLite writer is alone anyway): `seq`
+order is commit order, so a reader that has seen event n has seen every event before it, and
+the feed's cursor never skips one. The lock is taken last, just before COMMIT, so writers
+share it only for their final statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select
+
+from keyturn.domain.clock import Clock
+from keyturn.domain.event_payloads import NewEvent, event_body
+from keyturn.domain.ids import IdSource
+from keyturn.domain.webhooks import integration_receives, webhook_receives
+from keyturn.storage.dialect import advisory_lock_id
+from keyturn.storage.tables import (
+    deliveries,
+    event_installations,
+    events,
+    installations,
+    integrations,
+    webhooks,
+)
+
+# The lock that numbers events ("ktev"): one number every keyturn process agrees on.
+EVENT_NUMBERING_LOCK = 0x6B746576
+
+# One statement for all of a unit's events, their numbers back in the order given.
+INSERT_EVENTS_RETURNING_SEQ = insert(events).returning(events.c.seq, sort_by_parameter_order=True)
+INSERT_EVENT_INSTALLATION = insert(event_installations)
+INSERT_DELIVERY = insert(deliveries)
+TEAM_WEBHOOKS = select(
+    webhooks.c.id, webhooks.c.url, webhooks.c.events, webhooks.c.project_ids
+).where(webhooks.c.team_id == bindparam("team_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    seq: int
+    id: str
+    team_id: str
+    installation_ids: tuple[str, ...]
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Installation:
+    team_id: str
+    integration_id: str
+    # The integration's webhook (6.2): where it wants events, and the keyturn types it asked for.
+    webhook_url: str | None
+    opted_in: tuple[str, ...]
+
+
+class EventRepository:
+    def __init__(self, connection: Connection, *, clock: Clock, ids: IdSource) -> None:
+        self._connection = connection
+        self._clock = clock
+        self._ids = ids
+        self._pending: list[NewEvent] = []
+
+    def emit(self, event: NewEvent) -> None:
+        """Write `event` with this unit's commit (and not at all if it rolls back)."""
+        self._pending.append(event)
+
+    def flush(self) -> None:
+        """Insert the emitted events and their deliveries; the unit of work calls this last."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        found = self._installations({i for event in pending for i in event.installation_ids})
+        now = self._clock.now_ms()
+        rows: list[dict[str, Any]] = []
+        destinations: list[list[tuple[str, str, str]]] = []
+        hooks: dict[str, Sequence[Any]] = {}
+        for event in pending:
+            team_id = event.team_id or found[event.installation_ids[0]].team_id
+            event_id = self._ids.new("evt")
+            body = event_body(event, event_id=event_id, created_at=now, team_id=team_id)
+            rows.append(
+                {
+                    "id": event_id,
+                    "type": event.type,
+                    "team_id": team_id,
+                    "project_id": event.project_id,
+                    "created_at": now,
+                    "body": body,
+                }
+            )
+            if team_id not in hooks:
+                hooks[team_id] = self._connection.execute(TEAM_WEBHOOKS, {"team_id": team_id}).all()
+            destinations.append(
+                [
+                    ("webhook", hook.id, hook.url)
+                    for hook in hooks[team_id]
+                    if webhook_receives(event.type, hook.events, hook.project_ids, event.project_id)
+                ]
+                + _integration_destinations(event, found)
+            )
+        # Numbered by the insert, under the lock: `seq` order is commit order.
+        advisory_lock_id(self._connection, EVENT_NUMBERING_LOCK)
+        seqs = self._connection.execute(INSERT_EVENTS_RETURNING_SEQ, rows).scalars().all()
+        links = [
+            {"event_seq": seq, "installation_id": installation_id}
+            for seq, event in zip(seqs, pending, strict=True)
+            for installation_id in event.installation_ids
+        ]
+        due = [
+            self._delivery(seq, kind, destination, url, now)
+            for seq, targets in zip(seqs, destinations, strict=True)
+            for kind, destination, url in targets
+        ]
+        if links:
+            self._connection.execute(INSERT_EVENT_INSTALLATION, links)
+        if due:
+            self._connection.execute(INSERT_DELIVERY, due)
+
+    def _delivery(
+        self, seq: int, kind: str, destination: str, url: str, now: int
+    ) -> dict[str, Any]:
+        return {
+            "id": self._ids.new("dlv"),
+            "event_seq": seq,
+            "destination_kind": kind,
+            "destination_id": destination,
+            "url": url,
+            "status": "pending",
+            "attempts": 0,
+            # Due at once: a running worker sends it within its poll interval.
+            "next_attempt_at": now,
+            "last_status_code": None,
+            "last_error": None,
+            "delivered_at": None,
+            "created_at": now,
+        }
+
+    def _installations(self, installation_ids: Iterable[str]) -> dict[str, _Installation]:
+        wanted = sorted(installation_ids)
+        if not wanted:
+            return {}
+        rows = self._connection.execute(
+            select(
+                installations.c.id,
+                installations.c.team_id,
+                installations.c.integration_id,
+                integrations.c.webhook_url,
+                integrations.c.events,
+            )
+            .join(integrations, integrations.c.id == installations.c.integration_id)
+            .where(installations.c.id.in_(wanted))
+        ).all()
+        return {
+            row.id: _Installation(
+                row.team_id, row.integration_id, row.webhook_url, tuple(row.events or ())
+            )
+            for row in rows
+        }
+
+    # The feed (6.4)
+
+    def page(
+        self,
+        *,
+        team_id: str | None = None,
+        installation_id: str | None = None,
+        after_seq: int = 0,
+        limit: int,
+        event_type: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` events after `after_seq`, oldest first, of the team or installation."""
+        query = select(events.c.body).where(events.c.seq > after_seq)
+        if team_id is not None:
+            query = query.where(events.c.team_id == team_id)
+        if installation_id is not None:
+            query = query.where(
+                events.c.seq.in_(
+                    select(event_installations.c.event_seq).where(
+                        event_installations.c.installation_id == installation_id,
+                        event_installations.c.event_seq > after_seq,
+                    )
+                )
+            )
+        if event_type is not None:
+            query = query.where(events.c.type == event_type)
+        rows = self._connection.execute(query.order_by(events.c.seq).limit(limit)).scalars()
+        return list(rows)
+
+    def find(self, event_id: str) -> StoredEvent | None:
+        row = self._connection.execute(select(events).where(events.c.id == event_id)).first()
+        if row is None:
+            return None
+        linked = self._connection.execute(
+            select(event_installations.c.installation_id).where(
+                event_installations.c.event_seq == row.seq
+            )
+        ).scalars()
+        return StoredEvent(
+            seq=row.seq,
+            id=row.id,
+            team_id=row.team_id,
+            installation_ids=tuple(linked),
+            body=row.body,
+        )
+
+
+def _integration_destinations(
+    event: NewEvent, found: dict[str, _Installation]
+) -> list[tuple[str, str, str]]:
+    """The integrations with a webhook that get `event` (6.2), each once, however many of its
+    installations the event involves."""
+    receivers = {
+        found[i].integration_id: found[i]
+        for i in event.installation_ids
+        if i in found and found[i].webhook_url is not None
+    }
+    return [
+        ("integration", integration_id, installation.webhook_url)
+        for integration_id, installation in receivers.items()
+        if installation.webhook_url is not None
+        and integration_receives(event.type, installation.opted_in)
+    ]
