@@ -1,16 +1,17 @@
 """State machine: the usage ledger and the secrets history against a plain-Python model.
 
-Rules: secrets PUTs (full, partial and no-op), connects, disconnects, deploys, redeploys,
-redeploy-stale, deployment deletes, and resource deletes and re-imports. Rollbacks (5.4) are
-not on this branch yet. The hook for them is `Model.write`, which takes a whole new secret set:
-a rollback rule keeps each version's set in the model, posts `{"version": n}` and calls
-`write` with version n's set, expecting `source: "rollback"` in `versions`.
+Rules: secrets PUTs (full, partial and no-op), rollbacks (5.4: to any version the resource
+had, the current one included, or to one it never had, which answers 404 and changes nothing),
+connects, disconnects, deploys, redeploys, redeploy-stale, deployment deletes, and resource
+deletes and re-imports. The model keeps every version's whole set, so that a rollback is
+`Model.write` of version n's set with `source: "rollback"`.
 
 Invariants after every step, for every live resource:
 * `usage` equals the model's answer for every value: its versions, `current`, counts,
   `servingDeployments`, the newest 100 ids, `safeToRevoke`, and `supersededAt` equal to the
   `createdAt` of the version that ended it;
-* `versions` lists exactly the model's versions with their added, changed and removed names;
+* `versions` lists exactly the model's versions with their source and their added, changed and
+  removed names;
 * a deleted resource answers 404 on both.
 """
 
@@ -77,6 +78,10 @@ class ModelResource:
     rows: list[Row] = field(default_factory=list)
     # version -> (added, changed, removed), sorted names
     changes: dict[int, tuple[list[str], list[str], list[str]]] = field(default_factory=dict)
+    # version -> 5.1 `source`
+    sources: dict[int, str] = field(default_factory=dict)
+    # version -> the whole set it made, what a rollback to it restores
+    sets: dict[int, SecretSet] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,8 +112,8 @@ class Model:
     connections: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     deployments: dict[str, ModelDeployment] = field(default_factory=dict)
 
-    def write(self, resource: str, new: SecretSet) -> None:
-        """Make `new` the resource's set: a version if anything changed."""
+    def write(self, resource: str, new: SecretSet, source: str = "update") -> None:
+        """Make `new` the resource's set: a version made by `source` if anything changed."""
         model = self.resources[resource]
         old = model.secrets
         added = sorted(new.keys() - old.keys())
@@ -123,6 +128,8 @@ class Model:
         model.rows += [Row(name, model.version) for name in added + changed]
         model.secrets = dict(new)
         model.changes[model.version] = (added, changed, removed)
+        model.sources[model.version] = source
+        model.sets[model.version] = dict(new)
 
     def record(self, project: str, target: str) -> dict[tuple[str, int], int]:
         return {
@@ -260,6 +267,35 @@ class LedgerMachine(RuleBasedStateMachine):
         assert self._put(resource, self.model.resources[resource].secrets, False) == 201
 
     @rule(
+        data=st.data(),
+        # Weighted towards versions a live resource had: those are the ones that change things.
+        known=st.sampled_from([True, True, True, False]),
+    )
+    def rollback(self, data: st.DataObject, known: bool) -> None:
+        """Roll a resource back to a version it had, or (any resource, deleted ones included)
+        to one it never had: 404."""
+        with_versions = [r for r, m in self.model.resources.items() if m.live and m.sets]
+        known = known and bool(with_versions)
+        resource = data.draw(st.sampled_from(with_versions if known else RESOURCES))
+        model = self.model.resources[resource]
+        if known:
+            version = data.draw(st.sampled_from(sorted(model.sets)))
+        else:
+            version = data.draw(st.integers(model.version + 1, model.version + 3))
+        response = self.client.post(
+            self.partner.resource_path(self.resource_ids[resource]) + "/secrets/rollback",
+            json={"version": version},
+            headers=self.partner.auth(),
+        )
+        if not model.live or version not in model.sets:
+            # The invariant checks that nothing changed.
+            assert response.status_code == 404, response.text
+            return
+        assert response.status_code == 201, response.text
+        self.model.write(resource, model.sets[version], "rollback")
+        assert response.json() == {"version": model.version}
+
+    @rule(
         resource=st.sampled_from(RESOURCES),
         project=st.sampled_from(PROJECTS),
         environments=st.sampled_from(ENVIRONMENT_CHOICES),
@@ -395,7 +431,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert [
                 (v["version"], v["source"], (v["added"], v["changed"], v["removed"]))
                 for v in listed["versions"]
-            ] == [(v, "update", model.changes[v]) for v in sorted(model.changes, reverse=True)]
+            ] == [
+                (v, model.sources[v], model.changes[v]) for v in sorted(model.changes, reverse=True)
+            ]
             created = {v["version"]: v["createdAt"] for v in listed["versions"]}
             assert usage.status_code == 200, usage.text
             body = usage.json()
