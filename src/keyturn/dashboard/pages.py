@@ -323,7 +323,7 @@ def resources_page(request: Request) -> Response:
                 iter(
                     rotations.list_rotations_for_owner(
                         context,
-                        viewer.user.caller.credentials,
+                        viewer.user.caller,
                         item.resource.installation_id,
                         item.resource.partner_id,
                     )
@@ -372,9 +372,7 @@ def resource_page(request: Request, installation_id: str, resource_id: str) -> R
             context, caller, installation_id, resource_id, limit=None, until=None
         )
         usage = ledger.secrets_usage(context, caller, installation_id, resource_id, state=None)
-        history = rotations.list_rotations_for_owner(
-            context, caller.credentials, installation_id, resource_id
-        )
+        history = rotations.list_rotations_for_owner(context, caller, installation_id, resource_id)
         redeployed = request.query_params.get("redeployed", "")
         return _page(
             viewer,
@@ -452,7 +450,7 @@ def request_rotation(
         try:
             answer = rotations.request_rotation(
                 context,
-                viewer.user.caller.credentials,
+                viewer.user.caller,
                 installation_id,
                 resource_id,
                 lambda: asked,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from keyturn.domain.accounts import Installation, user_id_of
+from keyturn.domain.accounts import Installation, Principal, user_id_of
 from keyturn.domain.errors import Code, Conflict, NotFound, RuleViolation
 from keyturn.domain.rotations import (
     AsyncRotation,
@@ -44,8 +44,10 @@ from keyturn.services.auth import (
     identify,
     require_installation,
     require_installation_owner,
+    require_user,
 )
 from keyturn.services.context import ServiceContext
+from keyturn.services.projects import TeamCaller, check_team_scope
 from keyturn.services.secrets import apply_secrets, find_live_resource
 from keyturn.services.signing import signing_key
 from keyturn.storage.unit_of_work import UnitOfWork
@@ -89,7 +91,7 @@ class _Requested:
 
 def request_rotation(
     ctx: ServiceContext,
-    credentials: Credentials,
+    caller: TeamCaller,
     installation_id: str,
     partner_id: str,
     request: Callable[[], RotationRequest],
@@ -97,7 +99,7 @@ def request_rotation(
     issuer: str,
 ) -> RotationAnswer:
     """`POST {owner path}/secrets/rotate`: record, call the partner, record what it said."""
-    requested = _record_request(ctx, credentials, installation_id, partner_id, request)
+    requested = _record_request(ctx, caller, installation_id, partner_id, request)
     rotation = requested.rotation
     claims = PartnerClaims(
         issuer=issuer,
@@ -132,15 +134,14 @@ def request_rotation(
 
 def _record_request(
     ctx: ServiceContext,
-    credentials: Credentials,
+    caller: TeamCaller,
     installation_id: str,
     partner_id: str,
     request: Callable[[], RotationRequest],
 ) -> _Requested:
     now = ctx.clock.now_ms()
     with ctx.store.write() as uow:
-        principal = identify(uow, credentials)
-        installation = require_installation_owner(uow, principal, installation_id)
+        principal, installation = _owned_installation(uow, caller, installation_id)
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         body = request()
         integration = uow.accounts.integration_by_id_or_slug(installation.integration_id)
@@ -228,12 +229,23 @@ def _seen(ctx: ServiceContext, rotation: Rotation) -> Rotation:
 
 
 def list_rotations_for_owner(
-    ctx: ServiceContext, credentials: Credentials, installation_id: str, partner_id: str
+    ctx: ServiceContext, caller: TeamCaller, installation_id: str, partner_id: str
 ) -> list[Rotation]:
     """`GET {owner path}/secrets/rotations`, newest first."""
     with ctx.store.read() as uow:
-        require_installation_owner(uow, identify(uow, credentials), installation_id)
+        _owned_installation(uow, caller, installation_id)
         return _rotations(ctx, uow, installation_id, partner_id)
+
+
+def _owned_installation(
+    uow: UnitOfWork, caller: TeamCaller, installation_id: str
+) -> tuple[Principal, Installation]:
+    """The owner path's caller and installation: 401, then 403 for a `?teamId=`/`?slug=` of
+    another team (CONTRACT.md 0), then the installation's own 403/404."""
+    principal = identify(uow, caller.credentials)
+    if caller.team_ref is not None or caller.team_slug is not None:
+        check_team_scope(uow, require_user(principal), caller.team_ref, caller.team_slug)
+    return principal, require_installation_owner(uow, principal, installation_id)
 
 
 def list_rotations_for_partner(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from keyturn.domain.errors import PartnerError
 from keyturn.domain.rotations import Rotation
 from keyturn.http.body import parse_body, parsed_when_asked, raw_body
-from keyturn.http.dependencies import Caller, Context, RequestCaller
+from keyturn.http.dependencies import Caller, Context
 from keyturn.http.openapi import answers, json_body
 from keyturn.http.responses import json_response
 from keyturn.http.wire import RotateIn
@@ -49,7 +49,6 @@ def request_rotation(
     body: Body,
 ) -> Response:
     """Ask the resource's partner for new secrets (Vercel's rotation request)."""
-    _check_team_scope(caller)
     rotate = parsed_when_asked(
         lambda: (parse_body(RotateIn, body) if body.strip() else RotateIn()).to_domain()
     )
@@ -57,7 +56,7 @@ def request_rotation(
     try:
         answer = rotations.request_rotation(
             context,
-            caller.credentials,
+            caller.team,
             integrationConfigurationId,
             resourceId,
             rotate,
@@ -79,9 +78,8 @@ def list_rotations_for_owner(
     integrationConfigurationId: str, resourceId: str, context: Context, caller: Caller
 ) -> RotationsOut:
     """The resource's rotation requests, newest first."""
-    _check_team_scope(caller)
     found = rotations.list_rotations_for_owner(
-        context, caller.credentials, integrationConfigurationId, resourceId
+        context, caller.team, integrationConfigurationId, resourceId
     )
     return {"rotations": [rotation_out(rotation) for rotation in found]}
 
@@ -116,13 +114,3 @@ def rotation_out(rotation: Rotation) -> RotationOut:
         "version": rotation.version,
         "error": None if error is None else {"code": error.code, "message": error.message},
     }
-
-
-def _check_team_scope(caller: RequestCaller) -> None:
-    """`?teamId=` or `?slug=` of another team: 403 before anything else (CONTRACT.md 0).
-
-    The owner's rotation use cases take the bare credentials; the scope is checked here, in a
-    read of its own, only when the request names a team.
-    """
-    if caller.team.team_ref is not None or caller.team.team_slug is not None:
-        caller.team_id()
