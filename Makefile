@@ -8,6 +8,8 @@ INSTALLED := $(VENV)/.installed
 COMPAT_DIR ?= $(HOME)/.cache/keyturn/compat
 # Generated requests per operation, token kind and mode for `make fuzz` (make test uses 15).
 FUZZ_EXAMPLES ?= 200
+# pytest-xdist processes for `make test` (auto: one per core); each starts its own PostgreSQL.
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 
@@ -42,7 +44,7 @@ lint: install ## ruff, mypy (strict on src/ and bench/) and the import-layer con
 
 .PHONY: test
 test: lint ## Set up, lint, and run the whole suite on SQLite and PostgreSQL
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 .PHONY: fuzz
 fuzz: install ## Fuzz every route against /openapi.json, longer than make test (FUZZ_EXAMPLES=200)

@@ -86,7 +86,8 @@ def install_dashboard(app: FastAPI, context: ServiceContext, session_key: bytes)
     """Serve the dashboard under `/dashboard`; `session_key` signs its session cookies, whose
     expiry is kept on the services' clock."""
     app.state.dashboard = DashboardState(context, SessionCodec(session_key, context.clock))
-    app.include_router(router)
+    # As app.py does with the API's routers: routes built once, at import, not per app.
+    app.router.routes.extend(router.routes)
     static = StaticFiles(packages=[("keyturn.dashboard", "static")])
     app.mount("/dashboard/static", static, name="dashboard-static")
 

@@ -11,6 +11,7 @@ up to a bound, so a partner cannot make keyturn hold an unbounded body in memory
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,15 +57,28 @@ class HttpPartnerClient:
         self._timeout_s = timeout_s
         self._retry_delays_s = tuple(retry_delays_s)
         self._sleep = sleep
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=False, transport=transport
-        )
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"HttpPartnerClient(timeout_s={self._timeout_s})"
 
     def close(self) -> None:
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+
+    def _http(self) -> httpx.Client:
+        # Made on the first rotation: building its TLS context reads the system's CA bundle
+        # (about 70 ms), which every start-up and every test's runtime would otherwise pay.
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=httpx.Timeout(self._timeout_s),
+                    follow_redirects=False,
+                    transport=self._transport,
+                )
+            return self._client
 
     def request_rotation(self, call: RotationCall) -> PartnerReply:
         """The partner's answer to `call`, after up to three attempts."""
@@ -87,7 +101,7 @@ class HttpPartnerClient:
         # read, so a partner trickling bytes would otherwise hold the request open for ever.
         deadline = time.monotonic() + self._timeout_s
         try:
-            with self._client.stream(
+            with self._http().stream(
                 "POST", call.url, content=json.dumps(call.body).encode(), headers=headers
             ) as response:
                 body = bytearray()
