@@ -9,7 +9,7 @@ measures the real `keyturn serve` over sockets with wrk, next to a bare FastAPI 
 docs/performance.md for the method and measured tables.
 
 Run from the repository root:
-`.venv/bin/python -m bench [--samples N] [--database NAME] [--part all|inprocess|http]`.
+`.venv/bin/python -m bench [--quick] [--samples N] [--database NAME] [--part PART]`.
 """
 
 from __future__ import annotations
@@ -58,6 +58,10 @@ from bench.storage import (
 from bench.world import ADMIN_TOKEN, PROJECT_COUNT, SIZES, build_world
 from keyturn.app import build_runtime, create_app
 from keyturn.settings import Settings
+
+# --quick: enough to see a regression, not to quote.
+QUICK_SAMPLES = 10
+QUICK_DURATION_S = 1
 
 DATABASES: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
     "sqlite": sqlite_database,
@@ -251,13 +255,22 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", default="1,2", help="HTTP part: worker counts to measure (default 1,2)"
     )
     parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a rough pass in about a third of the time: {QUICK_SAMPLES} samples per case "
+        f"and {QUICK_DURATION_S} s of wrk per HTTP case",
+    )
+    parser.add_argument(
         "--server-python",
         type=Path,
         help="HTTP part: serve with this Python, where another keyturn is installed (before/after)",
     )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.samples = min(args.samples, QUICK_SAMPLES)
     if args.samples < 2:
         parser.error("--samples must be at least 2")
+    duration_s = QUICK_DURATION_S if args.quick else DURATION_S
     chosen = args.database or list(DATABASES)
     status = 0
     if args.part in ("all", "inprocess"):
@@ -266,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         status = run_ledger(chosen, args.samples)
     if args.part in ("all", "http"):
         workers = [int(count) for count in args.workers.split(",")]
-        status = run_http(chosen, workers, args.server_python) or status
+        status = run_http(chosen, workers, args.server_python, duration_s) or status
     if args.part in ("all", "dashboard"):
         with work_directory() as work_dir:
             status = (
@@ -294,7 +307,9 @@ def run_events(chosen: list[str], samples: int) -> int:
     return 0
 
 
-def run_http(chosen: list[str], workers: list[int], server_python: Path | None) -> int:
+def run_http(
+    chosen: list[str], workers: list[int], server_python: Path | None, duration_s: int
+) -> int:
     """The HTTP part: `keyturn serve` over real sockets next to a bare FastAPI app."""
     source = source_revision()
     notes: list[str] = []
@@ -311,7 +326,7 @@ def run_http(chosen: list[str], workers: list[int], server_python: Path | None) 
             key = base64.b64encode(secrets.token_bytes(32)).decode()
             targets.append(Target(name, url, work_dir / f"{name}-http-data", key, server_python))
         try:
-            rows, verdict_lines = measure_http(targets, workers, progress)
+            rows, verdict_lines = measure_http(targets, workers, progress, duration_s)
         except LoadGeneratorMissing as exc:
             print(f"HTTP part not measured: {exc}")
             return 0
@@ -319,9 +334,9 @@ def run_http(chosen: list[str], workers: list[int], server_python: Path | None) 
     if server_python is not None:
         print(f"server: keyturn as installed for {server_python} (not this checkout)")
     print(
-        f"wrk: 1 thread, {DURATION_S} s per case after {WARMUP_S} s of warm-up; 1 worker: "
-        "server on core 0, wrk on core 1; 2 workers and scaling rows: server on both, wrk "
-        "unpinned"
+        f"wrk: 1 thread, {duration_s} s per case after {WARMUP_S} s of warm-up; 1 worker: "
+        "server on core 0, wrk on core 1; 2 workers: server on both, wrk unpinned; scaling "
+        "rows: 1 worker on core 0 or 2 on both, wrk on core 1"
     )
     print()
     print(http_table(rows))

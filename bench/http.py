@@ -7,8 +7,11 @@ request (utime + stime of the server's whole process tree from /proc, before and
 by the requests wrk completed).
 
 On a 2-core machine the server is pinned to core 0 and wrk to core 1 (taskset), so the two do
-not compete. The 2-worker rows and the scaling pair (env pull, 1 and 2 workers) give the server
-both cores and leave wrk unpinned: it then takes a share of them, which the ratio pays for.
+not compete. The 2-worker rows give the server both cores and leave wrk unpinned. The scaling
+pair (env pull, 1 and 2 workers) keeps wrk pinned to core 1 both times, the 1-worker server on
+core 0 and the 2-worker one on both: on 2 cores there is no third for wrk, so its own CPU per
+request is measured too (from its rusage) and printed with the ratio, as the share of core 1
+it took from the second worker.
 The cases are in http_cases.py, the table and the verdicts in http_report.py; see
 docs/performance.md for the targets and a measured table.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -114,6 +118,16 @@ class Server:
     def cpu_seconds(self) -> float:
         return _tree_cpu_ticks(self.process.pid) / os.sysconf("SC_CLK_TCK")
 
+    def child_cpu_seconds(self) -> dict[int, float]:
+        """CPU time of each direct child's tree (uvicorn's workers, when there are several)."""
+        try:
+            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+            pids = [int(child) for child in children.read_text().split()]
+        except OSError:
+            return {}
+        ticks = os.sysconf("SC_CLK_TCK")
+        return {pid: _tree_cpu_ticks(pid) / ticks for pid in pids}
+
 
 @contextmanager
 def _running(argv: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[Server]:
@@ -189,6 +203,12 @@ def bare_server(cores: str | None, log: Path) -> AbstractContextManager[Server]:
     return _running(argv, dict(os.environ), log, port)
 
 
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's finished children (wrk runs, once each has been waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 LATENCY_LINE = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 DONE_LINE = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m)")
 NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
@@ -208,7 +228,13 @@ def _script(case: Case) -> str:
 
 
 def run_wrk(
-    wrk: str, server: Server, case: Case, connections: int, cores: str | None, work_dir: Path
+    wrk: str,
+    server: Server,
+    case: Case,
+    connections: int,
+    cores: str | None,
+    work_dir: Path,
+    duration_s: int = DURATION_S,
 ) -> Measured:
     script = work_dir / f"{re.sub(r'[^a-z0-9]+', '-', case.name.lower())}.lua"
     script.write_text(_script(case))
@@ -234,9 +260,10 @@ def run_wrk(
         return result.stdout
 
     wrk_run(WARMUP_S)
-    before = server.cpu_seconds()
-    output = wrk_run(DURATION_S)
+    before, load_before = server.cpu_seconds(), _children_cpu_seconds()
+    output = wrk_run(duration_s)
     cpu = server.cpu_seconds() - before
+    load_cpu = _children_cpu_seconds() - load_before
     done = DONE_LINE.search(output)
     if done is None:
         raise RuntimeError(f"cannot read wrk's output:\n{output}")
@@ -256,6 +283,7 @@ def run_wrk(
         p99_ms=latency.get("99", float("nan")),
         cpu_us_per_request=cpu / max(requests, 1) * 1e6,
         errors=errors,
+        load_cpu_us_per_request=load_cpu / max(requests, 1) * 1e6,
     )
 
 
@@ -263,9 +291,10 @@ Progress = Callable[[str], None]
 
 
 def measure_http(
-    targets: list[Target], workers: list[int], progress: Progress
+    targets: list[Target], workers: list[int], progress: Progress, duration_s: int = DURATION_S
 ) -> tuple[list[Measured], list[str]]:
-    """Every case on every target, the bare app once; returns the rows and the verdicts."""
+    """Every case on every target, the bare app once, `duration_s` of load each; returns the
+    rows and the verdicts."""
     wrk = find_wrk()
     rows: list[Measured] = []
     with tempfile.TemporaryDirectory(prefix="keyturn-bench-http-") as name:
@@ -280,7 +309,7 @@ def measure_http(
         progress("http: the bare FastAPI app")
         with bare_server(SERVER_CORE, work_dir / "bare.log") as server:
             for case in bare_cases(first):
-                measured = run_wrk(wrk, server, case, CONNECTIONS, LOAD_CORE, work_dir)
+                measured = run_wrk(wrk, server, case, CONNECTIONS, LOAD_CORE, work_dir, duration_s)
                 measured.label = {
                     "server": "bare FastAPI",
                     "workers": "1",
@@ -299,18 +328,22 @@ def measure_http(
                 log = work_dir / f"{target.database}-{count}.log"
                 with keyturn_server(target, count, server_cores, log) as server:
                     for case in cases:
-                        measured = run_wrk(wrk, server, case, CONNECTIONS, load_cores, work_dir)
+                        measured = run_wrk(
+                            wrk, server, case, CONNECTIONS, load_cores, work_dir, duration_s
+                        )
                         measured.label = _label(target, count, CONNECTIONS)
                         rows.append(measured)
                     if target.database == "sqlite" and count == 1:
                         for case in cases:
                             if case.name in WRITE_CASES:
-                                measured = run_wrk(wrk, server, case, CROWD, load_cores, work_dir)
+                                measured = run_wrk(
+                                    wrk, server, case, CROWD, load_cores, work_dir, duration_s
+                                )
                                 measured.label = _label(target, count, CROWD)
                                 rows.append(measured)
             if 2 in workers:
                 progress(f"http: {target.database}, scaling, 1 and 2 workers")
-                rows += _scaling(wrk, target, cases, work_dir)
+                rows += _scaling(wrk, target, cases, work_dir, duration_s)
     return rows, verdicts(rows)
 
 
@@ -318,8 +351,10 @@ SCALING_ROUNDS = 3
 SCALING_CONNECTIONS = 8
 
 
-def _scaling(wrk: str, target: Target, cases: list[Case], work_dir: Path) -> list[Measured]:
-    """The same read with 1 and 2 workers, the server on both cores each time.
+def _scaling(
+    wrk: str, target: Target, cases: list[Case], work_dir: Path, duration_s: int
+) -> list[Measured]:
+    """The same read with 1 worker on core 0 and with 2 on both cores, wrk on core 1 each time.
 
     Both servers run at once and are loaded in turn, round after round: on a machine shared
     with other work, the load it carries then falls on both alike. Each row is the round of
@@ -328,18 +363,32 @@ def _scaling(wrk: str, target: Target, cases: list[Case], work_dir: Path) -> lis
     pull = next(case for case in cases if case.name.startswith("env pull"))
     rounds: dict[int, list[Measured]] = {1: [], 2: []}
     with (
-        keyturn_server(target, 1, BOTH_CORES, work_dir / f"{target.database}-s1.log") as one,
+        keyturn_server(target, 1, SERVER_CORE, work_dir / f"{target.database}-s1.log") as one,
         keyturn_server(target, 2, BOTH_CORES, work_dir / f"{target.database}-s2.log") as two,
     ):
         for _ in range(SCALING_ROUNDS):
             for count, server in ((1, one), (2, two)):
-                rounds[count].append(
-                    run_wrk(wrk, server, pull, SCALING_CONNECTIONS, None, work_dir)
+                before = server.child_cpu_seconds()
+                measured = run_wrk(
+                    wrk, server, pull, SCALING_CONNECTIONS, LOAD_CORE, work_dir, duration_s
                 )
+                if count == 2:
+                    # How the load spread over the two workers: the two busiest children
+                    # (multiprocessing's resource tracker is a child too, and idle).
+                    spent = sorted(
+                        (
+                            cpu - before.get(pid, 0.0)
+                            for pid, cpu in server.child_cpu_seconds().items()
+                        ),
+                        reverse=True,
+                    )[:2]
+                    total = sum(spent) or 1.0
+                    measured.label["split"] = "/".join(f"{part / total:.0%}" for part in spent)
+                rounds[count].append(measured)
     rows = []
-    for count, measured in rounds.items():
-        median = sorted(measured, key=lambda row: row.per_second)[len(measured) // 2]
-        median.label = _label(target, count, SCALING_CONNECTIONS) | {"scaling": "yes"}
+    for count, runs in rounds.items():
+        median = sorted(runs, key=lambda row: row.per_second)[len(runs) // 2]
+        median.label |= _label(target, count, SCALING_CONNECTIONS) | {"scaling": "yes"}
         rows.append(median)
     return rows
 

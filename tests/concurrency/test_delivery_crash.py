@@ -1,6 +1,6 @@
 """Delivery survives crashes and shares the work: `kill -9` of `keyturn serve` with deliveries
 pending loses none of them; two `keyturn deliver` processes on one PostgreSQL deliver 1,000
-events, each once.
+events, each once; `keyturn serve --workers 2` delivers each event once.
 
 Both run real processes against a real receiver (tests/receiver.py) that checks every
 signature.
@@ -169,5 +169,60 @@ def test_two_deliver_processes_on_one_postgresql_send_each_event_once(
                 worker.wait()
         for log in logs:
             log.close()
+        receiver.close()
+        runtime.store.engine.dispose()
+
+
+def test_serve_with_two_workers_sends_each_event_once(
+    database_url: str, tmp_path: Path, master_key: str, start_server: ServerProcesses
+) -> None:
+    """`keyturn serve --workers 2` runs one delivery worker, in its parent process; were there
+    one per HTTP worker, the claims would still keep each event to one attempt."""
+    base = start_server({"KEYTURN_WORKERS": "2"})
+    seeded = seed(base)
+    receiver = Receiver()
+    runtime = build_runtime(
+        Settings(
+            data_dir=tmp_path / "writer",
+            database_url=database_url,
+            admin_token=SecretStr(ADMIN_TOKEN),
+            master_key=SecretStr(master_key),
+            delivery=False,
+        )
+    )
+    try:
+        hook = httpx.post(
+            f"{base}/v1/webhooks",
+            json={"url": receiver.url, "events": ["project.created"]},
+            headers={"Authorization": f"Bearer {seeded.user_token}"},
+        ).json()
+        receiver.secret = hook["secret"]
+        with runtime.store.write() as uow:
+            for n in range(200):
+                uow.events.emit(
+                    project_event(
+                        PROJECT_CREATED,
+                        team_id=seeded.team_id,
+                        user_id=None,
+                        project_id=f"prj_{n}",
+                        name=f"p{n}",
+                    )
+                )
+            uow.commit()
+        wait_for(lambda: len(receiver.ids()) >= 200, "200 distinct events delivered")
+        time.sleep(1)  # anything sent twice would arrive by now
+        counts = receiver.ids()
+        assert len(counts) == 200
+        assert sum(count - 1 for count in counts.values()) == 0
+        with runtime.store.engine.connect() as connection:
+            attempts = dict(
+                connection.execute(
+                    select(deliveries.c.attempts, func.count())
+                    .where(deliveries.c.status == "delivered")
+                    .group_by(deliveries.c.attempts)
+                ).all()
+            )
+        assert attempts == {1: 200}
+    finally:
         receiver.close()
         runtime.store.engine.dispose()

@@ -3,14 +3,17 @@
 rotation lifecycle's 412 and 502 answer with their codes.
 
 The outages are real: a PostgreSQL port nothing listens on, a SQLite file whose directory does
-not exist, and a PostgreSQL database dropped under a running app.
+not exist, a PostgreSQL database dropped under a running app, and a PostgreSQL server restarted
+under one (its own cluster).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -22,8 +25,10 @@ from keyturn.app import build_runtime, create_app
 from keyturn.domain.errors import PartnerError, PreconditionFailed
 from keyturn.http.errors import install_error_handlers
 from keyturn.settings import Settings
+from keyturn.storage.engine import create_database_engine
+from keyturn.storage.migrate import upgrade
 from tests.conftest import ADMIN_TOKEN, admin_headers, seed_partner
-from tests.postgres_cluster import PostgresCluster
+from tests.postgres_cluster import SKIP_ENV_VAR, PostgresCluster
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Bodies the admin routes accept, so that they reach the database rather than a 400.
@@ -155,6 +160,60 @@ def test_database_dropped_under_a_running_app_answers_503_then_recovers_never_50
     finally:
         runtime.store.engine.dispose()
         postgres.drop_database("outage", missing_ok=True)
+
+
+def test_postgresql_restarted_under_a_running_app_costs_one_503_then_every_request_succeeds(
+    tmp_path: Path, master_key: str
+) -> None:
+    """No pre-ping: the first request after the restart meets a dead pooled connection and is
+    answered 503 (retry later); the pool is invalidated with it, so the next requests connect
+    afresh, their prepared statements included, and none is a 500."""
+    if os.environ.get(SKIP_ENV_VAR) == "1":
+        pytest.skip(f"{SKIP_ENV_VAR}=1: PostgreSQL tests skipped (CI never sets it)")
+    with PostgresCluster() as cluster:  # its own: restarting the shared one would hit others
+        cluster.create_database("restarted")
+        url = cluster.url("restarted")
+        engine = create_database_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        runtime = build_runtime(
+            Settings(
+                data_dir=tmp_path / "data",
+                database_url=url,
+                admin_token=SecretStr(ADMIN_TOKEN),
+                master_key=SecretStr(master_key),
+                delivery=False,
+            )
+        )
+        try:
+            with TestClient(create_app(runtime)) as client:
+                partner = seed_partner(client)
+                partner.import_resource("db1", secrets=[{"name": "A", "value": "1"}])
+                resource = partner.resource_path("db1")
+                path = resource + "/secrets"
+                body = {"secrets": [{"name": "A", "value": "2"}], "partial": True}
+                # Several pooled connections, each with psycopg's prepared statements.
+                with ThreadPoolExecutor(4) as pool:
+                    warm = list(
+                        pool.map(lambda _: client.get(resource, headers=partner.auth()), range(12))
+                    )
+                assert {response.status_code for response in warm} == {200}
+                cluster.restart()
+                statuses = [
+                    client.put(path, json=body, headers=partner.auth()).status_code
+                    for _ in range(6)
+                ]
+                statuses += [
+                    client.get(resource, headers=partner.auth()).status_code for _ in range(6)
+                ]
+                # One 503 for the request that found the first dead connection, not one per
+                # pooled connection: the pool is invalidated as a whole.
+                assert statuses == [503] + [201] * 5 + [200] * 6, statuses
+                # The PUTs wrote one version between them (the 503 changed nothing).
+                answer = client.get(resource, headers=partner.auth()).json()
+                assert answer["secretsVersion"] == 2
+        finally:
+            runtime.store.engine.dispose()
 
 
 def test_every_405_lists_the_paths_methods_in_allow(client: TestClient) -> None:

@@ -5,10 +5,12 @@ transactions end on each database."""
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from keyturn.app import Runtime
 from keyturn.domain.errors import NotFound, ServiceUnavailable
@@ -28,6 +30,34 @@ def test_sqlite_file_that_cannot_be_opened_is_unavailable_at_enter(tmp_path: Pat
     with pytest.raises(ServiceUnavailable, match="the database is unavailable"), store.read():
         pass
     assert store.ping() is False
+
+
+def test_sqlite_write_lock_still_held_after_the_busy_timeout_is_unavailable(
+    tmp_path: Path,
+) -> None:
+    """keyturn's `BEGIN IMMEDIATE` runs on the driver's connection; its 'database is locked'
+    still becomes a 503, not a server error, and a plain read still begins."""
+    path = tmp_path / "keyturn.db"
+    engine = create_database_engine(f"sqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _short_wait(dbapi_connection: Any, _record: Any) -> None:
+        # After keyturn's own hook: wait 50 ms for the lock, not 30 s.
+        dbapi_connection.execute("PRAGMA busy_timeout=50")
+
+    store = Store(engine, _keys())
+    with store.read():
+        pass  # the file is in WAL mode before the other writer opens it
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process's writer, holding the lock
+        with pytest.raises(ServiceUnavailable, match="the database is unavailable"), store.write():
+            pass
+        with store.read() as uow:
+            assert uow.projects is not None
+    finally:
+        holder.close()
+        engine.dispose()
 
 
 def test_exhausted_pool_is_unavailable_not_a_server_error(database_url: str) -> None:

@@ -38,6 +38,18 @@ EVENT_NUMBERING_LOCK = 0x6B746576
 INSERT_EVENTS_RETURNING_SEQ = insert(events).returning(events.c.seq, sort_by_parameter_order=True)
 INSERT_EVENT_INSTALLATION = insert(event_installations)
 INSERT_DELIVERY = insert(deliveries)
+# Built once (each emitting write asks it): an expanding IN of the events' installations.
+INSTALLATIONS_OF_EVENTS = (
+    select(
+        installations.c.id,
+        installations.c.team_id,
+        installations.c.integration_id,
+        integrations.c.webhook_url,
+        integrations.c.events,
+    )
+    .join(integrations, integrations.c.id == installations.c.integration_id)
+    .where(installations.c.id.in_(bindparam("ids", expanding=True)))
+)
 TEAM_WEBHOOKS = select(
     webhooks.c.id, webhooks.c.url, webhooks.c.events, webhooks.c.project_ids
 ).where(webhooks.c.team_id == bindparam("team_id"))
@@ -147,17 +159,7 @@ class EventRepository:
         wanted = sorted(installation_ids)
         if not wanted:
             return {}
-        rows = self._connection.execute(
-            select(
-                installations.c.id,
-                installations.c.team_id,
-                installations.c.integration_id,
-                integrations.c.webhook_url,
-                integrations.c.events,
-            )
-            .join(integrations, integrations.c.id == installations.c.integration_id)
-            .where(installations.c.id.in_(wanted))
-        ).all()
+        rows = self._connection.execute(INSTALLATIONS_OF_EVENTS, {"ids": wanted}).all()
         return {
             row.id: _Installation(
                 row.team_id, row.integration_id, row.webhook_url, tuple(row.events or ())

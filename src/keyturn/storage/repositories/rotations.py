@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.rotations import Rotation, RotationError
@@ -20,6 +20,11 @@ ROTATION_ROWS = select(rotations, resources.c.partner_id).join(
     resources, rotations.c.resource_id == resources.c.internal_id
 )
 NEWEST_FIRST = (rotations.c.number.desc(),)
+# Built once: every effective secrets write asks it, and building a statement per call cost
+# more than the database took to answer it.
+PENDING_OF_RESOURCE = ROTATION_ROWS.where(
+    rotations.c.resource_id == bindparam("resource_id"), rotations.c.status == "pending"
+)
 
 
 class RotationRepository:
@@ -56,10 +61,7 @@ class RotationRepository:
     def pending(self, resource_internal_id: str) -> Rotation | None:
         """The resource's pending rotation, whether or not its deadline has passed."""
         row = self._connection.execute(
-            ROTATION_ROWS.where(
-                rotations.c.resource_id == resource_internal_id,
-                rotations.c.status == "pending",
-            )
+            PENDING_OF_RESOURCE, {"resource_id": resource_internal_id}
         ).first()
         return _rotation(row) if row else None
 
