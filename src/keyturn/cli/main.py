@@ -38,7 +38,7 @@ from keyturn.services.keys import DEFAULT_BATCH_SIZE, count_to_reencrypt, reencr
 from keyturn.settings import Settings
 from keyturn.storage.data_dir import ADMIN_TOKEN_DIGEST_FILE, prepare_data_dir
 from keyturn.storage.encryption import CiphertextError, InvalidMasterKey, KeyRing, key_id_of
-from keyturn.storage.engine import create_database_engine
+from keyturn.storage.engine import create_database_engine, describe_database, is_embedded
 from keyturn.storage.master_keys import (
     KEY_FILE_NAME,
     MASTER_KEY_SETTING,
@@ -311,7 +311,7 @@ def _prepare_schema(settings: Settings) -> str:
     the schema is current. Returns what the start line says about it."""
     prepare_data_dir(settings.data_dir)
     engine = create_database_engine(settings.resolved_database_url)
-    if engine.url.get_backend_name() != "sqlite":
+    if not is_embedded(engine):
         engine.dispose()
         _require_current_schema(settings)
         return "schema up to date"
@@ -608,10 +608,7 @@ def _refuse(message: str) -> NoReturn:
 
 
 def _where(engine: Engine) -> str:
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        return f"SQLite {url.database}"
-    return f"PostgreSQL {url.render_as_string(hide_password=True)}"
+    return describe_database(engine)
 
 
 def _print_start(runtime: Runtime, *, port: int, schema: str) -> None:
