@@ -33,6 +33,22 @@ from keyturn.storage.tables import deployment_secrets_versions, deployments, res
 # compiles each statement once per process instead of building and keying it per request.
 INSERT_DEPLOYMENT = insert(deployments)
 INSERT_REFERENCES = insert(deployment_secrets_versions)
+NEWEST_OF_GROUP = (
+    select(deployments.c.created_at, deployments.c.id)
+    .where(
+        deployments.c.project_id == bindparam("project_id"),
+        deployments.c.target == bindparam("target"),
+        deployments.c.git_branch.is_not_distinct_from(bindparam("git_branch")),
+    )
+    .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
+    .limit(1)
+)
+SET_SERVING = (
+    update(deployment_secrets_versions)
+    # Not the columns' names: an UPDATE keeps those for its SET values.
+    .where(deployment_secrets_versions.c.deployment_id == bindparam("deployment"))
+    .values(serving=bindparam("now_serving"))
+)
 COPIED_ENV = select(deployments.c.copied_env_ciphertext).where(
     deployments.c.id == bindparam("deployment_id")
 )
@@ -170,23 +186,13 @@ class DeploymentRepository:
     ) -> tuple[int, str] | None:
         """(created_at, id) of the group's newest deployment, if it has one."""
         row = self._connection.execute(
-            select(deployments.c.created_at, deployments.c.id)
-            .where(
-                deployments.c.project_id == project_id,
-                deployments.c.target == target,
-                deployments.c.git_branch.is_not_distinct_from(git_branch),
-            )
-            .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
-            .limit(1)
+            NEWEST_OF_GROUP,
+            {"project_id": project_id, "target": target, "git_branch": git_branch},
         ).first()
         return None if row is None else (row.created_at, row.id)
 
     def _set_serving(self, deployment_id: str, *, serving: bool) -> None:
-        self._connection.execute(
-            update(deployment_secrets_versions)
-            .where(deployment_secrets_versions.c.deployment_id == deployment_id)
-            .values(serving=serving)
-        )
+        self._connection.execute(SET_SERVING, {"deployment": deployment_id, "now_serving": serving})
 
     def _with_versions(self, rows: Sequence[Row[Any]]) -> list[Deployment]:
         ids = [row.id for row in rows]
