@@ -49,6 +49,9 @@ SET_SERVING = (
     .where(deployment_secrets_versions.c.deployment_id == bindparam("deployment"))
     .values(serving=bindparam("now_serving"))
 )
+# A deployment's record as `get` and listings read it: not its sealed copies, which only a
+# pull of its env opens (`copied_env`).
+RECORD_COLUMNS = [column for column in deployments.c if column.name != "copied_env_ciphertext"]
 COPIED_ENV = select(deployments.c.copied_env_ciphertext).where(
     deployments.c.id == bindparam("deployment_id")
 )
@@ -131,7 +134,7 @@ class DeploymentRepository:
 
     def get(self, deployment_id: str) -> Deployment | None:
         row = self._connection.execute(
-            select(deployments).where(deployments.c.id == deployment_id)
+            select(*RECORD_COLUMNS).where(deployments.c.id == deployment_id)
         ).first()
         if row is None:
             return None
@@ -143,7 +146,7 @@ class DeploymentRepository:
         """The newest `limit` deployments of these projects, newest first."""
         rows: list[Row[Any]] = []
         for batch in batches(project_ids):
-            query = select(deployments).where(deployments.c.project_id.in_(batch))
+            query = select(*RECORD_COLUMNS).where(deployments.c.project_id.in_(batch))
             if target is not None:
                 query = query.where(deployments.c.target == target)
             rows += self._connection.execute(
