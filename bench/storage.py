@@ -7,9 +7,11 @@ CPU). That is the server-side price of deriving 400 keys, and what the targets o
 docs/performance.md ("Deployments reference, they do not copy") are stated in.
 
 A deployment's storage is measured two ways, over `STORED_DEPLOYMENTS` deployments of the
-20x20 project: the bytes of the values in its rows (every table with a `deployment_id`
-column, and its `deployments` row), and how much the database grows on disk, indexes
-included (SQLite's `dbstat`, PostgreSQL's `pg_total_relation_size`).
+20x20 project, first as seeded (no user variables), then once it has `USER_VARIABLES` user
+variables in production, which each deployment copies (sealed once, as one value): the bytes
+of the values in its rows (every table with a `deployment_id` column, and its `deployments`
+row), and how much the database grows on disk, indexes included (SQLite's `dbstat`,
+PostgreSQL's `pg_total_relation_size`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from keyturn.services.projects import TeamCaller
 from keyturn.storage.tables import deployments, metadata
 
 STORED_DEPLOYMENTS = 100
+USER_VARIABLES = 5
 # Targets of issue 8 (storage part), in server CPU milliseconds and bytes.
 CPU_TARGET_MS = 3.0
 STORAGE_TARGET_BYTES = 2048
@@ -43,6 +46,8 @@ NAME_ADDING_TARGET_RATIO = 3.0
 
 @dataclass(frozen=True)
 class StorageCosts:
+    # What the deployments were of, for the report: "20 resources x 20 secrets" ...
+    of: str
     payload_bytes: float
     disk_bytes: float
 
@@ -90,8 +95,24 @@ def measure_service_cpu(world: World, runtime: Runtime, samples: int) -> list[Re
     return [Result(name, times[name]) for name, _ in cases]
 
 
-def measure_deployment_storage(world: World, engine: Engine) -> StorageCosts:
-    """Bytes per deployment of the 20-resource, 400-key project, as payload and on disk."""
+def measure_deployment_storage(world: World, engine: Engine) -> list[StorageCosts]:
+    """Bytes per deployment of the 20-resource, 400-key project, as payload and on disk:
+    without user variables, then with `USER_VARIABLES` of them (left in the project)."""
+    plain = _stored_per_deployment(world, engine, "20 resources x 20 secrets")
+    for n in range(USER_VARIABLES):
+        variable = {
+            "key": f"USER_VARIABLE_{n}",
+            "value": f"user-value-{n:02d}-{'x' * 16}",
+            "type": "encrypted",
+            "target": ["production"],
+        }
+        path = f"/v10/projects/{world.pull_project_id}/env"
+        expect(world.client.post(path, json=variable, headers=world.user_headers()), 201)
+    of = f"20 resources x 20 secrets and {USER_VARIABLES} user variables"
+    return [plain, _stored_per_deployment(world, engine, of)]
+
+
+def _stored_per_deployment(world: World, engine: Engine, of: str) -> StorageCosts:
     body = {
         "name": world.pull_project_name,
         "project": world.pull_project_id,
@@ -105,6 +126,7 @@ def measure_deployment_storage(world: World, engine: Engine) -> StorageCosts:
     ]
     after = _disk_bytes(engine)
     return StorageCosts(
+        of=of,
         payload_bytes=_payload_bytes(engine, ids) / len(ids),
         disk_bytes=(after - before) / len(ids),
     )

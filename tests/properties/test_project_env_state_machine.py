@@ -1,10 +1,13 @@
 """State machine: partners, users and deployments interleaved, against a plain-Python model.
 
 Rules: secrets PUTs (rotations, new names, removals), connects, disconnects, resource deletes
-and re-imports, user variable creates, edits and deletes, deployments and redeploys.
+and re-imports, user variable creates, edits and deletes, deployments, redeploys and
+deployment deletes.
 
 Invariants after every step:
-* a deployment's env never changes, whatever happened since to what it was built from;
+* a deployment's env never changes, whatever happened since to what it was built from (a
+  deleted resource's secrets versions stay, as do other deployments' references); a deleted
+  deployment answers 404;
 * every project's env, per environment, equals the model's derivation;
 * no response to a request without `decrypt=true` carries a secret value.
 """
@@ -142,6 +145,7 @@ class ProjectEnvMachine(RuleBasedStateMachine):
         self.deployments: list[
             tuple[str, str, str, dict[str, str]]
         ] = []  # id, project, target, env
+        self.deleted_deployments: list[str] = []
         for resource in RESOURCES:
             self.partner.import_resource(self.resource_ids[resource])
 
@@ -334,6 +338,17 @@ class ProjectEnvMachine(RuleBasedStateMachine):
             (deployment["id"], project, target, self.model.pull(project, target))
         )
 
+    @precondition(lambda self: bool(self.deployments))
+    @rule(data=st.data())
+    def delete_deployment(self, data: st.DataObject) -> None:
+        deployment = data.draw(st.sampled_from(self.deployments))
+        response = self.client.delete(
+            f"/v13/deployments/{deployment[0]}", headers=self.workspace.headers
+        )
+        assert response.status_code == 200, response.text
+        self.deployments.remove(deployment)
+        self.deleted_deployments.append(deployment[0])
+
     @rule(resource=st.sampled_from(RESOURCES))
     def delete_or_reimport_resource(self, resource: str) -> None:
         if self.model.live[resource]:
@@ -353,6 +368,11 @@ class ProjectEnvMachine(RuleBasedStateMachine):
     def deployments_never_change(self) -> None:
         for deployment_id, _, _, frozen in self.deployments:
             assert self.workspace.deployment_env(deployment_id) == frozen
+        for deployment_id in self.deleted_deployments:
+            response = self.client.get(
+                f"/v3/env/pull/{deployment_id}", headers=self.workspace.headers
+            )
+            assert response.status_code == 404, response.text
 
     @invariant()
     def projects_match_the_model(self) -> None:

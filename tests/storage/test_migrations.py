@@ -15,7 +15,8 @@ from keyturn.domain.environment import resolve_entries
 from keyturn.domain.secrets import Secret, diff_secrets, merge_secrets
 from keyturn.services.env import project_variables
 from keyturn.storage.migrate import alembic_config, pending_migrations, upgrade
-from keyturn.storage.tables import deployment_env, metadata, resources
+from keyturn.storage.repositories.deployments import open_copied_env
+from keyturn.storage.tables import deployment_secrets_versions, deployments, metadata, resources
 from tests.conftest import Partner, Workspace
 from tests.storage_snapshot import database_snapshot
 
@@ -54,10 +55,19 @@ versions_0002 = sa.table(
     sa.column("resource_id"),
     sa.column("secrets_version"),
 )
+# A deployment's copied variables until revision 0012: one sealed row per key.
+deployment_env = sa.table(
+    "deployment_env",
+    sa.column("deployment_id"),
+    sa.column("key"),
+    sa.column("type"),
+    sa.column("value_ciphertext"),
+)
 
 
 def _migrate(runtime: Runtime, revision: str) -> None:
     config = alembic_config()
+    config.attributes["keys"] = runtime.store.keys
     with runtime.store.engine.begin() as connection:
         config.attributes["connection"] = connection
         if revision == "head":
@@ -215,12 +225,16 @@ def _pull_as_0002(runtime: Runtime, deployment_id: str) -> dict[str, str]:
 
 
 def _copied_keys(runtime: Runtime, deployment_id: str) -> set[str]:
+    return set(_copied(runtime, deployment_id))
+
+
+def _copied(runtime: Runtime, deployment_id: str) -> dict[str, tuple[str, str]]:
+    """The deployment's copied variables, {key: (value, type)}, as the newest schema seals them."""
     with runtime.store.engine.connect() as connection:
-        return set(
-            connection.execute(
-                select(deployment_env.c.key).where(deployment_env.c.deployment_id == deployment_id)
-            ).scalars()
-        )
+        sealed = connection.execute(
+            select(deployments.c.copied_env_ciphertext).where(deployments.c.id == deployment_id)
+        ).scalar_one()
+    return open_copied_env(runtime.store.keys, deployment_id, sealed)
 
 
 def _tokens_expiry_column(runtime: Runtime, *, present: bool) -> None:
@@ -336,3 +350,144 @@ def test_downgrade_below_references_refuses_and_changes_nothing(
         _migrate(runtime, "0002")
     assert database_snapshot(runtime) == snapshot
     assert workspace.deployment_env(deployment["id"]) == {"URL": "v1"}
+
+
+def _rows_0009(runtime: Runtime, deployment_id: str) -> dict[str, tuple[str, str]]:
+    """The deployment's copied variables as revisions 0002 to 0009 stored them, opened."""
+    with runtime.store.engine.connect() as connection:
+        rows = connection.execute(
+            select(deployment_env).where(deployment_env.c.deployment_id == deployment_id)
+        ).all()
+    return {
+        row.key: (
+            runtime.store.keys.open(
+                row.value_ciphertext, associated_data=f"deployment-env/{deployment_id}/{row.key}"
+            ),
+            row.type,
+        )
+        for row in rows
+    }
+
+
+def _deploy_as_0009(runtime: Runtime, like: str, copied: dict[str, tuple[str, str]]) -> str:
+    """A deployment written as revision 0009 wrote one: `like`'s references (its resources,
+    versions and connection shapes) and a sealed `deployment_env` row per copied variable."""
+    deployment_id = runtime.store.ids.new("dpl")
+    columns = [c for c in deployments.c if c.name != "copied_env_ciphertext"]
+    with runtime.store.engine.begin() as connection:
+        original = (
+            connection.execute(select(*columns).where(deployments.c.id == like)).one()._asdict()
+        )
+        connection.execute(
+            sa.insert(sa.table("deployments", *(sa.column(c.name) for c in columns))).values(
+                {**original, "id": deployment_id, "created_at": original["created_at"] + 1}
+            )
+        )
+        references = connection.execute(
+            select(deployment_secrets_versions).where(
+                deployment_secrets_versions.c.deployment_id == like
+            )
+        ).all()
+        for reference in references:
+            connection.execute(
+                deployment_secrets_versions.insert().values(
+                    {**reference._asdict(), "deployment_id": deployment_id, "serving": False}
+                )
+            )
+        for key, (value, kind) in copied.items():
+            connection.execute(
+                deployment_env.insert().values(
+                    deployment_id=deployment_id,
+                    key=key,
+                    type=kind,
+                    value_ciphertext=runtime.store.keys.seal(
+                        value, associated_data=f"deployment-env/{deployment_id}/{key}"
+                    ),
+                )
+            )
+    return deployment_id
+
+
+def _reflected_snapshot(runtime: Runtime) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table the database has now (its schema may be an older one)."""
+    reflected = sa.MetaData()
+    reflected.reflect(runtime.store.engine)
+    with runtime.store.engine.connect() as connection:
+        return {
+            name: sorted((tuple(row) for row in connection.execute(select(table))), key=repr)
+            for name, table in reflected.tables.items()
+        }
+
+
+def _deployments_with_user_variables(workspace: Workspace, partner: Partner) -> dict[str, str]:
+    partner.import_resource(
+        "db1",
+        secrets=[{"name": "URL", "value": "db-1", "environmentOverrides": {"preview": "db-pre"}}],
+    )
+    web = workspace.create_project("web")
+    assert workspace.connect(web, "db1", makeEnvVarsSensitive=True).status_code == 201
+    for body in (
+        {"key": "API_KEY", "value": "user-1", "type": "encrypted", "target": ["production"]},
+        {"key": "PLAIN", "value": "ünï ✓", "type": "plain", "target": ["production", "preview"]},
+        {"key": "FLAG", "value": "on", "type": "plain", "target": ["preview"], "gitBranch": "feat"},
+    ):
+        assert workspace.add_var(web, body).status_code == 201
+    made = {
+        "production": workspace.deploy({"name": "web", "project": web, "target": "production"}),
+        "preview feat": workspace.deploy(
+            {"name": "web", "project": web, "target": "preview", "gitBranch": "feat"}
+        ),
+        "no user variables": workspace.deploy(
+            {"name": "web", "project": workspace.create_project("bare"), "target": "production"}
+        ),
+    }
+    return {name: deployment["id"] for name, deployment in made.items()}
+
+
+def test_upgrade_to_sealed_copies_keeps_what_every_deployment_pulls(
+    runtime: Runtime, partner: Partner, workspace: Workspace
+) -> None:
+    made = _deployments_with_user_variables(workspace, partner)
+    before = {name: workspace.deployment_env(d) for name, d in made.items()}
+    copied = {name: _copied(runtime, d) for name, d in made.items()}
+    assert copied["production"] == {
+        "API_KEY": ("user-1", "encrypted"),
+        "PLAIN": ("ünï ✓", "plain"),
+    }
+    assert copied["no user variables"] == {}
+
+    # Down to 0009: each copied variable becomes its own sealed row again.
+    _migrate(runtime, "0009")
+    assert {name: _rows_0009(runtime, d) for name, d in made.items()} == copied
+    # A deployment made under 0009, with another value than the one it was modelled on.
+    old = _deploy_as_0009(runtime, made["production"], {"API_KEY": ("user-0", "encrypted")})
+
+    _migrate(runtime, "head")
+
+    assert {name: workspace.deployment_env(d) for name, d in made.items()} == before
+    assert {name: _copied(runtime, d) for name, d in made.items()} == copied
+    # Its derived URL is sensitive in production, so pulled as "".
+    assert workspace.deployment_env(old) == {"URL": "", "API_KEY": "user-0"}
+    assert "deployment_env" not in inspect(runtime.store.engine).get_table_names()
+
+
+def test_upgrade_without_the_master_key_refuses_and_changes_nothing(
+    runtime: Runtime, partner: Partner, workspace: Workspace
+) -> None:
+    made = _deployments_with_user_variables(workspace, partner)
+    before = {name: workspace.deployment_env(d) for name, d in made.items()}
+    _migrate(runtime, "0009")
+    snapshot = _reflected_snapshot(runtime)
+
+    with pytest.raises(RuntimeError, match="revision 0012 has 4 copied variable rows"):
+        upgrade(runtime.store.engine)
+
+    assert _reflected_snapshot(runtime) == snapshot
+    upgrade(runtime.store.engine, runtime.store.keys)
+    assert {name: workspace.deployment_env(d) for name, d in made.items()} == before
+
+
+def test_upgrade_of_a_database_without_copied_variables_needs_no_key(runtime: Runtime) -> None:
+    _migrate(runtime, "0009")
+    upgrade(runtime.store.engine)
+    assert not pending_migrations(runtime.store.engine)

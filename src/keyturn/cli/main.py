@@ -37,8 +37,8 @@ from keyturn.services.demo import DemoSeed, seed_demo
 from keyturn.services.keys import DEFAULT_BATCH_SIZE, count_to_reencrypt, reencrypt
 from keyturn.settings import Settings
 from keyturn.storage.data_dir import ADMIN_TOKEN_DIGEST_FILE, prepare_data_dir
-from keyturn.storage.encryption import CiphertextError, InvalidMasterKey, key_id_of
-from keyturn.storage.engine import create_database_engine
+from keyturn.storage.encryption import CiphertextError, InvalidMasterKey, KeyRing, key_id_of
+from keyturn.storage.engine import create_database_engine, describe_database, is_embedded
 from keyturn.storage.master_keys import (
     KEY_FILE_NAME,
     MASTER_KEY_SETTING,
@@ -311,16 +311,18 @@ def _prepare_schema(settings: Settings) -> str:
     the schema is current. Returns what the start line says about it."""
     prepare_data_dir(settings.data_dir)
     engine = create_database_engine(settings.resolved_database_url)
-    if engine.url.get_backend_name() != "sqlite":
+    if not is_embedded(engine):
         engine.dispose()
         _require_current_schema(settings)
         return "schema up to date"
     try:
         behind = pending_migrations(engine)
         if behind:
-            upgrade(engine)
+            upgrade(engine, _ring(settings))
     except SQLAlchemyError as exc:
         _refuse(f"cannot migrate the database ({_where(engine)}): {exc.__class__.__name__}")
+    except RuntimeError as exc:  # a migration that needs the master key and was given none
+        _refuse(f"cannot migrate the database ({_where(engine)}): {exc}")
     finally:
         engine.dispose()
     return "migrated to the newest schema on start" if behind else "schema up to date"
@@ -383,7 +385,9 @@ def db_upgrade(database_url: DatabaseURL = None) -> None:
     prepare_data_dir(settings.data_dir)
     engine = create_database_engine(settings.resolved_database_url)
     try:
-        upgrade(engine)
+        upgrade(engine, _ring(settings))
+    except RuntimeError as exc:  # a migration that needs the master key and was given none
+        _refuse(f"cannot migrate the database ({_where(engine)}): {exc}")
     finally:
         engine.dispose()
     typer.echo(f"keyturn: database is up to date ({_where(engine)})")
@@ -554,6 +558,12 @@ def _master_keys(settings: Settings) -> MasterKeys | None:
         _refuse(f"cannot read the master keys: {exc}")
 
 
+def _ring(settings: Settings) -> KeyRing | None:
+    """The configured key ring, for migrations that move sealed values; None when none is."""
+    master_keys = _master_keys(settings)
+    return None if master_keys is None else master_keys.ring
+
+
 def _require_keys_that_open_the_data(
     settings: Settings, *, refused: str = "cannot start"
 ) -> MasterKeys | None:
@@ -598,10 +608,7 @@ def _refuse(message: str) -> NoReturn:
 
 
 def _where(engine: Engine) -> str:
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        return f"SQLite {url.database}"
-    return f"PostgreSQL {url.render_as_string(hide_password=True)}"
+    return describe_database(engine)
 
 
 def _print_start(runtime: Runtime, *, port: int, schema: str) -> None:

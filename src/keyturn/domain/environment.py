@@ -70,6 +70,8 @@ class ConnectedResource:
     product_id: str
     secrets_version: int
     updated_at: int
+    # The partner's own resourceId: what a deployment's event names the resource by.
+    partner_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,21 +120,16 @@ def deploy(
         ],
         url_host=URL_HOST,
     )
-    uow.events.emit(_deployment_created(uow, deployment, links, project.team_id, user_id))
+    uow.events.emit(_deployment_created(deployment, links, project.team_id, user_id))
     return deployment
 
 
 def _deployment_created(
-    uow: UnitOfWork,
     deployment: Deployment,
     links: Sequence[tuple[Connection, ConnectedResource]],
     team_id: str,
     user_id: str | None,
 ) -> NewEvent:
-    partner_ids = {
-        resource.internal_id: resource.partner_id
-        for resource in uow.resources.by_internal_ids(resource.internal_id for _, resource in links)
-    }
     return deployment_created_event(
         team_id=team_id,
         user_id=user_id,
@@ -143,10 +138,7 @@ def _deployment_created(
         url=deployment.url,
         project_id=deployment.project_id,
         target=deployment.target,
-        involved=[
-            Involved(resource.installation_id, partner_ids[resource.internal_id])
-            for _, resource in links
-        ],
+        involved=[Involved(resource.installation_id, resource.partner_id) for _, resource in links],
     )
 
 

@@ -20,6 +20,7 @@ PostgreSQL's pool). What differs statement by statement lives here:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -42,15 +43,26 @@ def lock_rows(connection: Connection, query: Select[Any]) -> None:
         connection.execute(query.with_for_update())
 
 
-def driver_parameter(dialect_name: str, name: str) -> str:
-    """How the driver's SQL text names the parameter `name` (for `driver_rows`)."""
-    return f"%({name})s" if dialect_name == POSTGRESQL else f":{name}"
+@dataclass(frozen=True)
+class DriverPlaceholders:
+    """How the driver's SQL text names a parameter (for `driver_rows`): called with a name,
+    gives its placeholder. Hashable, so SQL built with it can be cached per driver."""
+
+    pattern: str
+
+    def __call__(self, name: str) -> str:
+        return self.pattern.format(name)
+
+
+def driver_placeholders(connection: Connection) -> DriverPlaceholders:
+    """The placeholders of the transaction's driver: psycopg `%(name)s`, sqlite3 `:name`."""
+    return DriverPlaceholders("%({})s" if connection.dialect.name == POSTGRESQL else ":{}")
 
 
 def driver_rows(
     connection: Connection, sql: str, parameters: dict[str, Any]
 ) -> list[tuple[Any, ...]]:
-    """Run `sql` (its parameters written with `driver_parameter`) on the transaction's own driver
+    """Run `sql` (its parameters written with `driver_placeholders`) on the transaction's own driver
     connection, and return the rows as the driver's tuples."""
     cursor = connection.connection.cursor()
     try:

@@ -75,6 +75,19 @@ def create_database_engine(raw_url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=10, hide_parameters=True)
 
 
+def is_embedded(engine: Engine) -> bool:
+    """Whether the database is an embedded SQLite file, which no one but keyturn migrates."""
+    return engine.url.get_backend_name() == "sqlite"
+
+
+def describe_database(engine: Engine) -> str:
+    """The database, for operators' messages: never a password."""
+    url = engine.url
+    if is_embedded(engine):
+        return f"SQLite {url.database}"
+    return f"PostgreSQL {url.render_as_string(hide_password=True)}"
+
+
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(
         url,

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from keyturn.storage.encryption import KeyRing
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -20,9 +22,15 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the database to the newest schema."""
+def upgrade(engine: Engine, keys: KeyRing | None = None) -> None:
+    """Bring the database to the newest schema.
+
+    `keys`: the master key ring, for a migration that must open and seal stored values
+    (revision 0012 does, when there are deployments to move); one that needs it and was given
+    none refuses, changing nothing.
+    """
     config = alembic_config()
+    config.attributes["keys"] = keys
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, FromClause, Row, Table
 
-from keyturn.storage.repositories.deployments import deployment_env_identity
+from keyturn.storage.repositories.deployments import copied_env_identity
 from keyturn.storage.repositories.env_vars import user_var_identity
 from keyturn.storage.repositories.idempotency import idempotency_identity
 from keyturn.storage.repositories.integrations import client_secret_identity
@@ -23,7 +23,7 @@ from keyturn.storage.repositories.secrets import secret_identity
 from keyturn.storage.repositories.signing_keys import signing_key_identity
 from keyturn.storage.repositories.webhooks import webhook_secret_identity
 from keyturn.storage.tables import (
-    deployment_env,
+    deployments,
     idempotency_keys,
     integrations,
     resource_secrets,
@@ -91,9 +91,9 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
         lambda row: user_var_identity(row.project_id, row.id),
     ),
     SealedColumn(
-        deployment_env,
-        "value_ciphertext",
-        lambda row: deployment_env_identity(row.deployment_id, row.key),
+        deployments,
+        "copied_env_ciphertext",
+        lambda row: copied_env_identity(row.id),
     ),
     SealedColumn(
         integrations,

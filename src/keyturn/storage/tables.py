@@ -234,14 +234,20 @@ deployments = Table(
     Column("git_branch", String(256), nullable=True),
     Column("url", String(300), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The variables copied when it was created, sealed once as one JSON list of
+    # [key, type, value] (repositories/deployments.py): its users' own variables as they were
+    # (they are edited in place, unlike secrets), and, for a deployment made before revision
+    # 0003 whose connection was gone by then, what that resource gave it. NULL when there are
+    # none. Nothing later changes it.
+    Column("copied_env_ciphertext", LargeBinary, nullable=True),
     Index("ix_deployments_project_id_created_at", "project_id", "created_at"),
 )
 
 # Each connected resource of a deployment: the secrets version it was built with and the
 # connection's shape then. Secrets versions are immutable, so the deployment's derived env is
 # derived from these rows on every read and never copied. A deployment made before revision
-# 0003 whose connection was gone by then has no environments here: its `deployment_env` rows
-# hold what that resource gave it.
+# 0003 whose connection was gone by then has no environments here: its copied variables hold
+# what that resource gave it.
 deployment_secrets_versions = Table(
     "deployment_secrets_versions",
     metadata,
@@ -267,18 +273,6 @@ deployment_secrets_versions = Table(
         "deployment_id",
         "serving",
     ),
-)
-
-# A deployment's copied variables, sealed when it was created: its users' own variables as they
-# were (they are edited in place, unlike secrets). Nothing later changes these rows.
-deployment_env = Table(
-    "deployment_env",
-    metadata,
-    Column("deployment_id", String(ID), ForeignKey("deployments.id"), nullable=False),
-    Column("key", String(256), nullable=False),
-    Column("type", String(16), nullable=False),
-    Column("value_ciphertext", LargeBinary, nullable=False),
-    PrimaryKeyConstraint("deployment_id", "key"),
 )
 
 # Rotation requests (CONTRACT.md 5.3): `resource_id` is the internal id. At most one pending

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from keyturn.app import Runtime
 from keyturn.domain.clock import SettableClock
-from keyturn.storage.tables import deployment_env, deployment_secrets_versions
+from keyturn.storage.repositories.deployments import open_copied_env
+from keyturn.storage.tables import deployment_secrets_versions, deployments
 from tests.conftest import Partner, Workspace, seed_partner
 
 OLD = "postgres://app:old-4410@db/app"
@@ -153,14 +154,16 @@ def test_another_teams_deployment_is_403(
         assert response.status_code == 403
 
 
-def _deployment_rows(runtime: Runtime, deployment_id: str) -> dict[str, int]:
+def _stored(runtime: Runtime, deployment_id: str) -> tuple[int, dict[str, tuple[str, str]]]:
+    """How many references the deployment has, and its copied variables as sealed in its row."""
     with runtime.store.engine.connect() as connection:
-        return {
-            table.name: connection.execute(
-                select(func.count()).where(table.c.deployment_id == deployment_id)
-            ).scalar_one()
-            for table in (deployment_env, deployment_secrets_versions)
-        }
+        references = connection.execute(
+            select(func.count()).where(deployment_secrets_versions.c.deployment_id == deployment_id)
+        ).scalar_one()
+        sealed = connection.execute(
+            select(deployments.c.copied_env_ciphertext).where(deployments.c.id == deployment_id)
+        ).scalar_one()
+    return references, open_copied_env(runtime.store.keys, deployment_id, sealed)
 
 
 def test_deployment_stores_a_row_per_resource_not_per_key(
@@ -175,6 +178,21 @@ def test_deployment_stores_a_row_per_resource_not_per_key(
         == len(workspace.deployment_env(small["id"])) + 40
     )
     # One reference for the one resource, and the one user variable copied, either way.
-    expected = {"deployment_env": 1, "deployment_secrets_versions": 1}
-    assert _deployment_rows(runtime, small["id"]) == expected
-    assert _deployment_rows(runtime, large["id"]) == expected
+    expected = (1, {"API_KEY": ("k1", "encrypted")})
+    assert _stored(runtime, small["id"]) == expected
+    assert _stored(runtime, large["id"]) == expected
+
+
+def test_deployment_without_user_variables_seals_nothing(
+    workspace: Workspace, partner: Partner, runtime: Runtime
+) -> None:
+    partner.import_resource("db1", secrets=[{"name": "DATABASE_URL", "value": OLD}])
+    project_id = workspace.create_project("api")
+    assert workspace.connect(project_id).status_code == 201
+    deployment = workspace.deploy({"name": "api", "target": "production"})
+    assert workspace.deployment_env(deployment["id"]) == {"DATABASE_URL": OLD}
+    with runtime.store.engine.connect() as connection:
+        sealed = connection.execute(
+            select(deployments.c.copied_env_ciphertext).where(deployments.c.id == deployment["id"])
+        ).scalar_one()
+    assert sealed is None

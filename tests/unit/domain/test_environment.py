@@ -22,6 +22,7 @@ RESOURCE = ConnectedResource(
     product_id="iap_1",
     secrets_version=3,
     updated_at=5,
+    partner_id="db1",
 )
 
 

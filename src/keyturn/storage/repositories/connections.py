@@ -79,6 +79,7 @@ LINKS_OF_PROJECTS = (
     select(
         connections,
         resources.c.installation_id,
+        resources.c.partner_id,
         resources.c.product_id,
         resources.c.secrets_version,
         resources.c.updated_at.label("resource_updated_at"),
@@ -173,6 +174,7 @@ class ConnectionRepository:
                     product_id=row.product_id,
                     secrets_version=row.secrets_version,
                     updated_at=row.resource_updated_at,
+                    partner_id=row.partner_id,
                 ),
             )
             for row in rows

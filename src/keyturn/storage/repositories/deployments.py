@@ -1,9 +1,10 @@
 """Deployments: their references to the secrets versions they were built with, and their
-copied user variables (sealed per deployment).
+copied user variables (sealed once per deployment, as one value of its row).
 
 Both are written once, when the deployment is created, and never updated: that is what makes
 "this deployment still runs version N" a fact to look up rather than a guess. A deployment of
-20 resources of 20 secrets writes 21 small rows, not a sealed copy of its 400 derived values.
+20 resources of 20 secrets writes 21 small rows, not a sealed copy of its 400 derived values,
+however many user variables it copies.
 
 The one thing that changes is each reference's `serving` flag, which the usage ledger counts:
 whether the deployment is still the newest of its project, target and git branch (by
@@ -13,10 +14,11 @@ newest of the group, touching at most two deployments' references.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.deployments import Deployment, SecretsVersionUsed
@@ -25,18 +27,34 @@ from keyturn.storage.dialect import lock_table
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
-from keyturn.storage.tables import (
-    deployment_env,
-    deployment_secrets_versions,
-    deployments,
-    resources,
-)
+from keyturn.storage.tables import deployment_secrets_versions, deployments, resources
 
 # What creating a deployment writes, built once: the rows go as parameters, so SQLAlchemy
 # compiles each statement once per process instead of building and keying it per request.
 INSERT_DEPLOYMENT = insert(deployments)
-INSERT_COPIED_VARIABLES = insert(deployment_env)
 INSERT_REFERENCES = insert(deployment_secrets_versions)
+NEWEST_OF_GROUP = (
+    select(deployments.c.created_at, deployments.c.id)
+    .where(
+        deployments.c.project_id == bindparam("project_id"),
+        deployments.c.target == bindparam("target"),
+        deployments.c.git_branch.is_not_distinct_from(bindparam("git_branch")),
+    )
+    .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
+    .limit(1)
+)
+SET_SERVING = (
+    update(deployment_secrets_versions)
+    # Not the columns' names: an UPDATE keeps those for its SET values.
+    .where(deployment_secrets_versions.c.deployment_id == bindparam("deployment"))
+    .values(serving=bindparam("now_serving"))
+)
+# A deployment's record as `get` and listings read it: not its sealed copies, which only a
+# pull of its env opens (`copied_env`).
+RECORD_COLUMNS = [column for column in deployments.c if column.name != "copied_env_ciphertext"]
+COPIED_ENV = select(deployments.c.copied_env_ciphertext).where(
+    deployments.c.id == bindparam("deployment_id")
+)
 
 
 class DeploymentRepository:
@@ -92,23 +110,9 @@ class DeploymentRepository:
                 "git_branch": git_branch,
                 "url": deployment.url,
                 "created_at": deployment.created_at,
+                "copied_env_ciphertext": seal_copied_env(self._keys, deployment_id, copied),
             },
         )
-        if copied:
-            self._connection.execute(
-                INSERT_COPIED_VARIABLES,
-                [
-                    {
-                        "deployment_id": deployment_id,
-                        "key": key,
-                        "type": kind,
-                        "value_ciphertext": self._keys.seal(
-                            value, associated_data=deployment_env_identity(deployment_id, key)
-                        ),
-                    }
-                    for key, (value, kind) in sorted(copied.items())
-                ],
-            )
         if secrets_versions:
             self._connection.execute(
                 INSERT_REFERENCES,
@@ -130,7 +134,7 @@ class DeploymentRepository:
 
     def get(self, deployment_id: str) -> Deployment | None:
         row = self._connection.execute(
-            select(deployments).where(deployments.c.id == deployment_id)
+            select(*RECORD_COLUMNS).where(deployments.c.id == deployment_id)
         ).first()
         if row is None:
             return None
@@ -142,7 +146,7 @@ class DeploymentRepository:
         """The newest `limit` deployments of these projects, newest first."""
         rows: list[Row[Any]] = []
         for batch in batches(project_ids):
-            query = select(deployments).where(deployments.c.project_id.in_(batch))
+            query = select(*RECORD_COLUMNS).where(deployments.c.project_id.in_(batch))
             if target is not None:
                 query = query.where(deployments.c.target == target)
             rows += self._connection.execute(
@@ -162,28 +166,18 @@ class DeploymentRepository:
 
     def copied_env(self, deployment: Deployment) -> dict[str, tuple[str, str]]:
         """The variables copied when the deployment was made: {key: (value, type)}."""
-        rows = self._connection.execute(
-            select(deployment_env)
-            .where(deployment_env.c.deployment_id == deployment.id)
-            .order_by(deployment_env.c.key)
-        ).all()
-        return {
-            row.key: (
-                self._keys.open(
-                    row.value_ciphertext,
-                    associated_data=deployment_env_identity(deployment.id, row.key),
-                ),
-                row.type,
-            )
-            for row in rows
-        }
+        sealed = self._connection.execute(COPIED_ENV, {"deployment_id": deployment.id}).scalar()
+        return open_copied_env(self._keys, deployment.id, sealed)
 
     def delete(self, deployment: Deployment) -> None:
         """Delete it; if it was the newest of its group, the next newest serves now."""
         group = (deployment.project_id, deployment.target, deployment.git_branch)
         was_newest = self._newest_of_group(*group) == (deployment.created_at, deployment.id)
-        for table in (deployment_env, deployment_secrets_versions):
-            self._connection.execute(delete(table).where(table.c.deployment_id == deployment.id))
+        self._connection.execute(
+            delete(deployment_secrets_versions).where(
+                deployment_secrets_versions.c.deployment_id == deployment.id
+            )
+        )
         self._connection.execute(delete(deployments).where(deployments.c.id == deployment.id))
         if was_newest:
             successor = self._newest_of_group(*group)
@@ -195,23 +189,13 @@ class DeploymentRepository:
     ) -> tuple[int, str] | None:
         """(created_at, id) of the group's newest deployment, if it has one."""
         row = self._connection.execute(
-            select(deployments.c.created_at, deployments.c.id)
-            .where(
-                deployments.c.project_id == project_id,
-                deployments.c.target == target,
-                deployments.c.git_branch.is_not_distinct_from(git_branch),
-            )
-            .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
-            .limit(1)
+            NEWEST_OF_GROUP,
+            {"project_id": project_id, "target": target, "git_branch": git_branch},
         ).first()
         return None if row is None else (row.created_at, row.id)
 
     def _set_serving(self, deployment_id: str, *, serving: bool) -> None:
-        self._connection.execute(
-            update(deployment_secrets_versions)
-            .where(deployment_secrets_versions.c.deployment_id == deployment_id)
-            .values(serving=serving)
-        )
+        self._connection.execute(SET_SERVING, {"deployment": deployment_id, "now_serving": serving})
 
     def _with_versions(self, rows: Sequence[Row[Any]]) -> list[Deployment]:
         ids = [row.id for row in rows]
@@ -257,6 +241,31 @@ class DeploymentRepository:
         ]
 
 
-def deployment_env_identity(deployment_id: str, key: str) -> str:
-    """Associated data of a frozen env value (also used by sealed_columns.py to re-seal it)."""
-    return f"deployment-env/{deployment_id}/{key}"
+def copied_env_identity(deployment_id: str) -> str:
+    """Associated data of a deployment's copied variables (also used by sealed_columns.py to
+    re-seal them)."""
+    return f"deployment-copied-env/{deployment_id}"
+
+
+def seal_copied_env(
+    keys: KeyRing, deployment_id: str, copied: Mapping[str, tuple[str, str]]
+) -> bytes | None:
+    """{key: (value, type)} sealed once, as a JSON list of [key, type, value] in key order
+    (lists, not objects: no field name repeated per variable); None when there are none."""
+    if not copied:
+        return None
+    listed = [[key, kind, value] for key, (value, kind) in sorted(copied.items())]
+    return keys.seal(
+        json.dumps(listed, separators=(",", ":"), ensure_ascii=False),
+        associated_data=copied_env_identity(deployment_id),
+    )
+
+
+def open_copied_env(
+    keys: KeyRing, deployment_id: str, sealed: bytes | None
+) -> dict[str, tuple[str, str]]:
+    """What `seal_copied_env` sealed, {key: (value, type)}."""
+    if sealed is None:
+        return {}
+    listed = json.loads(keys.open(sealed, associated_data=copied_env_identity(deployment_id)))
+    return {key: (value, kind) for key, kind, value in listed}

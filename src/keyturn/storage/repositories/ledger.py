@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from keyturn.domain.ledger import ValueSpan, VersionRecord, VersionUsage
-from keyturn.storage.dialect import driver_parameter, driver_rows
+from keyturn.storage.dialect import DriverPlaceholders, driver_placeholders, driver_rows
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     deployment_secrets_versions,
@@ -57,7 +57,7 @@ NEWEST_PART = (
 
 
 @functools.lru_cache(maxsize=128)
-def _newest_deployments(versions: int, dialect: str) -> str:
+def _newest_deployments(versions: int, name: DriverPlaceholders) -> str:
     """The newest ids of `versions` versions of one resource: per version, its part of the
     usage index read from the newest end as far as its own limit (`v0`, `k0`, `v1`, ...).
 
@@ -65,10 +65,6 @@ def _newest_deployments(versions: int, dialect: str) -> str:
     small columns, which SQLAlchemy's rows would take longer to build than the database takes
     to answer (see `dialect.driver_rows`).
     """
-
-    def name(parameter: str) -> str:
-        return driver_parameter(dialect, parameter)
-
     return " UNION ALL ".join(
         NEWEST_PART.format(
             resource=name("resource"), version=name(f"v{n}"), limit=name(f"k{n}"), n=n
@@ -178,7 +174,7 @@ class LedgerRepository:
             for index, (version, count) in enumerate(chunk):
                 parameters[f"v{index}"] = version
                 parameters[f"k{index}"] = count
-            sql = _newest_deployments(len(chunk), self._connection.dialect.name)
+            sql = _newest_deployments(len(chunk), driver_placeholders(self._connection))
             for version, created_at, deployment_id in driver_rows(
                 self._connection, sql, parameters
             ):

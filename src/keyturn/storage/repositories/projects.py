@@ -29,7 +29,6 @@ from keyturn.storage.dialect import advisory_locks, lock_rows
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     connections,
-    deployment_env,
     deployment_secrets_versions,
     deployments,
     projects,
@@ -103,8 +102,11 @@ class ProjectRepository:
     def delete(self, project: Project) -> None:
         """Delete the project with its connections, variables and deployments."""
         owned = select(deployments.c.id).where(deployments.c.project_id == project.id)
-        for table in (deployment_env, deployment_secrets_versions):
-            self._connection.execute(delete(table).where(table.c.deployment_id.in_(owned)))
+        self._connection.execute(
+            delete(deployment_secrets_versions).where(
+                deployment_secrets_versions.c.deployment_id.in_(owned)
+            )
+        )
         for table in (deployments, connections, user_env_vars):
             self._connection.execute(delete(table).where(table.c.project_id == project.id))
         self._connection.execute(delete(projects).where(projects.c.id == project.id))
