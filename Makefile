@@ -44,7 +44,7 @@ lint: install ## ruff, mypy (strict on src/ and bench/) and the import-layer con
 
 .PHONY: test
 test: lint ## Set up, lint, and run the whole suite on SQLite and PostgreSQL
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 .PHONY: fuzz
 fuzz: install ## Fuzz every route against /openapi.json, longer than make test (FUZZ_EXAMPLES=200)
