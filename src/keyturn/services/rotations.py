@@ -28,6 +28,8 @@ from urllib.parse import quote
 
 from keyturn.domain.accounts import Installation, Principal, user_id_of
 from keyturn.domain.errors import Code, Conflict, NotFound, RuleViolation
+from keyturn.domain.event_payloads import rotation_event
+from keyturn.domain.events import ROTATION_REQUESTED
 from keyturn.domain.rotations import (
     AsyncRotation,
     PartnerClaims,
@@ -48,7 +50,7 @@ from keyturn.services.auth import (
 )
 from keyturn.services.context import ServiceContext
 from keyturn.services.projects import TeamCaller, check_team_scope
-from keyturn.services.secrets import apply_secrets, find_live_resource
+from keyturn.services.secrets import apply_secrets, end_rotation, find_live_resource
 from keyturn.services.signing import signing_key
 from keyturn.storage.unit_of_work import UnitOfWork
 
@@ -157,7 +159,8 @@ def _record_request(
                     Code.ROTATION_IN_PROGRESS,
                     f"rotation {pending.id} of this resource is still pending",
                 )
-            uow.rotations.fail(pending.id, timed_out_error())
+            # Past its deadline: this request is the write that meets it and records it.
+            end_rotation(uow, resource, pending.id, failed=timed_out_error(), user_id=None)
         user_id = user_id_of(principal)
         rotation = Rotation(
             id=ctx.ids.new("rot"),
@@ -171,6 +174,9 @@ def _record_request(
             deadline_at=now + ctx.rotation_timeout_ms,
         )
         uow.rotations.add(rotation)
+        # Every request that passes the checks reaches the partner call: announced here, with
+        # the record, whatever the partner answers (6.1).
+        uow.events.emit(rotation_event(ROTATION_REQUESTED, resource, rotation, user_id=user_id))
         uow.commit()
     return _Requested(rotation, installation, integration.base_url, user_id)
 
@@ -187,13 +193,18 @@ def _apply_sync(
     with ctx.store.write() as uow:
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         still = uow.rotations.get(rotation.id)
-        if (
-            still is None
-            or resource.internal_id != rotation.resource_internal_id
-            or still.as_seen_at(ctx.clock.now_ms()).status != "pending"
-        ):
-            # Completed by the partner's own update meanwhile, or timed out: as it stands.
-            return _seen(ctx, still or rotation)
+        if still is None or resource.internal_id != rotation.resource_internal_id:
+            return rotation
+        if still.status == "pending" and still.as_seen_at(ctx.clock.now_ms()).status != "pending":
+            # The partner answered after the deadline: the rotation has failed; record it.
+            failed = end_rotation(
+                uow, resource, rotation.id, failed=timed_out_error(), user_id=None
+            )
+            uow.commit()
+            return _seen(ctx, failed or still)
+        if still.status != "pending":
+            # Completed by the partner's own update meanwhile: as it stands.
+            return _seen(ctx, still)
         version = apply_secrets(
             uow,
             resource,
@@ -203,19 +214,24 @@ def _apply_sync(
                 "rotation", rotation.id, rotation.superseded_expire_after_ms
             ),
         )
-        # A new version has completed it already; the same secrets again complete it here.
-        uow.rotations.complete(rotation.id, version=version)
-        completed = uow.rotations.get(rotation.id)
+        # The same secrets again (no new version) complete it too, by the current version. The
+        # owner's request made this change, so the event names the owner.
+        completed = end_rotation(
+            uow, resource, rotation.id, version=version, user_id=rotation.requested_by
+        )
         uow.commit()
     return completed or rotation
 
 
 def _fail(ctx: ServiceContext, rotation: Rotation, error: RotationError) -> Rotation:
     with ctx.store.write() as uow:
-        uow.rotations.fail(rotation.id, error)
-        failed = uow.rotations.get(rotation.id)
+        [resource] = uow.resources.by_internal_ids([rotation.resource_internal_id])
+        failed = end_rotation(
+            uow, resource, rotation.id, failed=error, user_id=rotation.requested_by
+        )
+        current = failed or uow.rotations.get(rotation.id)
         uow.commit()
-    return _seen(ctx, failed or rotation)
+    return _seen(ctx, current or rotation)
 
 
 def _current(ctx: ServiceContext, rotation: Rotation) -> Rotation:

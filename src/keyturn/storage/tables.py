@@ -184,6 +184,20 @@ resource_secrets = Table(
     ),
 )
 
+# The values announced safe to revoke (`resource.secrets.value-revocable`, CONTRACT.md 6.1):
+# one row per value of `resource_secrets`, inserted with its event, so each is announced once.
+# `announced_at` NULL: safe to revoke already when revision 0011 ran, and never announced.
+revocable_values = Table(
+    "revocable_values",
+    metadata,
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("from_version", Integer, nullable=False),
+    Column("to_version", Integer, nullable=False),
+    Column("announced_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("resource_id", "name", "from_version"),
+)
+
 # A project's link to a resource; the project's integration env vars are derived from it.
 connections = Table(
     "connections",

@@ -65,14 +65,6 @@ class RotationRepository:
         ).first()
         return _rotation(row) if row else None
 
-    def pending_in_time(self, resource_internal_id: str) -> Rotation | None:
-        """The resource's pending rotation if its deadline has not passed: the one a secrets
-        write now would complete."""
-        pending = self.pending(resource_internal_id)
-        if pending is None or pending.as_seen_at(self._clock.now_ms()).status != "pending":
-            return None
-        return pending
-
     def latest(self, resource_internal_id: str) -> Rotation | None:
         row = self._connection.execute(
             ROTATION_ROWS.where(rotations.c.resource_id == resource_internal_id)
