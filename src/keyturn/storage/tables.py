@@ -411,6 +411,8 @@ deliveries = Table(
     Column("delivered_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_deliveries_event_seq", "event_seq"),
+    # A destination's newest deliveries (the dashboard's page of a webhook).
+    Index("ix_deliveries_destination", "destination_kind", "destination_id", "event_seq"),
     # The worker's one query: pending rows by due time.
     Index(
         "ix_deliveries_due",

@@ -1,4 +1,5 @@
-"""Values announced safe to revoke (CONTRACT.md 6.1 `resource.secrets.value-revocable`).
+"""Values announced safe to revoke (CONTRACT.md 6.1 `resource.secrets.value-revocable`), and
+an index for a destination's newest deliveries (the dashboard's page of a webhook).
 
 `revocable_values` holds one row per value (resource, name, `fromVersion`) once it has become
 safe to revoke (5.2): the event is emitted in the transaction that inserts the row, and the
@@ -74,6 +75,13 @@ def upgrade() -> None:
         )
     )
 
+    op.create_index(
+        "ix_deliveries_destination",
+        "deliveries",
+        ["destination_kind", "destination_id", "event_seq"],
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_destination", table_name="deliveries")
     op.drop_table("revocable_values")
