@@ -143,7 +143,7 @@ def test_an_owner_signs_in_sees_every_page_and_signs_out(
     page.get_by_role("link", name="db1").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("db1")
     expect(page.locator("ul.names").get_by_text("DATABASE_URL")).to_be_visible()
-    expect(page.get_by_role("link", name="web")).to_be_visible()
+    expect(page.get_by_role("link", name="web", exact=True)).to_be_visible()
     shoot(page, "resource")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()

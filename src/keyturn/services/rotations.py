@@ -194,7 +194,7 @@ def _apply_sync(
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         still = uow.rotations.get(rotation.id)
         if still is None or resource.internal_id != rotation.resource_internal_id:
-            return rotation
+            return _seen(ctx, still or rotation)
         if still.status == "pending" and still.as_seen_at(ctx.clock.now_ms()).status != "pending":
             # The partner answered after the deadline: the rotation has failed; record it.
             failed = end_rotation(
