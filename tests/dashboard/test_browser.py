@@ -34,6 +34,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SKIP_ENV_VAR = "KEYTURN_SKIP_BROWSER"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
+# A webhook's deliveries, by its caption ("Newest 1 delivery", "Newest 2 deliveries").
+DELIVERIES_TABLE = re.compile("^Newest [0-9]+ deliver")
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -320,7 +322,7 @@ def test_an_owner_sees_an_event_after_a_change_and_redelivers_a_failed_delivery(
     expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
     shoot(page, "webhooks")
     page.get_by_role("link", name=hooked.hook_id).click()
-    row = page.get_by_role("table", name=re.compile("^Newest [0-9]+ deliver")).get_by_role("row").nth(1)
+    row = page.get_by_role("table", name=DELIVERIES_TABLE).get_by_role("row").nth(1)
     expect(row).to_contain_text("failed")
     expect(row).to_contain_text("500")
     shoot(page, "webhook")
@@ -330,7 +332,7 @@ def test_an_owner_sees_an_event_after_a_change_and_redelivers_a_failed_delivery(
     expect(row).to_contain_text("pending")
     assert hooked.worker.run_once() == 1
     page.reload()
-    row = page.get_by_role("table", name=re.compile("^Newest [0-9]+ deliver")).get_by_role("row").nth(1)
+    row = page.get_by_role("table", name=DELIVERIES_TABLE).get_by_role("row").nth(1)
     expect(row).to_contain_text("delivered")
     expect(row).to_contain_text("200")
     # The receiver got the event twice, with the same id, each signed with the hook's secret.
