@@ -23,6 +23,7 @@ from sqlalchemy.event import listen, remove
 
 from keyturn.app import Runtime
 from keyturn.domain.clock import SettableClock
+from keyturn.services.rotations import record_timed_out_rotations
 from keyturn.settings import Settings
 from keyturn.storage.tables import secrets_versions
 from tests.conftest import Partner, Workspace, admin_headers
@@ -804,3 +805,28 @@ def test_a_failure_after_the_failed_event_leaves_the_rotation_pending(
     (rotation,) = owner.rotations()
     assert rotation["status"] == "pending"
     assert [t for t, _ in rotation_events(owner)] == ["resource.secrets.rotation-requested"]
+
+
+def test_a_timed_out_rotation_no_write_meets_is_recorded_by_the_sweep_once(
+    owner: Owner,
+    partner_api: PartnerServer,
+    partner: Partner,
+    clock: SettableClock,
+    runtime: Runtime,
+) -> None:
+    owner.rotate({})
+    clock.advance(24 * HOUR_MS - 1)
+    assert record_timed_out_rotations(runtime.context) == 0
+    assert [t for t, _ in rotation_events(owner)] == ["resource.secrets.rotation-requested"]
+    clock.advance(1)
+    assert record_timed_out_rotations(runtime.context) == 1
+    assert record_timed_out_rotations(runtime.context) == 0
+    (timed_out,) = owner.rotations()
+    assert (timed_out["status"], timed_out["error"]["code"]) == ("failed", "rotation_timed_out")
+    assert rotation_events(owner)[-1] == (
+        "resource.secrets.rotation-failed",
+        {**rotation_base(partner, None), "rotation": timed_out},
+    )
+    # The partner's late update is an ordinary one and ends nothing again.
+    assert partner.put_secrets({"secrets": NEW})[0] == 201
+    assert [t for t, _ in rotation_events(owner)].count("resource.secrets.rotation-failed") == 1

@@ -16,7 +16,8 @@ request runs in three steps:
 
 A pending rotation whose deadline (`KEYTURN_ROTATION_TIMEOUT_H` after the request) has passed
 is failed with `rotation_timed_out`: reads show it so at once (`Rotation.as_seen_at`, on the
-context's clock), and the next write that meets it records it.
+context's clock), and the next write that meets it records it, with its `rotation-failed`
+event; the delivery worker records the ones no write meets (`record_timed_out_rotations`).
 """
 
 from __future__ import annotations
@@ -232,6 +233,35 @@ def _fail(ctx: ServiceContext, rotation: Rotation, error: RotationError) -> Rota
         current = failed or uow.rotations.get(rotation.id)
         uow.commit()
     return _seen(ctx, current or rotation)
+
+
+def record_timed_out_rotations(ctx: ServiceContext, *, limit: int = 100) -> int:
+    """Fail the pending rotations past their deadline with `rotation_timed_out`, each with its
+    `rotation-failed` event, so that one no write meets still ends; returns how many. Reads
+    first, so a round with nothing to record writes nothing. Several callers at once (delivery
+    workers) record each once: ending a rotation is a compare-and-set."""
+    now = ctx.clock.now_ms()
+    with ctx.store.read() as uow:
+        if not uow.rotations.past_deadline(now, limit=1):
+            return 0
+    with ctx.store.write() as uow:
+        due = uow.rotations.past_deadline(now, limit=limit)
+        resources = {
+            resource.internal_id: resource
+            for resource in uow.resources.by_internal_ids(r.resource_internal_id for r in due)
+        }
+        ended = [
+            end_rotation(
+                uow,
+                resources[rotation.resource_internal_id],
+                rotation.id,
+                failed=timed_out_error(),
+                user_id=None,
+            )
+            for rotation in due
+        ]
+        uow.commit()
+    return sum(rotation is not None for rotation in ended)
 
 
 def _current(ctx: ServiceContext, rotation: Rotation) -> Rotation:

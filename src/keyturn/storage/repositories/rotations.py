@@ -65,6 +65,15 @@ class RotationRepository:
         ).first()
         return _rotation(row) if row else None
 
+    def past_deadline(self, now_ms: int, *, limit: int) -> list[Rotation]:
+        """Up to `limit` pending rotations whose deadline is `now_ms` or earlier, oldest first."""
+        rows = self._connection.execute(
+            ROTATION_ROWS.where(rotations.c.status == "pending", rotations.c.deadline_at <= now_ms)
+            .order_by(rotations.c.deadline_at, rotations.c.id)
+            .limit(limit)
+        ).all()
+        return [_rotation(row) for row in rows]
+
     def latest(self, resource_internal_id: str) -> Rotation | None:
         row = self._connection.execute(
             ROTATION_ROWS.where(rotations.c.resource_id == resource_internal_id)
