@@ -51,7 +51,7 @@ def test_upgrade_records_values_already_safe_to_revoke_and_announces_the_rest_la
     deployment = workspace.deploy({"name": "web", "target": "production"})
     for value in ("two", "three"):
         assert partner.put_secrets({"secrets": [{"name": "URL", "value": value}]})[0] == 201
-    _migrate(runtime, "0009")
+    _migrate(runtime, "0012")
     _migrate(runtime, "head")
     # 2..2 was safe to revoke before: recorded, never announced; 1..1 is still in use.
     assert _rows(runtime) == {("URL", 2, 2, True)}
