@@ -6,15 +6,23 @@ any value would contain it: the tests assert that none does.
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
 
+from keyturn.app import Runtime
+from keyturn.delivery.worker import DeliveryWorker
+from keyturn.outbound.webhooks import WebhookSender
+from keyturn.services.delivery import DeliveryPolicy
 from tests.conftest import Partner, Workspace, seed_partner
+from tests.receiver import Receiver
 
 MARKER = "SECRETMARKER7f3a"
+TIMEOUT_S = 0.5
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -83,3 +91,38 @@ def world(partner: Partner) -> World:
         other_project_id=other_project_id,
         other_deployment_id=other_deployment_id,
     )
+
+
+@dataclass
+class Hooked:
+    """A team webhook on a real receiver, and a delivery worker that gives up after one
+    attempt (so that a refused delivery is `failed` at once, ready to be redelivered)."""
+
+    hook_id: str
+    receiver: Receiver
+    worker: DeliveryWorker
+
+
+@pytest.fixture
+def hooked(world: World, runtime: Runtime) -> Iterator[Hooked]:
+    receiver = Receiver()
+    sender = WebhookSender(TIMEOUT_S)
+    worker = DeliveryWorker(
+        runtime.context,
+        sender,
+        policy=DeliveryPolicy(timeout_s=TIMEOUT_S, max_attempts=1),
+        rng=random.Random(7),  # noqa: S311  # a fixed jitter for a reproducible schedule
+    )
+    created = world.partner.client.post(
+        "/v1/webhooks",
+        json={"url": receiver.url, "events": ["project.created", "resource.secrets.updated"]},
+        headers=world.workspace.headers,
+    )
+    assert created.status_code == 200, created.text
+    receiver.secret = created.json()["secret"]
+    try:
+        yield Hooked(created.json()["id"], receiver, worker)
+    finally:
+        receiver.close()
+        sender.close()
+        worker.stop()

@@ -9,6 +9,7 @@ docs/testing.md), at a desktop width and at a phone's.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from keyturn.app import Runtime, create_app
 from keyturn.domain.clock import SettableClock
 from tests.conftest import Partner, admin_headers
-from tests.dashboard.conftest import MARKER, World, marked_secrets
+from tests.dashboard.conftest import MARKER, Hooked, World, marked_secrets
 from tests.partner_server import PartnerServer, sync
 
 pytestmark = [
@@ -33,6 +34,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SKIP_ENV_VAR = "KEYTURN_SKIP_BROWSER"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 PHONE = {"width": 390, "height": 844}
+# A webhook's deliveries, by its caption ("Newest 1 delivery", "Newest 2 deliveries").
+DELIVERIES_TABLE = re.compile("^Newest [0-9]+ deliver")
 DESKTOP = {"width": 1280, "height": 800}
 
 
@@ -142,7 +145,7 @@ def test_an_owner_signs_in_sees_every_page_and_signs_out(
     page.get_by_role("link", name="db1").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("db1")
     expect(page.locator("ul.names").get_by_text("DATABASE_URL")).to_be_visible()
-    expect(page.get_by_role("link", name="web")).to_be_visible()
+    expect(page.get_by_role("link", name="web", exact=True)).to_be_visible()
     shoot(page, "resource")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Projects").click()
@@ -289,3 +292,51 @@ def test_a_rotation_requested_in_the_browser_completes_against_a_real_partner(
         shoot(page, "resource-rotated")
     finally:
         partner_api.stop()
+
+
+def test_an_owner_sees_an_event_after_a_change_and_redelivers_a_failed_delivery(
+    world: World, server: str, page: Page, hooked: Hooked
+) -> None:
+    partner = world.partner
+    hooked.receiver.script.statuses = [500]
+    sign_in(page, server, partner.user_token)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Events").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Events")
+
+    # The partner rotates a secret: the event is at the top of the feed, without the value.
+    assert partner.put_secrets({"secrets": marked_secrets("v2")[:1], "partial": True})[0] == 201
+    page.reload()
+    newest = page.get_by_role("table", name="Newest events").get_by_role("row").nth(1)
+    expect(newest).to_contain_text("resource.secrets.updated")
+    expect(newest).to_contain_text("resource db1")
+    newest.get_by_text("evt_").click()  # unfolds the payload: names and versions only
+    expect(newest.locator("pre.payload")).to_contain_text('"changed": [')
+    shoot(page, "events")
+    page.get_by_label("Type").select_option("project.created")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("table", name="Newest events of type project.created")).to_be_visible()
+
+    # The receiver refused that event's delivery once: the worker gives up after one attempt.
+    assert hooked.worker.run_once() == 1
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Webhooks").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Webhooks")
+    shoot(page, "webhooks")
+    page.get_by_role("link", name=hooked.hook_id).click()
+    row = page.get_by_role("table", name=DELIVERIES_TABLE).get_by_role("row").nth(1)
+    expect(row).to_contain_text("failed")
+    expect(row).to_contain_text("500")
+    shoot(page, "webhook")
+
+    row.get_by_role("button", name=re.compile("^Redeliver")).click()
+    expect(page.get_by_role("status")).to_contain_text("Queued again")
+    expect(row).to_contain_text("pending")
+    assert hooked.worker.run_once() == 1
+    page.reload()
+    row = page.get_by_role("table", name=DELIVERIES_TABLE).get_by_role("row").nth(1)
+    expect(row).to_contain_text("delivered")
+    expect(row).to_contain_text("200")
+    # The receiver got the event twice, with the same id, each signed with the hook's secret.
+    received = hooked.receiver.received
+    assert [r.signature_ok for r in received] == [True, True]
+    assert received[0].body == received[1].body
+    shoot(page, "webhook-redelivered")

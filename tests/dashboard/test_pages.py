@@ -20,6 +20,8 @@ def pages_of(world: World) -> list[str]:
         "/dashboard/projects",
         f"/dashboard/projects/{world.project_id}",
         f"/dashboard/deployments/{world.deployment_id}",
+        "/dashboard/events",
+        "/dashboard/webhooks",
     ]
 
 

@@ -12,15 +12,18 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.event import listen, remove
 
 from keyturn.app import Runtime
 from keyturn.domain.clock import SettableClock
+from keyturn.services.rotations import record_timed_out_rotations
 from keyturn.settings import Settings
 from keyturn.storage.tables import secrets_versions
 from tests.conftest import Partner, Workspace, admin_headers
@@ -611,3 +614,219 @@ def test_two_owners_at_once_get_one_rotation_and_one_409(
     assert len(partner_api.received) == 1
     for owner in owners:
         owner.http.close()
+
+
+# Events (CONTRACT.md 6.1): rotation-requested, then -completed or -failed
+
+
+ROTATION_TYPES = (
+    "resource.secrets.rotation-requested",
+    "resource.secrets.rotation-completed",
+    "resource.secrets.rotation-failed",
+)
+
+
+def rotation_events(owner: Owner) -> list[tuple[str, dict[str, Any]]]:
+    """(type, payload) of the team's rotation events, oldest first."""
+    response = owner.http.get("/v1/events", params={"limit": 100})
+    assert response.status_code == 200, response.text
+    return [
+        (item["type"], item["payload"])
+        for item in response.json()["events"]
+        if item["type"] in ROTATION_TYPES
+    ]
+
+
+def rotation_base(partner: Partner, user_id: str | None) -> dict[str, Any]:
+    return {
+        "team": {"id": partner.team_id},
+        "user": None if user_id is None else {"id": user_id},
+        "installationIds": [partner.installation_id],
+        "integrations": [
+            {
+                "installationId": partner.installation_id,
+                "resources": [{"externalResourceId": "db1"}],
+            }
+        ],
+        "resource": {"id": "db1", "internalId": partner.get_resource()["internalId"]},
+    }
+
+
+def test_sync_rotation_emits_requested_then_completed_with_the_rotation_and_no_value(
+    owner: Owner, partner_api: PartnerServer, partner: Partner
+) -> None:
+    partner_api.answer(sync(NEW))
+    rotation = owner.rotate({"reason": "quarterly"}).json()["rotation"]
+    user = rotation["requestedBy"]
+    base = rotation_base(partner, user)
+    (requested, completed) = rotation_events(owner)
+    assert requested == (
+        "resource.secrets.rotation-requested",
+        {
+            **base,
+            "rotation": {
+                **rotation,
+                "status": "pending",
+                "completedAt": None,
+                "version": None,
+            },
+        },
+    )
+    assert completed == ("resource.secrets.rotation-completed", {**base, "rotation": rotation})
+    response = owner.http.get("/v1/events", params={"limit": 100})
+    types = [item["type"] for item in response.json()["events"]]
+    # The version the rotation made, the old value it superseded (no deployment uses it) and
+    # the rotation's end: one transaction's events.
+    assert sorted(types[-3:]) == [
+        "resource.secrets.rotation-completed",
+        "resource.secrets.updated",
+        "resource.secrets.value-revocable",
+    ]
+    assert "new-password" not in response.text
+    assert "old-password" not in response.text
+
+
+def test_async_rotation_completes_with_the_partners_update_naming_no_user(
+    owner: Owner, partner_api: PartnerServer, partner: Partner
+) -> None:
+    rotation = owner.rotate({}).json()["rotation"]
+    assert [t for t, _ in rotation_events(owner)] == ["resource.secrets.rotation-requested"]
+    assert partner.put_secrets({"secrets": OLD})[0] == 201  # a no-op leaves it pending
+    assert [t for t, _ in rotation_events(owner)] == ["resource.secrets.rotation-requested"]
+    assert partner.put_secrets({"secrets": NEW})[0] == 201
+    (completed_rotation,) = owner.rotations()
+    assert completed_rotation["id"] == rotation["id"]
+    assert rotation_events(owner)[-1] == (
+        "resource.secrets.rotation-completed",
+        {**rotation_base(partner, None), "rotation": completed_rotation},
+    )
+
+
+def test_partner_failure_emits_requested_then_failed_with_the_error(
+    owner: Owner, partner_api: PartnerServer, partner: Partner
+) -> None:
+    partner_api.answer(Answer.json(400, {"error": {"code": "nope", "message": "not today"}}))
+    response = owner.rotate({})
+    assert response.status_code == 502, response.text
+    failed = response.json()["error"]["rotation"]
+    assert failed["error"] == {"code": "nope", "message": "not today"}
+    types = [t for t, _ in rotation_events(owner)]
+    assert types == ["resource.secrets.rotation-requested", "resource.secrets.rotation-failed"]
+    assert rotation_events(owner)[-1] == (
+        "resource.secrets.rotation-failed",
+        {**rotation_base(partner, failed["requestedBy"]), "rotation": failed},
+    )
+
+
+def test_timed_out_rotation_fails_with_its_event_when_the_next_write_meets_it(
+    owner: Owner, partner_api: PartnerServer, partner: Partner, clock: SettableClock
+) -> None:
+    owner.rotate({})
+    clock.advance(24 * HOUR_MS)
+    assert partner.put_secrets({"secrets": NEW})[0] == 201
+    (timed_out,) = owner.rotations()
+    assert timed_out["error"]["code"] == "rotation_timed_out"
+    assert rotation_events(owner)[-1] == (
+        "resource.secrets.rotation-failed",
+        {**rotation_base(partner, None), "rotation": timed_out},
+    )
+    # Recorded once: a second write and a listing add nothing.
+    assert partner.put_secrets({"secrets": OLD})[0] == 201
+    assert [t for t, _ in rotation_events(owner)].count("resource.secrets.rotation-failed") == 1
+
+
+def test_a_request_refused_before_the_partner_call_emits_no_rotation_event(
+    owner: Owner, partner_api: PartnerServer, partner: Partner
+) -> None:
+    owner.rotate({})
+    assert owner.rotate({}).status_code == 409  # rotation_in_progress
+    set_base_url(partner, None)
+    assert owner.rotate({}).status_code == 409  # rotation_not_supported
+    assert owner.rotate({"reason": ""}).status_code == 400
+    assert [t for t, _ in rotation_events(owner)] == ["resource.secrets.rotation-requested"]
+
+
+@contextmanager
+def failing_event(runtime: Runtime, event_type: str) -> Iterator[None]:
+    """While open, the database fails the transaction right after it inserted an event of
+    `event_type`."""
+
+    def fail(
+        _conn: object, _cursor: object, statement: str, parameters: Any, *_args: object
+    ) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO EVENTS") and event_type in str(
+            parameters
+        ):
+            raise RuntimeError("injected failure after the event insert")
+
+    listen(runtime.store.engine, "after_cursor_execute", fail)
+    try:
+        yield
+    finally:
+        remove(runtime.store.engine, "after_cursor_execute", fail)
+
+
+def rotate_failing(owner: Owner) -> int:
+    """POST rotate on a connection of its own: after a server error uvicorn drops the
+    connection, which the owner's client would otherwise reuse."""
+    with httpx.Client(base_url=owner.http.base_url, headers=owner.http.headers) as once:
+        return once.post(owner.path() + "/rotate", json={}).status_code
+
+
+def test_a_failure_after_the_requested_event_records_no_rotation_and_calls_no_partner(
+    owner: Owner, partner_api: PartnerServer, runtime: Runtime
+) -> None:
+    with failing_event(runtime, "resource.secrets.rotation-requested"):
+        assert rotate_failing(owner) == 500
+    assert owner.rotations() == []
+    assert partner_api.received == []
+    assert rotation_events(owner) == []
+
+
+def test_a_failure_after_the_completed_event_leaves_no_new_version_and_no_completion(
+    owner: Owner, partner_api: PartnerServer, partner: Partner, runtime: Runtime
+) -> None:
+    before = secrets_state(partner)
+    partner_api.answer(sync(NEW))
+    with failing_event(runtime, "resource.secrets.rotation-completed"):
+        assert rotate_failing(owner) == 500
+    assert secrets_state(partner) == before
+    (rotation,) = owner.rotations()
+    assert rotation["status"] == "pending"
+    assert [t for t, _ in rotation_events(owner)] == ["resource.secrets.rotation-requested"]
+
+
+def test_a_failure_after_the_failed_event_leaves_the_rotation_pending(
+    owner: Owner, partner_api: PartnerServer, runtime: Runtime
+) -> None:
+    partner_api.answer(Answer.json(400, {"error": {"code": "nope"}}))
+    with failing_event(runtime, "resource.secrets.rotation-failed"):
+        assert rotate_failing(owner) == 500
+    (rotation,) = owner.rotations()
+    assert rotation["status"] == "pending"
+    assert [t for t, _ in rotation_events(owner)] == ["resource.secrets.rotation-requested"]
+
+
+def test_a_timed_out_rotation_no_write_meets_is_recorded_by_the_sweep_once(
+    owner: Owner,
+    partner_api: PartnerServer,
+    partner: Partner,
+    clock: SettableClock,
+    runtime: Runtime,
+) -> None:
+    owner.rotate({})
+    clock.advance(24 * HOUR_MS - 1)
+    assert record_timed_out_rotations(runtime.context) == 0
+    assert [t for t, _ in rotation_events(owner)] == ["resource.secrets.rotation-requested"]
+    clock.advance(1)
+    assert record_timed_out_rotations(runtime.context) == 1
+    assert record_timed_out_rotations(runtime.context) == 0
+    (timed_out,) = owner.rotations()
+    assert (timed_out["status"], timed_out["error"]["code"]) == ("failed", "rotation_timed_out")
+    assert rotation_events(owner)[-1] == (
+        "resource.secrets.rotation-failed",
+        {**rotation_base(partner, None), "rotation": timed_out},
+    )
+    # The partner's late update is an ordinary one and ends nothing again.
+    assert partner.put_secrets({"secrets": NEW})[0] == 201
+    assert [t for t, _ in rotation_events(owner)].count("resource.secrets.rotation-failed") == 1

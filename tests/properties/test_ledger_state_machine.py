@@ -12,7 +12,9 @@ Invariants after every step, for every live resource:
   `createdAt` of the version that ended it;
 * `versions` lists exactly the model's versions with their source and their added, changed and
   removed names;
-* a deleted resource answers 404 on both.
+* a deleted resource answers 404 on both;
+* the values announced by `resource.secrets.value-revocable` events (6.1) are exactly the
+  values `usage` ever answered `safeToRevoke: true` for, each announced once.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ TARGETS = ["production", "preview"]
 BRANCHES = [None, None, "feat"]
 ENVIRONMENT_CHOICES = [["production", "preview", "development"], ["production"], ["preview"]]
 MAX_IDS = 100
+REVOCABLE = "resource.secrets.value-revocable"
 
 runs = itertools.count()
 
@@ -195,6 +198,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.workspace = Workspace(partner)
         self.client: TestClient = partner.client
         run = next(runs)
+        # (resource internal id, name, fromVersion, toVersion) of every announcement since this
+        # run began, and of every value `usage` has answered safe to revoke.
+        self.announced: list[tuple[str, str, int, int]] = []
+        self.ever_revocable: set[tuple[str, str, int, int]] = set()
+        self.events_after = self._read_announcements(None)
+        self.announced.clear()  # earlier runs' (the team is shared)
         self.resource_ids = {r: f"lm{run}-{r}" for r in RESOURCES}
         self.model = Model()
         self.project_ids = {p: self.workspace.create_project(f"lm{run}-{p}") for p in PROJECTS}
@@ -214,6 +223,29 @@ class LedgerMachine(RuleBasedStateMachine):
             second = {NAMES[resource][0]: (VALUES[1], None)}
             assert self._put(resource, second, True) == 201
             self.model.write(resource, second)
+
+    def _read_announcements(self, after: str | None) -> str | None:
+        """Read the value-revocable events after `after` into `announced`; the last id read."""
+        while True:
+            params: dict[str, Any] = {"type": REVOCABLE, "limit": 100}
+            if after is not None:
+                params["after"] = after
+            response = self.client.get("/v1/events", params=params, headers=self.workspace.headers)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            for item in page["events"]:
+                payload = item["payload"]
+                self.announced.append(
+                    (
+                        payload["resource"]["internalId"],
+                        payload["name"],
+                        payload["fromVersion"],
+                        payload["toVersion"],
+                    )
+                )
+                after = item["id"]
+            if page["next"] is None:
+                return after
 
     def _owner_path(self, resource: str) -> str:
         return (
@@ -451,6 +483,26 @@ class LedgerMachine(RuleBasedStateMachine):
                 {k: v for k, v in value.items() if k not in ("supersededAt", "expiresAt")}
                 for value in body["values"]
             ] == self.model.usage(resource)
+
+    @invariant()
+    def announcements_match_safe_to_revoke(self) -> None:
+        for resource in RESOURCES:
+            if not self.model.resources[resource].live:
+                continue
+            internal_id = self.partner.get_resource(self.resource_ids[resource])["internalId"]
+            usage = self.client.get(
+                self.partner.resource_path(self.resource_ids[resource]) + "/secrets/usage",
+                headers=self.partner.auth(),
+            )
+            assert usage.status_code == 200, usage.text
+            self.ever_revocable |= {
+                (str(internal_id), v["name"], v["fromVersion"], v["toVersion"])
+                for v in usage.json()["values"]
+                if v["safeToRevoke"]
+            }
+        self.events_after = self._read_announcements(self.events_after)
+        assert len(self.announced) == len(set(self.announced)), "a value announced twice"
+        assert set(self.announced) == self.ever_revocable
 
 
 def test_ledger_follows_the_model(partner: Partner, clock: SettableClock) -> None:

@@ -5,6 +5,8 @@ own), sends them on `concurrency` threads through one shared HTTP client, and re
 outcomes in one more transaction. A round that found a full batch goes again at once; otherwise
 the loop waits `poll_interval_s`, so a new event goes out well within 2 s of its commit. Pacing
 uses the wall clock; every rule (what is due, the retry times) uses the services' clock.
+Each round also records the rotation requests that timed out with no write to meet them, so
+that their `rotation-failed` events are written (and delivered) without waiting for one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from keyturn.services.delivery import (
     claim_attempts,
     record_outcomes,
 )
+from keyturn.services.rotations import record_timed_out_rotations
 
 logger = logging.getLogger("keyturn.delivery")
 
@@ -86,6 +89,9 @@ class DeliveryWorker:
         """Deliver until `stop()`; a database that is down pauses the loop, never ends it."""
         while not self._stop.is_set():
             try:
+                # Rotations past their deadline end here when no write meets them, so their
+                # `rotation-failed` event goes out too (services/rotations.py).
+                record_timed_out_rotations(self._ctx)
                 sent = self.run_once()
             except ServiceUnavailable:
                 logger.warning("delivery paused: the database is unavailable")

@@ -17,10 +17,14 @@ from keyturn.domain.events import (
     PROJECT_CREATED,
     PROJECT_REMOVED,
     RESOURCE_DELETED,
+    ROTATION_COMPLETED,
+    ROTATION_FAILED,
+    ROTATION_REQUESTED,
     SECRETS_UPDATED,
     VALUE_REVOCABLE,
 )
 from keyturn.domain.resources import Resource
+from keyturn.domain.rotations import Rotation
 from keyturn.domain.secrets import SecretSetChange
 
 
@@ -173,16 +177,35 @@ def secrets_updated_event(
     )
 
 
+def rotation_fields(rotation: Rotation) -> dict[str, Any]:
+    """R of CONTRACT.md 5.3, as the rotation routes answer it: absent values are null."""
+    error = rotation.error
+    return {
+        "id": rotation.id,
+        "resourceId": rotation.resource_id,
+        "status": rotation.status,
+        "reason": rotation.reason,
+        "delayOldSecretsExpirationHours": rotation.delay_hours,
+        "requestedAt": rotation.requested_at,
+        "requestedBy": rotation.requested_by,
+        "completedAt": rotation.completed_at,
+        "version": rotation.version,
+        "error": None if error is None else {"code": error.code, "message": error.message},
+    }
+
+
 def rotation_event(
-    event_type: str, resource: Resource, rotation: Mapping[str, Any], *, user_id: str | None
+    event_type: str, resource: Resource, rotation: Rotation, *, user_id: str | None
 ) -> NewEvent:
     """`resource.secrets.rotation-requested`, `-completed` or `-failed`, with the rotation R."""
+    if event_type not in (ROTATION_REQUESTED, ROTATION_COMPLETED, ROTATION_FAILED):
+        raise ValueError(f"{event_type} is not a rotation event")
     return NewEvent(
         type=event_type,
         team_id=None,
         user_id=user_id,
         involved=involving(resource),
-        fields={"resource": resource_ref(resource), "rotation": dict(rotation)},
+        fields={"resource": resource_ref(resource), "rotation": rotation_fields(rotation)},
     )
 
 

@@ -96,7 +96,13 @@ class ValueUsage:
 
     @property
     def safe_to_revoke(self) -> bool:
-        return not self.span.current and self.live_deployments == 0
+        return safe_to_revoke(current=self.span.current, live_deployments=self.live_deployments)
+
+
+def safe_to_revoke(*, current: bool, live_deployments: int) -> bool:
+    """5.2's `safeToRevoke`: superseded, and no live deployment uses it. The one definition:
+    the usage answer and the `value-revocable` announcement both ask it, so they never disagree."""
+    return not current and live_deployments == 0
 
 
 def version_changes(
@@ -141,7 +147,7 @@ class SpanUsage:
         if state == "in-use":
             return not self.span.current and self.live_deployments > 0
         if state == "revocable":
-            return not self.span.current and self.live_deployments == 0
+            return safe_to_revoke(current=self.span.current, live_deployments=self.live_deployments)
         return True
 
 

@@ -26,6 +26,7 @@ from keyturn.domain.event_payloads import Involved, NewEvent, deployment_created
 from keyturn.services.context import ServiceContext
 from keyturn.services.env import check_target, derived_entries, pulled_env
 from keyturn.services.projects import TeamCaller, caller_member, check_project_name, find_project
+from keyturn.services.revocable import announce_unused_after_deletion, lock_resources_used
 from keyturn.storage.unit_of_work import UnitOfWork
 
 URL_HOST = "keyturn.localhost"
@@ -168,7 +169,10 @@ def delete_deployment(ctx: ServiceContext, team_id: str, deployment_id: str) -> 
     with ctx.store.write() as uow:
         uow.deployments.lock_for_changes()
         deployment = _team_deployment(uow, team_id, deployment_id)
+        used = [(u.resource_id, u.secrets_version) for u in deployment.secrets_versions]
+        locked = lock_resources_used(uow, (resource_id for resource_id, _ in used))
         uow.deployments.delete(deployment)
+        announce_unused_after_deletion(uow, locked, used)
         uow.commit()
     return deployment
 

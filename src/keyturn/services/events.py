@@ -62,6 +62,33 @@ def list_events(ctx: ServiceContext, caller: TeamCaller, query: FeedQuery) -> Fe
     return FeedPage(events=page, next=page[-1]["id"] if more else None)
 
 
+def team_events_newest_first(
+    ctx: ServiceContext,
+    team_id: str,
+    *,
+    before: str | None,
+    limit: int,
+    event_type: str | None,
+) -> FeedPage:
+    """The team's events before the event `before` (from the newest when None), newest first;
+    `next` names the last one when older ones remain. An unknown type or another team's
+    cursor is not found."""
+    if event_type is not None and event_type not in EVENT_TYPES:
+        raise NotFound(f"type: {event_type!r} is not an event type keyturn sends")
+    with ctx.store.read() as uow:
+        before_seq = None
+        if before is not None:
+            cursor = uow.events.find(before)
+            if cursor is None or cursor.team_id != team_id:
+                raise NotFound(f"before: names no event of the team ({before!r})")
+            before_seq = cursor.seq
+        found = uow.events.newest_of_team(
+            team_id, before_seq=before_seq, limit=limit + 1, event_type=event_type
+        )
+    page = found[:limit]
+    return FeedPage(events=page, next=page[-1]["id"] if len(found) > limit else None)
+
+
 def event_deliveries(ctx: ServiceContext, caller: TeamCaller, event_id: str) -> list[Delivery]:
     with ctx.store.read() as uow:
         event = _caller_event(uow, _principal(uow, caller), event_id)

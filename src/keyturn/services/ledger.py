@@ -30,7 +30,7 @@ from keyturn.services.auth import (
 )
 from keyturn.services.context import ServiceContext
 from keyturn.services.deployments import DeploymentView, deploy
-from keyturn.services.projects import TeamCaller, caller_team, find_project
+from keyturn.services.projects import TeamCaller, caller_member, caller_team, find_project
 from keyturn.services.secrets import find_live_resource
 from keyturn.storage.unit_of_work import UnitOfWork
 
@@ -97,7 +97,8 @@ def redeploy_stale(
     live deployment runs another version of it than the current one; one transaction."""
     with ctx.store.write(snapshot=True) as uow:
         uow.deployments.lock_for_changes()
-        team_id = _owner_team(uow, owner, installation_id)
+        team_id, user_id = caller_member(uow, owner)
+        team_installation(uow, team_id, installation_id)
         resource = find_live_resource(uow, installation_id, partner_id)
         connected = [c.project_id for c in uow.connections.of_resource(resource.internal_id)]
         views = []
@@ -106,7 +107,12 @@ def redeploy_stale(
         ):
             project = find_project(uow, team_id, project_id)
             deployment = deploy(
-                uow, project, name=project.name, target=target, git_branch=git_branch
+                uow,
+                project,
+                name=project.name,
+                target=target,
+                git_branch=git_branch,
+                user_id=user_id,
             )
             views.append(DeploymentView(deployment, project.name))
         uow.commit()

@@ -11,6 +11,7 @@ from keyturn.domain.event_payloads import project_connection_event, project_even
 from keyturn.domain.events import PROJECT_CREATED, PROJECT_DISCONNECTED, PROJECT_REMOVED
 from keyturn.services.auth import Credentials, identify, require_user
 from keyturn.services.context import ServiceContext
+from keyturn.services.revocable import announce_unused_after_deletion, lock_resources_used
 from keyturn.storage.unit_of_work import UnitOfWork
 
 # Vercel's rule: lowercase letters, digits, '.', '_', '-'; at most 100; no '---'.
@@ -71,6 +72,10 @@ def delete_project(
     """Delete the project, its connections, variables and deployments."""
     with ctx.store.write() as uow:
         project = find_project(uow, team_id, id_or_name)
+        # The resources its deployments use are locked first, as a connect locks the resource
+        # before the project.
+        used = uow.ledger.versions_used_by_project(project.id)
+        locked = lock_resources_used(uow, (resource_id for resource_id, _ in used))
         uow.projects.lock([project.id])
         links = uow.connections.of_projects([project.id])
         connected = {
@@ -78,6 +83,7 @@ def delete_project(
             for r in uow.resources.by_internal_ids(resource.internal_id for _, resource in links)
         }
         uow.projects.delete(project)
+        announce_unused_after_deletion(uow, locked, used)
         # Each connection ends with the project (6.1), then the project itself.
         for connection, resource in links:
             uow.events.emit(

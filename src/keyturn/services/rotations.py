@@ -16,7 +16,8 @@ request runs in three steps:
 
 A pending rotation whose deadline (`KEYTURN_ROTATION_TIMEOUT_H` after the request) has passed
 is failed with `rotation_timed_out`: reads show it so at once (`Rotation.as_seen_at`, on the
-context's clock), and the next write that meets it records it.
+context's clock), and the next write that meets it records it, with its `rotation-failed`
+event; the delivery worker records the ones no write meets (`record_timed_out_rotations`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from urllib.parse import quote
 
 from keyturn.domain.accounts import Installation, Principal, user_id_of
 from keyturn.domain.errors import Code, Conflict, NotFound, RuleViolation
+from keyturn.domain.event_payloads import rotation_event
+from keyturn.domain.events import ROTATION_REQUESTED
 from keyturn.domain.rotations import (
     AsyncRotation,
     PartnerClaims,
@@ -48,7 +51,7 @@ from keyturn.services.auth import (
 )
 from keyturn.services.context import ServiceContext
 from keyturn.services.projects import TeamCaller, check_team_scope
-from keyturn.services.secrets import apply_secrets, find_live_resource
+from keyturn.services.secrets import apply_secrets, end_rotation, find_live_resource
 from keyturn.services.signing import signing_key
 from keyturn.storage.unit_of_work import UnitOfWork
 
@@ -157,7 +160,8 @@ def _record_request(
                     Code.ROTATION_IN_PROGRESS,
                     f"rotation {pending.id} of this resource is still pending",
                 )
-            uow.rotations.fail(pending.id, timed_out_error())
+            # Past its deadline: this request is the write that meets it and records it.
+            end_rotation(uow, resource, pending.id, failed=timed_out_error(), user_id=None)
         user_id = user_id_of(principal)
         rotation = Rotation(
             id=ctx.ids.new("rot"),
@@ -171,6 +175,9 @@ def _record_request(
             deadline_at=now + ctx.rotation_timeout_ms,
         )
         uow.rotations.add(rotation)
+        # Every request that passes the checks reaches the partner call: announced here, with
+        # the record, whatever the partner answers (6.1).
+        uow.events.emit(rotation_event(ROTATION_REQUESTED, resource, rotation, user_id=user_id))
         uow.commit()
     return _Requested(rotation, installation, integration.base_url, user_id)
 
@@ -187,13 +194,18 @@ def _apply_sync(
     with ctx.store.write() as uow:
         resource = find_live_resource(uow, installation_id, partner_id, for_update=True)
         still = uow.rotations.get(rotation.id)
-        if (
-            still is None
-            or resource.internal_id != rotation.resource_internal_id
-            or still.as_seen_at(ctx.clock.now_ms()).status != "pending"
-        ):
-            # Completed by the partner's own update meanwhile, or timed out: as it stands.
+        if still is None or resource.internal_id != rotation.resource_internal_id:
             return _seen(ctx, still or rotation)
+        if still.status == "pending" and still.as_seen_at(ctx.clock.now_ms()).status != "pending":
+            # The partner answered after the deadline: the rotation has failed; record it.
+            failed = end_rotation(
+                uow, resource, rotation.id, failed=timed_out_error(), user_id=None
+            )
+            uow.commit()
+            return _seen(ctx, failed or still)
+        if still.status != "pending":
+            # Completed by the partner's own update meanwhile: as it stands.
+            return _seen(ctx, still)
         version = apply_secrets(
             uow,
             resource,
@@ -203,19 +215,53 @@ def _apply_sync(
                 "rotation", rotation.id, rotation.superseded_expire_after_ms
             ),
         )
-        # A new version has completed it already; the same secrets again complete it here.
-        uow.rotations.complete(rotation.id, version=version)
-        completed = uow.rotations.get(rotation.id)
+        # The same secrets again (no new version) complete it too, by the current version. The
+        # owner's request made this change, so the event names the owner.
+        completed = end_rotation(
+            uow, resource, rotation.id, version=version, user_id=rotation.requested_by
+        )
         uow.commit()
     return completed or rotation
 
 
 def _fail(ctx: ServiceContext, rotation: Rotation, error: RotationError) -> Rotation:
     with ctx.store.write() as uow:
-        uow.rotations.fail(rotation.id, error)
-        failed = uow.rotations.get(rotation.id)
+        [resource] = uow.resources.by_internal_ids([rotation.resource_internal_id])
+        failed = end_rotation(
+            uow, resource, rotation.id, failed=error, user_id=rotation.requested_by
+        )
+        current = failed or uow.rotations.get(rotation.id)
         uow.commit()
-    return _seen(ctx, failed or rotation)
+    return _seen(ctx, current or rotation)
+
+
+def record_timed_out_rotations(ctx: ServiceContext, *, limit: int = 100) -> int:
+    """Fail the pending rotations past their deadline with `rotation_timed_out`, each with its
+    `rotation-failed` event, so that one no write meets still ends; returns how many. Reads
+    first, so a round with nothing to record writes nothing. Several callers at once (delivery
+    workers) record each once: ending a rotation is a compare-and-set."""
+    now = ctx.clock.now_ms()
+    with ctx.store.read() as uow:
+        if not uow.rotations.past_deadline(now, limit=1):
+            return 0
+    with ctx.store.write() as uow:
+        due = uow.rotations.past_deadline(now, limit=limit)
+        resources = {
+            resource.internal_id: resource
+            for resource in uow.resources.by_internal_ids(r.resource_internal_id for r in due)
+        }
+        ended = [
+            end_rotation(
+                uow,
+                resources[rotation.resource_internal_id],
+                rotation.id,
+                failed=timed_out_error(),
+                user_id=None,
+            )
+            for rotation in due
+        ]
+        uow.commit()
+    return sum(rotation is not None for rotation in ended)
 
 
 def _current(ctx: ServiceContext, rotation: Rotation) -> Rotation:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from keyturn.domain.conditions import NO_PRECONDITIONS, Preconditions
 from keyturn.domain.envkeys import derive_env_key
 from keyturn.domain.errors import Code, NotFound, RuleViolation
-from keyturn.domain.event_payloads import secrets_updated_event
+from keyturn.domain.event_payloads import rotation_event, secrets_updated_event
+from keyturn.domain.events import ROTATION_COMPLETED, ROTATION_FAILED
 from keyturn.domain.resources import INACTIVE_STATUS, Resource
+from keyturn.domain.rotations import Rotation, RotationError, timed_out_error
 from keyturn.domain.secrets import (
     Secret,
     VersionProvenance,
@@ -28,6 +30,7 @@ from keyturn.services.auth import Credentials, identify, require_installation
 from keyturn.services.context import ServiceContext
 from keyturn.services.idempotency import InlineKey
 from keyturn.services.namespace import key_conflict
+from keyturn.services.revocable import announce_superseded
 from keyturn.storage.unit_of_work import UnitOfWork
 
 UPDATE = VersionProvenance("update")
@@ -168,19 +171,52 @@ def apply_secrets(
         return resource.secrets_version
     _refuse_new_key_conflicts(uow, resource, current, merged)
     version = resource.secrets_version + 1
+    completes: str | None = None
     if provenance.source in COMPLETES_ROTATION:
         # The partner's next effective update after an async rotation answer completes it (5.3).
-        pending = uow.rotations.pending_in_time(resource.internal_id)
-        if pending is not None:
+        pending = uow.rotations.pending(resource.internal_id)
+        if pending is not None and pending.as_seen_at(uow.clock.now_ms()).status == "pending":
+            completes = pending.id
             provenance = VersionProvenance(
                 "rotation", pending.id, pending.superseded_expire_after_ms
             )
+        elif pending is not None:
+            # Past its deadline: this write is the one that meets it, so it records the failure.
+            end_rotation(uow, resource, pending.id, failed=timed_out_error(), user_id=None)
     uow.secrets.write_version(resource, version, change, merged)
     uow.resources.record_secrets_version(resource, version, provenance)
     uow.events.emit(secrets_updated_event(resource, version, provenance.source, change))
-    if provenance.rotation_id is not None:
-        uow.rotations.complete(provenance.rotation_id, version=version)
+    if completes is not None:
+        # The partner's own write: no user made it (6.1 `user: null`).
+        end_rotation(uow, resource, completes, version=version, user_id=None)
+    announce_superseded(uow, resource, version)
     return version
+
+
+def end_rotation(
+    uow: UnitOfWork,
+    resource: Resource,
+    rotation_id: str,
+    *,
+    user_id: str | None,
+    version: int | None = None,
+    failed: RotationError | None = None,
+) -> Rotation | None:
+    """Complete the pending rotation by `version`, or fail it with `failed`, and emit its
+    `rotation-completed` or `-failed` event; None when it was no longer pending (another write
+    ended it first, and emitted the event)."""
+    if failed is not None:
+        ended = uow.rotations.fail(rotation_id, failed)
+        event_type = ROTATION_FAILED
+    elif version is not None:
+        ended = uow.rotations.complete(rotation_id, version=version)
+        event_type = ROTATION_COMPLETED
+    else:
+        raise ValueError("a rotation ends with a version or an error")
+    rotation = uow.rotations.get(rotation_id) if ended else None
+    if rotation is not None:
+        uow.events.emit(rotation_event(event_type, resource, rotation, user_id=user_id))
+    return rotation
 
 
 def _refuse_new_key_conflicts(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from keyturn.domain.accounts import partner_url_problem
 from keyturn.domain.errors import BadRequest, FieldError, Forbidden, NotFound
 from keyturn.domain.events import unknown_event_types
-from keyturn.domain.webhooks import Webhook
+from keyturn.domain.webhooks import Delivery, Webhook
 from keyturn.services.context import ServiceContext
 from keyturn.services.projects import find_project
 from keyturn.storage.unit_of_work import UnitOfWork
@@ -69,6 +69,38 @@ def delete_webhook(ctx: ServiceContext, team_id: str, webhook_id: str) -> None:
     with ctx.store.write() as uow:
         uow.webhooks.delete(_team_webhook(uow, team_id, webhook_id))
         uow.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    """A delivery to a team webhook, with the event it carries (by id and type)."""
+
+    delivery: Delivery
+    event_id: str
+    event_type: str
+    event_created_at: int
+
+
+def webhook_deliveries(
+    ctx: ServiceContext, team_id: str, webhook_id: str, *, limit: int
+) -> tuple[Webhook, list[WebhookDelivery]]:
+    """The team's hook and its newest `limit` deliveries; another team's hook is 403."""
+    with ctx.store.read() as uow:
+        hook = _team_webhook(uow, team_id, webhook_id)
+        found = uow.deliveries.of_destination("webhook", hook.id, limit=limit)
+    return hook, [WebhookDelivery(*row) for row in found]
+
+
+def redeliver_webhook_delivery(
+    ctx: ServiceContext, team_id: str, webhook_id: str, delivery_id: str
+) -> bool:
+    """Queue one failed delivery of the team's hook again, due now (as `POST
+    /v1/events/{id}/redeliver` does for an event's); False when it had not failed."""
+    with ctx.store.write() as uow:
+        hook = _team_webhook(uow, team_id, webhook_id)
+        queued = uow.deliveries.requeue_failed_of_destination(delivery_id, "webhook", hook.id)
+        uow.commit()
+    return queued
 
 
 def _team_webhook(uow: UnitOfWork, team_id: str, webhook_id: str) -> Webhook:

@@ -184,6 +184,20 @@ resource_secrets = Table(
     ),
 )
 
+# The values announced safe to revoke (`resource.secrets.value-revocable`, CONTRACT.md 6.1):
+# one row per value of `resource_secrets`, inserted with its event, so each is announced once.
+# `announced_at` NULL: safe to revoke already when revision 0011 ran, and never announced.
+revocable_values = Table(
+    "revocable_values",
+    metadata,
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("from_version", Integer, nullable=False),
+    Column("to_version", Integer, nullable=False),
+    Column("announced_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("resource_id", "name", "from_version"),
+)
+
 # A project's link to a resource; the project's integration env vars are derived from it.
 connections = Table(
     "connections",
@@ -397,6 +411,8 @@ deliveries = Table(
     Column("delivered_at", BigInteger, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Index("ix_deliveries_event_seq", "event_seq"),
+    # A destination's newest deliveries (the dashboard's page of a webhook).
+    Index("ix_deliveries_destination", "destination_kind", "destination_id", "event_seq"),
     # The worker's one query: pending rows by due time.
     Index(
         "ix_deliveries_due",

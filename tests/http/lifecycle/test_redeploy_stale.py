@@ -118,3 +118,18 @@ def test_refusals_change_nothing(ledger: Ledger, runtime: Runtime) -> None:
     deleted = ledger.redeploy_stale()
     assert (deleted.status_code, deleted.json()["error"]["code"]) == (404, "not_found")
     assert database_snapshot(runtime) == before
+
+
+def test_redeploys_are_announced_as_the_calling_users_deployments(ledger: Ledger) -> None:
+    ledger.put({"A": "one"})
+    web = _project(ledger, "web")
+    _deploy(ledger, web, "production")
+    ledger.put({"A": "two"})
+    [made] = ledger.redeploy_stale().json()["deployments"]
+    headers = ledger.workspace.headers
+    user = ledger.client.get("/v2/user", headers=headers).json()["user"]["id"]
+    events = ledger.client.get(
+        "/v1/events", params={"type": "deployment.created"}, headers=headers
+    ).json()["events"]
+    [created] = [e["payload"] for e in events if e["payload"]["deployment"]["id"] == made["id"]]
+    assert created["user"] == {"id": user}

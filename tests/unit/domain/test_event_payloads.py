@@ -3,6 +3,8 @@ rotation and ledger work call (rotation-*, value-revocable)."""
 
 from __future__ import annotations
 
+import pytest
+
 from keyturn.domain.event_payloads import (
     Involved,
     NewEvent,
@@ -10,8 +12,9 @@ from keyturn.domain.event_payloads import (
     rotation_event,
     value_revocable_event,
 )
-from keyturn.domain.events import ROTATION_COMPLETED, VALUE_REVOCABLE
+from keyturn.domain.events import ROTATION_FAILED, VALUE_REVOCABLE
 from keyturn.domain.resources import Resource
+from keyturn.domain.rotations import Rotation, RotationError
 
 RESOURCE = Resource(
     internal_id="res_1",
@@ -74,11 +77,43 @@ def test_involved_resources_group_by_installation_each_once() -> None:
 
 
 def test_a_rotation_event_carries_the_rotation_and_the_requesting_user() -> None:
-    rotation = {"id": "rot_1", "status": "completed", "version": 4, "error": None}
-    event = rotation_event(ROTATION_COMPLETED, RESOURCE, rotation, user_id="user_1")
+    rotation = Rotation(
+        id="rot_1",
+        resource_internal_id="res_1",
+        resource_id="db1",
+        status="failed",
+        reason="leaked",
+        delay_hours=1.5,
+        requested_at=10,
+        requested_by="user_1",
+        deadline_at=99,
+        error=RotationError("partner_timeout", "no answer"),
+    )
+    event = rotation_event(ROTATION_FAILED, RESOURCE, rotation, user_id="user_1")
     body = event_body(event, event_id="evt_1", created_at=0, team_id="team_1")
-    assert body["type"] == ROTATION_COMPLETED
-    assert body["payload"] == {**BASE, "user": {"id": "user_1"}, "rotation": rotation}
+    assert body["type"] == ROTATION_FAILED
+    assert body["payload"] == {
+        **BASE,
+        "user": {"id": "user_1"},
+        "rotation": {
+            "id": "rot_1",
+            "resourceId": "db1",
+            "status": "failed",
+            "reason": "leaked",
+            "delayOldSecretsExpirationHours": 1.5,
+            "requestedAt": 10,
+            "requestedBy": "user_1",
+            "completedAt": None,
+            "version": None,
+            "error": {"code": "partner_timeout", "message": "no answer"},
+        },
+    }
+
+
+def test_a_rotation_event_of_another_type_is_refused() -> None:
+    rotation = Rotation("rot_1", "res_1", "db1", "pending", None, None, 0, None, 1)
+    with pytest.raises(ValueError, match="not a rotation event"):
+        rotation_event(VALUE_REVOCABLE, RESOURCE, rotation, user_id=None)
 
 
 def test_value_revocable_names_the_value_by_name_and_version_range() -> None:

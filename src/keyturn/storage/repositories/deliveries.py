@@ -150,6 +150,40 @@ class DeliveryRepository:
         ).all()
         return [_delivery(row) for row in rows]
 
+    def of_destination(
+        self, kind: str, destination_id: str, *, limit: int
+    ) -> list[tuple[Delivery, str, str, int]]:
+        """The destination's newest `limit` deliveries, each with its event's id, type and
+        creation time."""
+        rows = self._connection.execute(
+            select(deliveries, events.c.id.label("event_id"), events.c.type, events.c.created_at)
+            .join(events, events.c.seq == deliveries.c.event_seq)
+            .where(
+                deliveries.c.destination_kind == kind,
+                deliveries.c.destination_id == destination_id,
+            )
+            .order_by(deliveries.c.event_seq.desc(), deliveries.c.id.desc())
+            .limit(limit)
+        ).all()
+        return [(_delivery(row), row.event_id, row.type, row.created_at) for row in rows]
+
+    def requeue_failed_of_destination(
+        self, delivery_id: str, kind: str, destination_id: str
+    ) -> bool:
+        """Make one failed delivery to the destination pending again, due now, with a fresh
+        schedule; False when there is no such failed delivery."""
+        result = self._connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == delivery_id,
+                deliveries.c.destination_kind == kind,
+                deliveries.c.destination_id == destination_id,
+                deliveries.c.status == "failed",
+            )
+            .values(status="pending", attempts=0, next_attempt_at=self._clock.now_ms())
+        )
+        return bool(result.rowcount == 1)
+
     def requeue_failed(self, event_seq: int) -> int:
         """Make the event's failed deliveries pending again, due now, with a fresh schedule."""
         result = self._connection.execute(

@@ -196,6 +196,19 @@ class EventRepository:
         rows = self._connection.execute(query.order_by(events.c.seq).limit(limit)).scalars()
         return list(rows)
 
+    def newest_of_team(
+        self, team_id: str, *, before_seq: int | None, limit: int, event_type: str | None
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` of the team's events before `before_seq` (all when None), newest
+        first: the dashboard's feed, read backwards along `ix_events_team_id_seq`."""
+        query = select(events.c.body).where(events.c.team_id == team_id)
+        if before_seq is not None:
+            query = query.where(events.c.seq < before_seq)
+        if event_type is not None:
+            query = query.where(events.c.type == event_type)
+        rows = self._connection.execute(query.order_by(events.c.seq.desc()).limit(limit))
+        return list(rows.scalars())
+
     def find(self, event_id: str) -> StoredEvent | None:
         row = self._connection.execute(select(events).where(events.c.id == event_id)).first()
         if row is None:

@@ -17,6 +17,8 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    insert,
+    or_,
     select,
     union_all,
 )
@@ -28,6 +30,7 @@ from keyturn.storage.tables import (
     deployment_secrets_versions,
     deployments,
     resource_secrets,
+    revocable_values,
     secrets_versions,
 )
 
@@ -92,6 +95,13 @@ VALUE_SPANS = (
     .where(resource_secrets.c.resource_id == bindparam("resource"))
     .order_by(resource_secrets.c.name, resource_secrets.c.valid_from.desc())
 )
+
+
+LIVE_BETWEEN = select(func.count()).where(
+    used.c.resource_id == bindparam("resource"),
+    used.c.secrets_version.between(bindparam("low"), bindparam("high")),
+)
+ANNOUNCE = insert(revocable_values)
 
 
 class LedgerRepository:
@@ -205,3 +215,90 @@ class LedgerRepository:
             ).all()
             found += [(row.project_id, row.target, row.git_branch) for row in rows]
         return found
+
+    # The values announced safe to revoke (`resource.secrets.value-revocable`).
+
+    def values_ended_by(self, resource_id: str, version: int) -> list[ValueSpan]:
+        """The values that version `version` ended (rows whose `valid_to` it is)."""
+        rows = self._connection.execute(
+            select(resource_secrets.c.name, resource_secrets.c.valid_from).where(
+                resource_secrets.c.resource_id == resource_id,
+                resource_secrets.c.valid_to == version,
+            )
+        ).all()
+        return [_superseded(name, valid_from, version) for name, valid_from in rows]
+
+    def unannounced_values_using(
+        self, resource_id: str, versions: Sequence[int]
+    ) -> list[ValueSpan]:
+        """The superseded values covering any of `versions` that are not announced yet."""
+        if not versions:
+            return []
+        announced = (
+            select(revocable_values.c.from_version)
+            .where(
+                revocable_values.c.resource_id == resource_secrets.c.resource_id,
+                revocable_values.c.name == resource_secrets.c.name,
+                revocable_values.c.from_version == resource_secrets.c.valid_from,
+            )
+            .exists()
+        )
+        covering = or_(
+            *(
+                and_(resource_secrets.c.valid_from <= v, resource_secrets.c.valid_to > v)
+                for v in sorted(set(versions))
+            )
+        )
+        rows = self._connection.execute(
+            select(
+                resource_secrets.c.name, resource_secrets.c.valid_from, resource_secrets.c.valid_to
+            ).where(
+                resource_secrets.c.resource_id == resource_id,
+                resource_secrets.c.valid_to.is_not(None),
+                covering,
+                ~announced,
+            )
+        ).all()
+        return [_superseded(name, valid_from, valid_to) for name, valid_from, valid_to in rows]
+
+    def versions_used_by_project(self, project_id: str) -> list[tuple[str, int]]:
+        """(resource internal id, version) that the project's deployments recorded, each once."""
+        rows = self._connection.execute(
+            select(used.c.resource_id, used.c.secrets_version)
+            .join(deployments, deployments.c.id == used.c.deployment_id)
+            .where(deployments.c.project_id == project_id)
+            .distinct()
+        ).all()
+        return [(resource_id, version) for resource_id, version in rows]
+
+    def live_between(self, resource_id: str, low: int, high: int) -> int:
+        """How many live deployments use a version of the resource in low..high."""
+        return int(
+            self._connection.execute(
+                LIVE_BETWEEN, {"resource": resource_id, "low": low, "high": high}
+            ).scalar_one()
+        )
+
+    def announce(self, resource_id: str, span: ValueSpan, *, at: int) -> None:
+        """Record `span` as announced safe to revoke (a second time raises IntegrityError)."""
+        self._connection.execute(
+            ANNOUNCE,
+            {
+                "resource_id": resource_id,
+                "name": span.name,
+                "from_version": span.from_version,
+                "to_version": span.to_version,
+                "announced_at": at,
+            },
+        )
+
+
+def _superseded(name: str, valid_from: int, valid_to: int) -> ValueSpan:
+    """A superseded value; when and how it expires do not matter to its announcement."""
+    return ValueSpan(
+        name=name,
+        from_version=valid_from,
+        to_version=valid_to - 1,
+        superseded_at=None,
+        expire_after_ms=None,
+    )

@@ -141,6 +141,20 @@ class ResourceRepository:
         ).all()
         return [_resource(row) for row in rows]
 
+    def lock_live_by_internal_ids(self, internal_ids: Iterable[str]) -> list[Resource]:
+        """These resources that are not deleted, each row locked as `live(..., for_update=True)`
+        locks it (in id order, so two such units cannot deadlock), by internal id."""
+        wanted = sorted(set(internal_ids))
+        if not wanted:
+            return []
+        rows = self._connection.execute(
+            select(resources)
+            .where(resources.c.internal_id.in_(wanted), resources.c.deleted_at.is_(None))
+            .order_by(resources.c.internal_id)
+            .with_for_update()
+        ).all()
+        return [_resource(row) for row in rows]
+
     def _by_internal_id(self, internal_id: str) -> Resource:
         row = self._connection.execute(
             select(resources).where(resources.c.internal_id == internal_id)

@@ -65,13 +65,14 @@ class RotationRepository:
         ).first()
         return _rotation(row) if row else None
 
-    def pending_in_time(self, resource_internal_id: str) -> Rotation | None:
-        """The resource's pending rotation if its deadline has not passed: the one a secrets
-        write now would complete."""
-        pending = self.pending(resource_internal_id)
-        if pending is None or pending.as_seen_at(self._clock.now_ms()).status != "pending":
-            return None
-        return pending
+    def past_deadline(self, now_ms: int, *, limit: int) -> list[Rotation]:
+        """Up to `limit` pending rotations whose deadline is `now_ms` or earlier, oldest first."""
+        rows = self._connection.execute(
+            ROTATION_ROWS.where(rotations.c.status == "pending", rotations.c.deadline_at <= now_ms)
+            .order_by(rotations.c.deadline_at, rotations.c.id)
+            .limit(limit)
+        ).all()
+        return [_rotation(row) for row in rows]
 
     def latest(self, resource_internal_id: str) -> Rotation | None:
         row = self._connection.execute(

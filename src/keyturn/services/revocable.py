@@ -1,0 +1,67 @@
+"""Announcing values safe to revoke (CONTRACT.md 6.1 `resource.secrets.value-revocable`).
+
+A value (5.2) becomes safe to revoke at most once and stays so: superseded values never
+become current again (a rollback writes the old secrets as a *new* value), and new deployments
+only record the current version, so a superseded value's live deployments can only go. The
+moments it can happen are therefore two: the version that supersedes it, when no live
+deployment uses it, and the deletion of the last live deployment that does. The use cases that
+make those changes call this module in their transaction; it asks the ledger's own rule
+(`domain.ledger.safe_to_revoke`) on the counts the usage answer reads, records the value in
+`revocable_values` (whose key refuses a second announcement) and emits the event.
+
+Concurrency on PostgreSQL: a secrets write holds the resource's row lock, and a deletion takes
+the row locks of the resources its deployments use before it counts, so of a write and a
+deletion racing over one value the later one sees the other's commit and announces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from keyturn.domain.event_payloads import value_revocable_event
+from keyturn.domain.ledger import ValueSpan, safe_to_revoke
+from keyturn.domain.resources import Resource
+from keyturn.storage.unit_of_work import UnitOfWork
+
+
+def announce_superseded(uow: UnitOfWork, resource: Resource, version: int) -> None:
+    """After `version` is written: announce the values it ended that no live deployment uses."""
+    _announce_unused(uow, resource, uow.ledger.values_ended_by(resource.internal_id, version))
+
+
+def lock_resources_used(uow: UnitOfWork, resource_ids: Iterable[str]) -> list[Resource]:
+    """Lock the live resources among `resource_ids` before deleting deployments that use them;
+    pass what it returns to `announce_unused_after_deletion`."""
+    return uow.resources.lock_live_by_internal_ids(resource_ids)
+
+
+def announce_unused_after_deletion(
+    uow: UnitOfWork, resources: Iterable[Resource], used: Iterable[tuple[str, int]]
+) -> None:
+    """After deleting deployments that used `used` (resource internal id, version): announce
+    the values of those versions that no live deployment uses any more."""
+    versions: dict[str, set[int]] = {}
+    for resource_id, version in used:
+        versions.setdefault(resource_id, set()).add(version)
+    for resource in resources:
+        wanted = sorted(versions.get(resource.internal_id, ()))
+        _announce_unused(
+            uow, resource, uow.ledger.unannounced_values_using(resource.internal_id, wanted)
+        )
+
+
+def _announce_unused(uow: UnitOfWork, resource: Resource, spans: Iterable[ValueSpan]) -> None:
+    live: dict[tuple[int, int], int] = {}
+    now = uow.clock.now_ms()
+    for span in sorted(spans, key=lambda found: (found.name, found.from_version)):
+        if span.to_version is None:
+            continue
+        bounds = (span.from_version, span.to_version)
+        if bounds not in live:
+            # Values ended by one version often share their range: one count each.
+            live[bounds] = uow.ledger.live_between(resource.internal_id, *bounds)
+        if safe_to_revoke(current=False, live_deployments=live[bounds]):
+            uow.ledger.announce(resource.internal_id, span, at=now)
+            uow.events.emit(
+                value_revocable_event(resource, span.name, span.from_version, span.to_version)
+            )
