@@ -5,7 +5,9 @@ connections and the deployments (with the secrets version of each resource they 
 are bulk-inserted with SQLAlchemy Core, as bench/world.py does: seeding is not what is
 measured. Every project is connected to one shared resource and to one of four others, so
 the shared resource's page lists 1,000 connected projects; every deployment references both
-of its project's resources, at version 1 (stale) or the current one.
+of its project's resources, at version 1 (stale) or the current one. Each deployment has its
+`deployment.created` event (built by the services' own payload builder) and a delivery of it
+to one team webhook, so the events page and the webhook's page read 10,000 rows each.
 
 Each sample is one GET through the TestClient, signed in with a session cookie: routing,
 the session's token check, the page's one read transaction and the Jinja rendering, in
@@ -23,19 +25,22 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert, select, text
 
 from bench.measure import Result
 from bench.report import Row, header, source_revision, table
 from bench.world import ADMIN_TOKEN, expect, secret_values
 from keyturn.app import build_runtime, create_app
 from keyturn.domain.clock import SystemClock
+from keyturn.domain.event_payloads import Involved, deployment_created_event, event_body
 from keyturn.domain.ids import IdSource
 from keyturn.settings import Settings
 from keyturn.storage.tables import (
     connections,
+    deliveries,
     deployment_secrets_versions,
     deployments,
+    events,
     projects,
 )
 
@@ -156,7 +161,18 @@ def _seed(client: TestClient, engine: Engine) -> dict[str, str]:
         internal[partner_id] = expect(client.get(f"{base}/{partner_id}", headers=partner), 200)[
             "internalId"
         ]
-    project_ids, deployment_ids = _bulk_insert(engine, team["id"], internal)
+    user_headers = {"Authorization": f"Bearer {user['token']}"}
+    webhook = expect(
+        client.post(
+            "/v1/webhooks",
+            json={"url": "http://127.0.0.1:9/hook", "events": ["deployment.created"]},
+            headers=user_headers,
+        ),
+        200,
+    )
+    project_ids, deployment_ids = _bulk_insert(
+        engine, team["id"], internal, installation["id"], webhook["id"]
+    )
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
@@ -182,11 +198,14 @@ def _seed(client: TestClient, engine: Engine) -> dict[str, str]:
         f"projects, page {last_page} of 20": f"/dashboard/projects?page={last_page}",
         "project page (10 deployments)": f"/dashboard/projects/{project_ids[0]}",
         "deployment page (2 resources)": f"/dashboard/deployments/{deployment_ids[0]}",
+        "events, newest 25 of 10,000": "/dashboard/events",
+        "events of one type": "/dashboard/events?type=deployment.created",
+        "webhook page (10,000 deliveries)": f"/dashboard/webhooks/{webhook['id']}",
     }
 
 
 def _bulk_insert(
-    engine: Engine, team_id: str, internal: dict[str, str]
+    engine: Engine, team_id: str, internal: dict[str, str], installation_id: str, webhook_id: str
 ) -> tuple[list[str], list[str]]:
     now, ids = SystemClock().now_ms(), IdSource()
     others = [internal[f"db{i}"] for i in range(OTHER_RESOURCES)]
@@ -204,6 +223,8 @@ def _bulk_insert(
     connection_rows: list[dict[str, Any]] = []
     deployment_rows: list[dict[str, Any]] = []
     reference_rows: list[dict[str, Any]] = []
+    event_rows: list[dict[str, Any]] = []
+    partner_ids = {resource_id: partner_id for partner_id, resource_id in internal.items()}
     for index, project in enumerate(project_rows):
         linked = [internal["shared"], others[index % OTHER_RESOURCES]]
         for resource_id in linked:
@@ -232,6 +253,29 @@ def _bulk_insert(
                     "created_at": created_at,
                 }
             )
+            event = deployment_created_event(
+                team_id=team_id,
+                user_id=None,
+                deployment_id=deployment_id,
+                name=project["name"],
+                url=deployment_rows[-1]["url"],
+                project_id=project["id"],
+                target=deployment_rows[-1]["target"],
+                involved=[Involved(installation_id, partner_ids[r]) for r in linked],
+            )
+            event_id = ids.new("evt")
+            event_rows.append(
+                {
+                    "id": event_id,
+                    "type": event.type,
+                    "team_id": team_id,
+                    "project_id": project["id"],
+                    "created_at": created_at,
+                    "body": event_body(
+                        event, event_id=event_id, created_at=created_at, team_id=team_id
+                    ),
+                }
+            )
             for resource_id in linked:
                 reference_rows.append(
                     {
@@ -252,4 +296,29 @@ def _bulk_insert(
         connection.execute(insert(connections), connection_rows)
         connection.execute(insert(deployments), deployment_rows)
         connection.execute(insert(deployment_secrets_versions), reference_rows)
+        connection.execute(insert(events), event_rows)
+        # Only the bulk events: the API's own events stay delivered only where it sent them.
+        sequence = connection.execute(
+            select(events.c.seq).where(events.c.id.in_([row["id"] for row in event_rows]))
+        ).scalars()
+        connection.execute(
+            insert(deliveries),
+            [
+                {
+                    "id": ids.new("dlv"),
+                    "event_seq": seq,
+                    "destination_kind": "webhook",
+                    "destination_id": webhook_id,
+                    "url": "http://127.0.0.1:9/hook",
+                    "status": "delivered" if seq % 3 else "failed",
+                    "attempts": 1 if seq % 3 else 8,
+                    "next_attempt_at": None,
+                    "last_status_code": 200 if seq % 3 else 500,
+                    "last_error": None,
+                    "delivered_at": now if seq % 3 else None,
+                    "created_at": now,
+                }
+                for seq in sequence
+            ],
+        )
     return [row["id"] for row in project_rows], [row["id"] for row in deployment_rows]
