@@ -31,6 +31,7 @@ from tests.postgres_cluster import PostgresClusterError
 from bench.dashboard import run_dashboard
 from bench.databases import postgres_database, sqlite_database, work_directory
 from bench.durability import measure_synchronous_modes
+from bench.emulator import START_SAMPLES, measure_resets, measure_starts, verdicts
 from bench.events import measure_events
 from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measure_http
 from bench.http_report import http_table
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--part",
-        choices=("all", "inprocess", "http", "ledger", "dashboard", "events"),
+        choices=("all", "inprocess", "http", "ledger", "dashboard", "events", "emulator"),
         default="all",
         help="the in-process latency tables, the HTTP part (real server, wrk), the "
         "dashboard's pages at 1,000 projects and 10,000 deployments and the events part "
@@ -259,6 +260,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help=f"a rough pass in about a third of the time: {QUICK_SAMPLES} samples per case "
         f"and {QUICK_DURATION_S} s of wrk per HTTP case",
+    )
+    parser.add_argument(
+        "--emulator-before",
+        type=Path,
+        help="emulator part: also time the starts of this src/ directory (the code before a "
+        "change), interleaved with this checkout's",
     )
     parser.add_argument(
         "--server-python",
@@ -288,7 +295,26 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.part in ("all", "events"):
         status = run_events(chosen, args.samples) or status
+    if args.part in ("all", "emulator"):
+        status = run_emulator(args.samples, args.emulator_before) or status
     return status
+
+
+def run_emulator(samples: int, before: Path | None) -> int:
+    """The pytest plugin's part: start to first answer, and the reset of 1,000 seeded rows."""
+    source = source_revision()
+    # A start costs seconds: fewer samples than the per-request cases.
+    starts = measure_starts(min(samples, START_SAMPLES), before, progress)
+    reset, _rows = measure_resets(samples, progress)
+    print(f"{header(samples, source)} | emulator part (SQLite, keyturn serve --emulator)")
+    if before is not None:
+        print(f"(before): the starts of the source tree {before}, interleaved")
+    print()
+    print(table([Row("sqlite", r.case, r.median, r.p90) for r in [*starts, reset]]))
+    print()
+    for line in verdicts([*starts, reset]):
+        print(line)
+    return 0
 
 
 def run_events(chosen: list[str], samples: int) -> int:

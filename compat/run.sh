@@ -56,4 +56,15 @@ done
 if [ "$status" -ne 0 ]; then
   echo "== server log"; tail -n 50 "$work/server.log"
 fi
+
+# A partner's Node test suite (docs/testing-with-keyturn.md): compat/node starts emulators of its
+# own (`keyturn serve --emulator --port 0 --seed FILE`), not the server above. It runs from
+# $COMPAT_DIR, where @vercel/sdk is installed, so it is given python's absolute path.
+case "$python" in
+  */*) python_abs="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")" ;;
+  *) python_abs=$(command -v "$python") ;;
+esac
+rm -rf "$COMPAT_DIR/node" && cp -r "$here/node" "$COMPAT_DIR/node"
+echo "== node --test node/*.test.mjs"
+(cd "$COMPAT_DIR" && KEYTURN_COMMAND="$python_abs -m keyturn.cli" bounded 300 node --test node/*.test.mjs) || status=1
 exit "$status"

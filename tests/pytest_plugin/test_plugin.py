@@ -104,3 +104,63 @@ def test_each_xdist_worker_gets_its_own_server(pytester: pytest.Pytester, tmp_pa
     urls = {path.name: path.read_text() for path in tmp_path.iterdir()}
     assert set(urls) == {"gw0", "gw1"}
     assert urls["gw0"] != urls["gw1"]
+
+
+def test_keyturns_client_retries_an_injected_429_with_the_same_key_and_sees_expiry(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_with_client="""
+        import pytest
+
+        from keyturn.client import APIError, Client, Secret
+
+        TOKEN = "kt_integration_client_example_0001"
+        SECRET = "ClientExampleClientSecret0123456789"
+        WORLD = {
+            "teams": [{"id": "team_client", "slug": "acme"}],
+            "integrations": [
+                {"slug": "acme-db", "clientSecret": SECRET, "products": [{"slug": "postgres"}]}
+            ],
+            "installations": [
+                {"id": "icfg_client", "teamId": "team_client", "integration": "acme-db",
+                 "accessToken": TOKEN}
+            ],
+            "resources": [
+                {"installationId": "icfg_client", "id": "db1", "productId": "postgres",
+                 "name": "db1", "status": "ready",
+                 "secrets": [{"name": "PASSWORD", "value": "one"}]}
+            ],
+        }
+
+
+        def test_a_429_is_retried_with_the_same_idempotency_key(keyturn):
+            keyturn.seed(WORLD)
+            keyturn.fault(path="/v1/installations/*/secrets", method="PUT", status=429,
+                          retryAfterS=0, count=2)
+            with Client(keyturn.url, TOKEN) as client:
+                client.update_resource_secrets("icfg_client", "db1", [Secret("PASSWORD", "two")])
+                assert client.get_resource("icfg_client", "db1").secrets_version == 2
+            sent = keyturn.requests(path="/v1/installations/*/secrets")
+            assert [r["status"] for r in sent] == [201, 429, 429]  # newest first
+            keys = {r["idempotencyKey"] for r in sent}
+            assert len(keys) == 1 and None not in keys
+
+
+        def test_a_rotated_token_is_refused_once_the_clock_passes_its_expiry(keyturn):
+            keyturn.seed(WORLD)
+            with Client(keyturn.url, TOKEN) as client:
+                rotated = client.rotate_credentials("icfg_client", SECRET)
+            with Client(keyturn.url, rotated.access_token) as fresh:
+                assert [r.id for r in fresh.list_resources("icfg_client")] == ["db1"]
+                keyturn.advance_clock(rotated.expires_in * 1000)
+                with pytest.raises(APIError) as caught:
+                    fresh.list_resources("icfg_client")
+            assert caught.value.status == 401
+            assert "expired" in caught.value.message
+        """
+    )
+
+    result = pytester.runpytest_subprocess("-q")
+
+    result.assert_outcomes(passed=2)

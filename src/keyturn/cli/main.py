@@ -20,8 +20,6 @@ from typing import Annotated, Any, NoReturn
 import typer
 import uvicorn
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -414,6 +412,11 @@ def db_reencrypt(
     engine = create_database_engine(settings.resolved_database_url)
     store = Store(engine, master_keys.ring)
     current = master_keys.key_ids[0].hex()
+    # rich is imported here, for the one command that draws a bar: `keyturn serve` starts
+    # without it.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     try:
         total = count_to_reencrypt(store)
         with Progress(

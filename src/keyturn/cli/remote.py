@@ -21,9 +21,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
 from keyturn.cli.dotenv_files import (
     DotenvError,
@@ -108,7 +105,14 @@ def _dumped(items: Sequence[BaseModel]) -> list[dict[str, Any]]:
     return [item.model_dump(mode="json", by_alias=True) for item in items]
 
 
+# rich is imported where a table or a bar is drawn: `keyturn serve` registers these commands
+# and starts without it.
+
+
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
@@ -125,6 +129,9 @@ def _each_with_progress(
         for item in items:
             act(item)
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task("", total=len(items))

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from keyturn.http.body import parse_body
 from keyturn.http.wire_seed import SeedIn
 from keyturn.services.seed import Fixture
@@ -26,6 +24,9 @@ def seed_fixture_from_file(path: Path) -> Fixture:
     if path.suffix.lower() in JSON_SUFFIXES:
         body = text.encode()
     else:
+        # Imported for a YAML fixture only: `keyturn serve` without one never needs it.
+        import yaml
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -21,20 +21,27 @@ from keyturn.client.models import (
     ClientSecret,
     Connection,
     CreatedIntegration,
+    CreatedWebhook,
+    Credential,
+    Delivery,
     Deployment,
     EnvVar,
+    EventPage,
     Installation,
     Integration,
     ListedResource,
     Project,
+    Redelivered,
     Resource,
     ResourceName,
+    Revocation,
     RolledBack,
     Rotation,
     SecretsUsage,
     SecretsVersions,
     Team,
     UserToken,
+    Webhook,
 )
 from keyturn.client.secret import SecretLike, secrets_to_wire
 
@@ -93,11 +100,14 @@ def model(kind: type[M], key: str | None = None) -> Callable[[httpx.Response], M
     return read
 
 
-def models(kind: type[M], key: str) -> Callable[[httpx.Response], list[M]]:
+def models(kind: type[M], key: str | None) -> Callable[[httpx.Response], list[M]]:
+    """A list of `kind` under `key`, or the whole body when `key` is None (Vercel's webhook
+    list is a bare array)."""
     adapter = TypeAdapter(list[kind])  # type: ignore[valid-type]  # kind is a class at runtime
 
     def read(response: httpx.Response) -> list[M]:
-        items: list[M] = adapter.validate_python(_json(response)[key])
+        body = _json(response)
+        items: list[M] = adapter.validate_python(body if key is None else body[key])
         return items
 
     return read
@@ -396,3 +406,61 @@ def list_rotations(installation_id: str, resource_id: str, owner: bool) -> Call[
 def rollback(installation_id: str, resource_id: str, version: int) -> Call[RolledBack]:
     path = _lifecycle(installation_id, resource_id, owner=False) + "/rollback"
     return call("POST", path, model(RolledBack), body={"version": version})
+
+
+# Events and webhooks (6): the caller's events; team webhooks with a user token.
+
+
+def create_webhook(
+    url: str, events: list[str], project_ids: list[str] | None
+) -> Call[CreatedWebhook]:
+    body = _drop_none(url=url, events=events, projectIds=project_ids)
+    return call("POST", "/v1/webhooks", model(CreatedWebhook), body=body)
+
+
+def list_webhooks() -> Call[list[Webhook]]:
+    return call("GET", "/v1/webhooks", models(Webhook, None))
+
+
+def get_webhook(webhook_id: str) -> Call[Webhook]:
+    return call("GET", f"/v1/webhooks/{segment(webhook_id)}", model(Webhook))
+
+
+def delete_webhook(webhook_id: str) -> Call[None]:
+    return call("DELETE", f"/v1/webhooks/{segment(webhook_id)}", nothing)
+
+
+def list_events(after: str | None, limit: int | None, event_type: str | None) -> Call[EventPage]:
+    params = {"after": after, "limit": _number(limit), "type": event_type}
+    return call("GET", "/v1/events", model(EventPage), params=params)
+
+
+def event_deliveries(event_id: str) -> Call[list[Delivery]]:
+    path = f"/v1/events/{segment(event_id)}/deliveries"
+    return call("GET", path, models(Delivery, "deliveries"))
+
+
+def redeliver(event_id: str) -> Call[Redelivered]:
+    return call("POST", f"/v1/events/{segment(event_id)}/redeliver", model(Redelivered))
+
+
+# Installation credentials (8), with a live token of the installation. Vercel's bodies here are
+# snake_case (`client_secret`), unlike the rest of the API.
+
+
+def _credentials(installation_id: str) -> str:
+    return f"/v1/installations/{segment(installation_id)}/credentials"
+
+
+def rotate_credentials(
+    installation_id: str, client_secret: str, client_id: str | None
+) -> Call[Credential]:
+    body = _drop_none(client_secret=client_secret, client_id=client_id)
+    return call("POST", _credentials(installation_id) + "/rotate", model(Credential), body=body)
+
+
+def revoke_credential(
+    installation_id: str, token: str, client_secret: str, client_id: str | None
+) -> Call[Revocation]:
+    body = _drop_none(token=token, client_secret=client_secret, client_id=client_id)
+    return call("POST", _credentials(installation_id) + "/revoke", model(Revocation), body=body)

@@ -219,3 +219,86 @@ class RolledBack(Model):
     was already that version's)."""
 
     version: int
+
+
+class Webhook(Model):
+    """A team webhook (Vercel's shape); `project_ids` only when it is limited to some projects."""
+
+    id: str
+    url: str
+    events: list[str]
+    owner_id: str
+    created_at: int
+    updated_at: int
+    project_ids: list[str] | None = None
+
+
+class CreatedWebhook(Webhook):
+    """The create answer, the only one that holds the secret which signs the deliveries."""
+
+    secret: str = Field(repr=False)
+
+
+class Event(Model):
+    """One event of the feed; its payload never holds a secret value."""
+
+    id: str
+    type: str
+    created_at: int
+    region: str | None
+    payload: dict[str, Any]
+
+
+class EventPage(Model):
+    """A page of the event feed; pass `next` as `after` for the next one (None: no more yet)."""
+
+    events: list[Event]
+    next: str | None
+
+
+class Destination(Model):
+    """Where a delivery goes: `kind` is `integration` or `webhook`, `id` the one it belongs to."""
+
+    kind: str
+    id: str
+    url: str
+
+
+class Delivery(Model):
+    """One destination's delivery of an event: `pending`, `delivered` or `failed`."""
+
+    id: str
+    destination: Destination
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: int | None
+    delivered_at: int | None
+
+
+class Redelivered(Model):
+    """How many failed deliveries of the event were queued again."""
+
+    queued: int
+
+
+class Credential(Model):
+    """A new access token of an installation. Vercel answers these in snake_case, so the field
+    names are the wire's as they are."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    access_token: str = Field(repr=False)
+    token_type: str
+    expires_in: int
+    scope: str
+
+
+class Revocation(Model):
+    """The answer of a revoke: `already_revoked` when the token had been revoked before."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    revoked: bool
+    already_revoked: bool

@@ -20,20 +20,27 @@ from keyturn.client.models import (
     ClientSecret,
     Connection,
     CreatedIntegration,
+    CreatedWebhook,
+    Credential,
+    Delivery,
     Deployment,
     EnvVar,
+    EventPage,
     Installation,
     Integration,
     ListedResource,
     Project,
+    Redelivered,
     Resource,
     ResourceName,
+    Revocation,
     RolledBack,
     Rotation,
     SecretsUsage,
     SecretsVersions,
     Team,
     UserToken,
+    Webhook,
 )
 from keyturn.client.retry import RetryPolicy
 from keyturn.client.secret import SecretLike
@@ -212,6 +219,27 @@ class Client:
     def delete_resource(self, installation_id: str, resource_id: str) -> None:
         return self._send(endpoints.delete_resource(installation_id, resource_id))
 
+    # Installation credentials: the client's own token must be a live one of the installation.
+
+    def rotate_credentials(
+        self, installation_id: str, client_secret: str, *, client_id: str | None = None
+    ) -> Credential:
+        """A new access token for the installation; the one in use stays valid."""
+        call = endpoints.rotate_credentials(installation_id, client_secret, client_id)
+        return self._send(call)
+
+    def revoke_credential(
+        self,
+        installation_id: str,
+        token: str,
+        client_secret: str,
+        *,
+        client_id: str | None = None,
+    ) -> Revocation:
+        """Stop `token` (one of the installation's) at once; never its last live one (409)."""
+        call = endpoints.revoke_credential(installation_id, token, client_secret, client_id)
+        return self._send(call)
+
     # Rotation lifecycle: `owner=True` takes the owner path, for a user token of the team.
 
     def secrets_versions(
@@ -345,3 +373,37 @@ class Client:
 
     def delete_deployment(self, deployment_id: str) -> None:
         return self._send(endpoints.delete_deployment(deployment_id))
+
+    # Events (the caller's: a user token's team, an integration token's installation) and team
+    # webhooks (user token).
+
+    def list_events(
+        self,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        type: str | None = None,
+    ) -> EventPage:
+        """One page of the caller's events in order; pass the page's `next` as `after`."""
+        return self._send(endpoints.list_events(after, limit, type))
+
+    def event_deliveries(self, event_id: str) -> list[Delivery]:
+        return self._send(endpoints.event_deliveries(event_id))
+
+    def redeliver(self, event_id: str) -> Redelivered:
+        """Queue every failed delivery of the event again."""
+        return self._send(endpoints.redeliver(event_id))
+
+    def create_webhook(
+        self, url: str, events: list[str], *, project_ids: list[str] | None = None
+    ) -> CreatedWebhook:
+        return self._send(endpoints.create_webhook(url, events, project_ids))
+
+    def list_webhooks(self) -> list[Webhook]:
+        return self._send(endpoints.list_webhooks())
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        return self._send(endpoints.get_webhook(webhook_id))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        return self._send(endpoints.delete_webhook(webhook_id))

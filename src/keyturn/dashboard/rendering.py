@@ -1,15 +1,18 @@
 """Jinja2 templates of the dashboard, autoescaped, with the filters the pages share.
 
 `StrictUndefined` makes a misspelt variable an error in the tests rather than an empty cell
-on a page.
+on a page. The environment (and Jinja2 itself) is made on the first page rendered: an API
+server or an emulator that never serves a page never pays for it.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 def _utc(ms: int | None) -> str:
@@ -33,7 +36,10 @@ def versions_label(from_version: int, to_version: int | None) -> str:
     return f"v{from_version} to v{to_version}"
 
 
+@cache
 def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
     environment = Environment(
         loader=PackageLoader("keyturn.dashboard", "templates"),
         autoescape=True,
@@ -47,8 +53,5 @@ def _environment() -> Environment:
     return environment
 
 
-TEMPLATES = _environment()
-
-
 def render(template: str, **values: Any) -> str:
-    return TEMPLATES.get_template(template).render(**values)
+    return _environment().get_template(template).render(**values)

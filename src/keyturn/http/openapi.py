@@ -10,14 +10,14 @@ server to the document it publishes.
 
 from __future__ import annotations
 
-from typing import Any, NotRequired
+from typing import Any, NotRequired, cast
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import ConfigDict, TypeAdapter, with_config
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
-from typing_extensions import TypedDict
+from typing_extensions import TypedDict, is_typeddict
 
 from keyturn.http.wire_out import RotationOut
 
@@ -85,6 +85,20 @@ class ErrorOut(TypedDict):
     error: ErrorDetailOut
 
 
+# FastAPI documents this 422 for any route with parameters; keyturn answers those errors 400.
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+_BEARER = "bearerToken"
+_COMPONENTS = "#/components/schemas/{model}"
+ERROR_REF = _COMPONENTS.format(model="ErrorOut")
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": ERROR_REF}}}
+
+
+def _error_schemas() -> dict[str, Any]:
+    """`ErrorOut` and the schemas it refers to, named as FastAPI names a response model's."""
+    schema = TypeAdapter(ErrorOut).json_schema(ref_template=_COMPONENTS, mode="serialization")
+    return {"ErrorOut": schema, **schema.pop("$defs", {})}
+
+
 ERROR_MEANINGS: dict[int, str] = {
     400: "The body, a path or a query parameter is malformed (`bad_request`, `fields` name it)",
     401: "No usable token (`unauthorized`, with `missingToken` or `invalidToken`)",
@@ -101,14 +115,36 @@ ERROR_MEANINGS: dict[int, str] = {
 
 
 def answers(status: int, shape: object | None, *errors: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: its success `status` with `shape`, and the `errors` it gives."""
+    """`responses=` for a route: its success `status` with `shape`, and the `errors` it gives.
+
+    The errors point at the one `ErrorOut` schema, which `install_openapi` adds to the
+    document, rather than naming it as a `model`: FastAPI builds a validator for every `model`
+    of every route, twice (when the route is declared and when the app first routes a
+    request), and the same error body on some 70 routes cost a second of start-up and of the
+    first request for nothing it checks.
+    """
     success: dict[str, Any] = {"description": "Success"}
     if shape is not None:
-        success["model"] = shape
+        success["model"] = _built_when_documented(shape)
     documented: dict[int | str, dict[str, Any]] = {status: success}
     for error in sorted(errors):
-        documented[error] = {"model": ErrorOut, "description": ERROR_MEANINGS[error]}
+        documented[error] = {"description": ERROR_MEANINGS[error], "content": _ERROR_CONTENT}
     return documented
+
+
+def _built_when_documented(shape: object) -> object:
+    """`shape`, with its pydantic schema built when first needed (for `/openapi.json`).
+
+    FastAPI makes a validator of each route's response model when the route is declared and
+    again when the app routes its first request, and uses neither: keyturn's routes answer JSON
+    they shape themselves. `defer_build` in the shape's pydantic config, which FastAPI's adapters
+    read, leaves the work to the document: about a fifth of a start's CPU went to them.
+    """
+    if is_typeddict(shape):
+        # A ConfigDict is a plain dict; a shape of several routes is given it once per route.
+        config: dict[str, Any] = {**(getattr(shape, "__pydantic_config__", None) or {})}
+        cast(Any, shape).__pydantic_config__ = {**config, "defer_build": True}
+    return shape
 
 
 # Every write a team's or an installation's token makes takes an Idempotency-Key (CONTRACT.md
@@ -132,11 +168,6 @@ IDEMPOTENCY_ERRORS = {
     "422": "Well-formed, but breaks a rule, or reuses an `Idempotency-Key` with another "
     "request (`idempotency_key_reused`); `code` names the rule",
 }
-
-# FastAPI documents this 422 for any route with parameters; keyturn answers those errors 400.
-_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
-_BEARER = "bearerToken"
-ERROR_REF = "#/components/schemas/ErrorOut"
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -172,9 +203,11 @@ def _keyturn_answers_only(document: dict[str, Any]) -> dict[str, Any]:
             if method in WRITE_METHODS and not path.startswith(ADMIN_PREFIX):
                 _document_idempotency_key(operation)
     components = document.setdefault("components", {})
-    schemas = components.get("schemas", {})
+    schemas = components.setdefault("schemas", {})
     for name in _FASTAPI_VALIDATION_SCHEMAS:
         schemas.pop(name, None)
+    for name, schema in _error_schemas().items():
+        schemas.setdefault(name, schema)
     components["securitySchemes"] = {
         _BEARER: {
             "type": "http",

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Final
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -78,6 +77,10 @@ class SigningKey:
 
         PyJWT adds no claim of its own: `iat` and `exp` are the caller's, on its clock.
         """
+        # Imported on first use: PyJWT compiles large patterns at import (a tenth of a second
+        # of every `keyturn serve` start), and only a rotation request signs a token.
+        import jwt
+
         return jwt.encode(
             dict(claims), self._private_key, algorithm=ALGORITHM, headers={"kid": self.kid}
         )

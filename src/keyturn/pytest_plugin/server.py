@@ -47,6 +47,11 @@ class KeyturnServer:
     def __repr__(self) -> str:
         return f"KeyturnServer(url={self.url!r})"
 
+    @property
+    def pid(self) -> int:
+        """The server process's id (to read its resource use, or to find it in `ps`)."""
+        return self._process.pid
+
     @classmethod
     def start(cls, data_dir: Path) -> KeyturnServer:
         admin_token = "kt_admin_" + secrets.token_hex(20)
