@@ -8,11 +8,12 @@ issuer, `KEYTURN_OIDC_ISSUER` or else this server's base URL as the request reac
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from keyturn.domain.errors import PartnerError
+from keyturn.domain.event_payloads import rotation_fields
 from keyturn.domain.rotations import Rotation
 from keyturn.http.body import parse_body, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context
@@ -100,17 +101,9 @@ def list_rotations_for_partner(
 
 
 def rotation_out(rotation: Rotation) -> RotationOut:
-    """R of the contract: absent values are null."""
-    error = rotation.error
-    return {
-        "id": rotation.id,
-        "resourceId": rotation.resource_id,
-        "status": rotation.status,
-        "reason": rotation.reason,
-        "delayOldSecretsExpirationHours": rotation.delay_hours,
-        "requestedAt": rotation.requested_at,
-        "requestedBy": rotation.requested_by,
-        "completedAt": rotation.completed_at,
-        "version": rotation.version,
-        "error": None if error is None else {"code": error.code, "message": error.message},
-    }
+    """R of the contract: absent values are null.
+
+    The rotation events carry the same R, so both take it from the one builder in the domain
+    (which cannot know the HTTP layer's typed dict); the wire tests check the shape.
+    """
+    return cast("RotationOut", rotation_fields(rotation))
