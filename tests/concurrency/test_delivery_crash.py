@@ -21,12 +21,12 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from keyturn.app import build_runtime
+from keyturn.app import Runtime, build_runtime
 from keyturn.domain.event_payloads import project_event
 from keyturn.domain.events import PROJECT_CREATED
 from keyturn.settings import Settings
 from keyturn.storage.tables import deliveries
-from tests.concurrency.conftest import ServerProcesses, seed
+from tests.concurrency.conftest import Seeded, ServerProcesses, seed
 from tests.conftest import ADMIN_TOKEN
 from tests.receiver import Receiver
 
@@ -44,6 +44,31 @@ def wait_for(condition: object, what: str, deadline_s: float = DEADLINE_S) -> No
             return
         time.sleep(0.1)
     raise AssertionError(f"not within {deadline_s} s: {what}")
+
+
+def _subscribe_and_emit(
+    runtime: Runtime, base: str, seeded: Seeded, receiver: Receiver, *, count: int
+) -> None:
+    """A team webhook for `project.created` pointing at `receiver` (which learns its secret),
+    then `count` such events written through the outbox in one transaction."""
+    hook = httpx.post(
+        f"{base}/v1/webhooks",
+        json={"url": receiver.url, "events": ["project.created"]},
+        headers={"Authorization": f"Bearer {seeded.user_token}"},
+    ).json()
+    receiver.secret = hook["secret"]
+    with runtime.store.write() as uow:
+        for n in range(count):
+            uow.events.emit(
+                project_event(
+                    PROJECT_CREATED,
+                    team_id=seeded.team_id,
+                    user_id=None,
+                    project_id=f"prj_{n}",
+                    name=f"p{n}",
+                )
+            )
+        uow.commit()
 
 
 def test_pending_deliveries_go_out_after_kill_9_and_restart(
@@ -102,25 +127,8 @@ def test_two_deliver_processes_on_one_postgresql_send_each_event_once(
     )
     runtime = build_runtime(settings)
     try:
-        hook = httpx.post(
-            f"{base}/v1/webhooks",
-            json={"url": receiver.url, "events": ["project.created"]},
-            headers={"Authorization": f"Bearer {seeded.user_token}"},
-        ).json()
-        receiver.secret = hook["secret"]
         # 1,000 events written through the outbox, in one transaction, before any worker runs.
-        with runtime.store.write() as uow:
-            for n in range(1_000):
-                uow.events.emit(
-                    project_event(
-                        PROJECT_CREATED,
-                        team_id=seeded.team_id,
-                        user_id=None,
-                        project_id=f"prj_{n}",
-                        name=f"p{n}",
-                    )
-                )
-            uow.commit()
+        _subscribe_and_emit(runtime, base, seeded, receiver, count=1_000)
         env = {key: value for key, value in os.environ.items() if not key.startswith("KEYTURN_")}
         env |= {
             "KEYTURN_DATABASE_URL": database_url,
@@ -191,24 +199,7 @@ def test_serve_with_two_workers_sends_each_event_once(
         )
     )
     try:
-        hook = httpx.post(
-            f"{base}/v1/webhooks",
-            json={"url": receiver.url, "events": ["project.created"]},
-            headers={"Authorization": f"Bearer {seeded.user_token}"},
-        ).json()
-        receiver.secret = hook["secret"]
-        with runtime.store.write() as uow:
-            for n in range(200):
-                uow.events.emit(
-                    project_event(
-                        PROJECT_CREATED,
-                        team_id=seeded.team_id,
-                        user_id=None,
-                        project_id=f"prj_{n}",
-                        name=f"p{n}",
-                    )
-                )
-            uow.commit()
+        _subscribe_and_emit(runtime, base, seeded, receiver, count=200)
         wait_for(lambda: len(receiver.ids()) >= 200, "200 distinct events delivered")
         time.sleep(1)  # anything sent twice would arrive by now
         counts = receiver.ids()
