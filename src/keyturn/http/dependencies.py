@@ -75,14 +75,22 @@ def check_parameters_text(request: Request) -> None:
             raise BadRequest(message, (FieldError(name, problem),))
 
 
-async def caller(request: Request, context: Context) -> RequestCaller:
-    """The caller of this request; 401 at once when the header is missing or malformed."""
+def request_credentials(request: Request, context: ServiceContext) -> Credentials:
+    """The request's token, not yet looked up, carrying any parameter's 400 for `identify`;
+    401 at once when the header is missing or malformed. For `caller`, and for the routes
+    that read their request themselves (the secrets PUT)."""
     credentials = context.authenticator.credentials(request.headers.get("authorization"))
     try:
         check_parameters_text(request)
     except BadRequest as refusal:
         # Answered by `identify`, once the token is known to be good: an unknown one is a 401.
         credentials = credentials.refusing(refusal)
+    return credentials
+
+
+async def caller(request: Request, context: Context) -> RequestCaller:
+    """The caller of this request; 401 at once when the header is missing or malformed."""
+    credentials = request_credentials(request, context)
     team = TeamCaller(
         credentials,
         team_ref=request.query_params.get("teamId"),

@@ -45,12 +45,12 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 def keeps_key_in_transaction(endpoint: Endpoint) -> Endpoint:
     """Mark a route whose use case claims and keeps the key in its own transaction; it reads
-    the key with `keyed_request` and answers a `Replay` with `replayed`."""
+    the key with `key_of` and answers a `Replay` with `replayed`."""
     setattr(endpoint, _IN_TRANSACTION, True)
     return endpoint
 
 
-async def keyed_request(request: Request) -> KeyedRequest | None:
+def key_of(request: Request) -> KeyedRequest | None:
     """The request's key, for a route marked `keeps_key_in_transaction`; None without one."""
     keyed: KeyedRequest | None = request.scope.get("state", {}).get(STATE_KEY)
     return keyed

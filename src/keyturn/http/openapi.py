@@ -50,6 +50,37 @@ def json_body(shape: Any, *, required: bool = True) -> dict[str, Any]:
     }
 
 
+def request_parameters(
+    path: tuple[str, ...], headers: tuple[tuple[str, str], ...] = ()
+) -> dict[str, Any]:
+    """`openapi_extra` documenting the path parameters and optional headers of a route that
+    reads its request itself (FastAPI documents only the parameters of an endpoint's
+    signature), as FastAPI would document them; `headers` are (name, description) pairs."""
+    parameters: list[dict[str, Any]] = [
+        {"in": "path", "name": name, "required": True, "schema": _text(name.capitalize())}
+        for name in path
+    ]
+    parameters += [
+        {
+            "description": description,
+            "in": "header",
+            "name": name,
+            "required": False,
+            "schema": {
+                "anyOf": [{"type": "string"}, {"type": "null"}],
+                "description": description,
+                "title": name,
+            },
+        }
+        for name, description in headers
+    ]
+    return {"parameters": parameters}
+
+
+def _text(title: str) -> dict[str, Any]:
+    return {"title": title, "type": "string"}
+
+
 def _inline(node: Any, definitions: dict[str, Any]) -> Any:
     if isinstance(node, dict):
         reference = node.get("$ref")
