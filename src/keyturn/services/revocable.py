@@ -52,7 +52,7 @@ def announce_unused_after_deletion(
 
 def _announce_unused(uow: UnitOfWork, resource: Resource, spans: Iterable[ValueSpan]) -> None:
     live: dict[tuple[int, int], int] = {}
-    now = uow.clock.now_ms()
+    revocable: list[tuple[ValueSpan, int]] = []
     for span in sorted(spans, key=lambda found: (found.name, found.from_version)):
         if span.to_version is None:
             continue
@@ -61,7 +61,10 @@ def _announce_unused(uow: UnitOfWork, resource: Resource, spans: Iterable[ValueS
             # Values ended by one version often share their range: one count each.
             live[bounds] = uow.ledger.live_between(resource.internal_id, *bounds)
         if safe_to_revoke(current=False, live_deployments=live[bounds]):
-            uow.ledger.announce(resource.internal_id, span, at=now)
-            uow.events.emit(
-                value_revocable_event(resource, span.name, span.from_version, span.to_version)
-            )
+            revocable.append((span, span.to_version))
+    # A rotation ends every value at once: one statement records them all.
+    uow.ledger.announce(
+        resource.internal_id, [span for span, _ in revocable], at=uow.clock.now_ms()
+    )
+    for span, to_version in revocable:
+        uow.events.emit(value_revocable_event(resource, span.name, span.from_version, to_version))

@@ -279,17 +279,23 @@ class LedgerRepository:
             ).scalar_one()
         )
 
-    def announce(self, resource_id: str, span: ValueSpan, *, at: int) -> None:
-        """Record `span` as announced safe to revoke (a second time raises IntegrityError)."""
+    def announce(self, resource_id: str, spans: Sequence[ValueSpan], *, at: int) -> None:
+        """Record `spans` as announced safe to revoke, in one statement (a value announced a
+        second time raises IntegrityError)."""
+        if not spans:
+            return
         self._connection.execute(
             ANNOUNCE,
-            {
-                "resource_id": resource_id,
-                "name": span.name,
-                "from_version": span.from_version,
-                "to_version": span.to_version,
-                "announced_at": at,
-            },
+            [
+                {
+                    "resource_id": resource_id,
+                    "name": span.name,
+                    "from_version": span.from_version,
+                    "to_version": span.to_version,
+                    "announced_at": at,
+                }
+                for span in spans
+            ],
         )
 
 
