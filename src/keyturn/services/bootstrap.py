@@ -156,16 +156,32 @@ def create_installation(
         integration = uow.accounts.integration_by_id_or_slug(integration_ref)
         if integration is None:
             raise NotFound(f"integration: no integration {integration_ref!r}")
-        installation = uow.accounts.add_installation(team_id, integration.id)
-        uow.accounts.add_token(
-            kind=TokenKind.INTEGRATION,
-            token_hash=hash_token(token),
-            team_id=team_id,
-            installation_id=installation.id,
-            name=f"{integration.slug} installation",
-        )
+        installation = install_in(uow, team_id, integration, token)
         uow.commit()
     return IssuedInstallation(installation=installation, access_token=token)
+
+
+def install_in(
+    uow: UnitOfWork,
+    team_id: str,
+    integration: Integration,
+    token: str,
+    *,
+    installation_id: str | None = None,
+) -> Installation:
+    """Install `integration` on the team in `uow`, with `token` as its access token (the
+    admin API's create and the emulator's seed both do it so)."""
+    installation = uow.accounts.add_installation(
+        team_id, integration.id, installation_id=installation_id
+    )
+    uow.accounts.add_token(
+        kind=TokenKind.INTEGRATION,
+        token_hash=hash_token(token),
+        team_id=team_id,
+        installation_id=installation.id,
+        name=f"{integration.slug} installation",
+    )
+    return installation
 
 
 def issue_installation_token(ctx: ServiceContext, installation_id: str) -> IssuedToken:

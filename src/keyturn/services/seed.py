@@ -18,8 +18,6 @@ from functools import partial
 from typing import TypeVar
 
 from keyturn.domain.accounts import (
-    Installation,
-    Integration,
     PartnerSettings,
     Project,
     Team,
@@ -37,7 +35,12 @@ from keyturn.domain.errors import (
 from keyturn.domain.ids import TOKEN_SHAPE, hash_token
 from keyturn.domain.resources import Resource, ResourceFields
 from keyturn.domain.secrets import Secret, validate_secrets
-from keyturn.services.bootstrap import new_client_secret
+from keyturn.services.bootstrap import (
+    IssuedInstallation,
+    IssuedIntegration,
+    install_in,
+    new_client_secret,
+)
 from keyturn.services.connections import ConnectionRequest, connect_in
 from keyturn.services.context import ServiceContext
 from keyturn.services.projects import check_project_name
@@ -141,18 +144,6 @@ class SeededTeam:
 
 
 @dataclass(frozen=True, slots=True)
-class SeededIntegration:
-    integration: Integration
-    client_secret: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class SeededInstallation:
-    installation: Installation
-    access_token: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
 class SeededResource:
     installation_id: str
     view: ResourceView
@@ -168,8 +159,8 @@ class SeededConnection:
 @dataclass(frozen=True, slots=True)
 class SeededWorld:
     teams: tuple[SeededTeam, ...]
-    integrations: tuple[SeededIntegration, ...]
-    installations: tuple[SeededInstallation, ...]
+    integrations: tuple[IssuedIntegration, ...]
+    installations: tuple[IssuedInstallation, ...]
     resources: tuple[SeededResource, ...]
     projects: tuple[Project, ...]
     connections: tuple[SeededConnection, ...]
@@ -229,7 +220,7 @@ def _team(ctx: ServiceContext, uow: UnitOfWork, seed: TeamSeed) -> SeededTeam:
     return SeededTeam(team=team, tokens=tuple(tokens))
 
 
-def _integration(ctx: ServiceContext, uow: UnitOfWork, seed: IntegrationSeed) -> SeededIntegration:
+def _integration(ctx: ServiceContext, uow: UnitOfWork, seed: IntegrationSeed) -> IssuedIntegration:
     _check_id("id", seed.id, "oac")
     for index, product in enumerate(seed.products):
         _check_id(f"products[{index}].id", product.id, "iap")
@@ -266,7 +257,7 @@ def _integration(ctx: ServiceContext, uow: UnitOfWork, seed: IntegrationSeed) ->
     )
     client_secret = seed.client_secret or new_client_secret(ctx)
     uow.integrations.set_client_secret(integration.id, client_secret)
-    return SeededIntegration(
+    return IssuedIntegration(
         integration=replace(
             integration,
             base_url=settings.base_url,
@@ -279,7 +270,7 @@ def _integration(ctx: ServiceContext, uow: UnitOfWork, seed: IntegrationSeed) ->
 
 def _installation(
     ctx: ServiceContext, uow: UnitOfWork, seed: InstallationSeed
-) -> SeededInstallation:
+) -> IssuedInstallation:
     _check_id("id", seed.id, "icfg")
     if seed.id is not None:
         _not_taken(uow.accounts.installation(seed.id) is not None, "id", seed.id)
@@ -289,17 +280,8 @@ def _installation(
     if integration is None:
         raise RuleViolation(Code.NOT_FOUND, f"integration: no integration {seed.integration!r}")
     token = _token(ctx, uow, "accessToken", seed.access_token, "integration")
-    installation = uow.accounts.add_installation(
-        seed.team_id, integration.id, installation_id=seed.id
-    )
-    uow.accounts.add_token(
-        kind=TokenKind.INTEGRATION,
-        token_hash=hash_token(token),
-        team_id=seed.team_id,
-        installation_id=installation.id,
-        name=f"{integration.slug} installation",
-    )
-    return SeededInstallation(installation=installation, access_token=token)
+    installation = install_in(uow, seed.team_id, integration, token, installation_id=seed.id)
+    return IssuedInstallation(installation=installation, access_token=token)
 
 
 def _resource(uow: UnitOfWork, seed: ResourceSeed) -> tuple[str, Resource]:
