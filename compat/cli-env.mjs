@@ -3,18 +3,25 @@
 // user variables through keyturn's HTTP APIs, links a temporary project folder to the project,
 // then runs the CLI with `--api` and checks the .env files it writes.
 // Prints one line per check and "N passed, N failed".
-import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Vercel } from "@vercel/sdk";
-import { assert, base, check, databaseSecrets, finish, seed } from "./lib.mjs";
+import {
+  assert,
+  base,
+  check,
+  databaseSecrets,
+  finish,
+  runVercel,
+  seed,
+  succeeded,
+} from "./lib.mjs";
 
 const cli =
   process.env.VERCEL_CLI ||
   fileURLToPath(new URL("./node_modules/vercel/dist/index.js", import.meta.url));
-const CLI_TIMEOUT_MS = 60_000;
 
 // --- seed, through keyturn's own APIs ------------------------------------------------------------
 const { suffix, team, userToken, integration, icfg, partner, user, connections } = await seed("cli", {
@@ -68,54 +75,16 @@ writeFileSync(
 );
 process.on("exit", () => rmSync(home, { recursive: true, force: true }));
 
-function cliEnv() {
-  const env = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // Nothing from the caller's Vercel setup (tokens, linked ids, CI markers) reaches the CLI.
-    if (!key.startsWith("VERCEL_") && !key.startsWith("NOW_") && key !== "CI") env[key] = value;
-  }
-  return {
-    ...env,
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_DATA_HOME: join(home, ".local", "share"),
-    XDG_CACHE_HOME: join(home, ".cache"),
-    VERCEL_TELEMETRY_DISABLED: "1",
-    NO_UPDATE_NOTIFIER: "1",
-    NO_COLOR: "1",
-    FORCE_COLOR: "0",
-  };
-}
-
 function vercel(args, token = userToken) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [cli, ...args, "--api", base, "--token", token],
-      { cwd: projectDir, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, output: stdout + stderr });
-    });
+  return runVercel(cli, {
+    home,
+    cwd: projectDir,
+    args: [...args, "--api", base, "--token", token],
   });
 }
 
 async function vercelOk(...args) {
-  const result = await vercel(args);
-  const shown = result.output.trim().split("\n").slice(-8).join(" | ");
-  assert(result.signal === null, `vercel ${args.join(" ")} was killed (${result.signal}): ${shown}`);
-  assert(result.code === 0, `vercel ${args.join(" ")} exited ${result.code}: ${shown}`);
-  return result;
+  return succeeded(args, await vercel(args));
 }
 
 // The CLI writes `# Created by Vercel CLI` then KEY="value" lines, sorted, with \n and \r escaped.

@@ -2,19 +2,17 @@
 // keyturn, and a receiver in Node that checks every delivery's `x-vercel-signature` with
 // `node:crypto`, using the TypeScript snippet of docs/events.md as written (types stripped by
 // esbuild). Prints one line per check and "N passed, N failed".
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { transformSync } from "esbuild";
-import { assert, base, check, finish, seed } from "./lib.mjs";
+import { assert, base, check, finish, runVercel, seed, succeeded } from "./lib.mjs";
 
 const cli =
   process.env.VERCEL_CLI ||
   fileURLToPath(new URL("./node_modules/vercel/dist/index.js", import.meta.url));
-const CLI_TIMEOUT_MS = 60_000;
 const DELIVERY_DEADLINE_MS = 20_000;
 
 const home = mkdtempSync(join(tmpdir(), "keyturn-webhooks-"));
@@ -47,53 +45,16 @@ const hookUrl = `http://127.0.0.1:${receiver.address().port}/vercel-webhook`;
 // --- seed, through keyturn's own APIs ------------------------------------------------------------
 const { suffix, team, userToken, user } = await seed("hooks", { products: ["pg"], tokenName: "cli" });
 
-function cliEnv() {
-  const env = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("VERCEL_") && !key.startsWith("NOW_") && key !== "CI") env[key] = value;
-  }
-  return {
-    ...env,
-    HOME: home,
-    XDG_CONFIG_HOME: join(home, ".config"),
-    XDG_DATA_HOME: join(home, ".local", "share"),
-    XDG_CACHE_HOME: join(home, ".cache"),
-    VERCEL_TELEMETRY_DISABLED: "1",
-    NO_UPDATE_NOTIFIER: "1",
-    NO_COLOR: "1",
-    FORCE_COLOR: "0",
-  };
-}
-
 function vercel(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [cli, ...args, "--api", base, "--token", userToken, "--scope", team.slug],
-      { cwd: home, env: cliEnv(), stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, output: stdout + stderr });
-    });
+  return runVercel(cli, {
+    home,
+    cwd: home,
+    args: [...args, "--api", base, "--token", userToken, "--scope", team.slug],
   });
 }
 
 async function vercelOk(...args) {
-  const result = await vercel(args);
-  const shown = result.output.trim().split("\n").slice(-8).join(" | ");
-  assert(result.signal === null, `vercel ${args.join(" ")} was killed (${result.signal}): ${shown}`);
-  assert(result.code === 0, `vercel ${args.join(" ")} exited ${result.code}: ${shown}`);
-  return result;
+  return succeeded(args, await vercel(args));
 }
 
 // `--format json` answers: the JSON document the CLI prints.

@@ -1,6 +1,9 @@
 // Shared by the compatibility scripts (not a script itself: compat/run.sh copies it next to them but
 // does not run it). The check()/assert() counters, keyturn's HTTP APIs as the admin, the partner
 // (installation) and the user, and the seed every script starts from.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+
 export const base = process.env.KEYTURN_URL;
 const adminToken = process.env.KEYTURN_ADMIN_TOKEN;
 let passed = 0;
@@ -92,3 +95,58 @@ export const databaseSecrets = [
     environmentOverrides: { preview: "preview.db.example" },
   },
 ];
+
+const CLI_TIMEOUT_MS = 60_000;
+
+// The environment of a `vercel` CLI run: its own HOME (no user config), nothing from the
+// caller's Vercel setup (tokens, linked ids, CI markers), no telemetry, no colour.
+function cliEnv(home) {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith("VERCEL_") && !key.startsWith("NOW_") && key !== "CI") env[key] = value;
+  }
+  return {
+    ...env,
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_DATA_HOME: join(home, ".local", "share"),
+    XDG_CACHE_HOME: join(home, ".cache"),
+    VERCEL_TELEMETRY_DISABLED: "1",
+    NO_UPDATE_NOTIFIER: "1",
+    NO_COLOR: "1",
+    FORCE_COLOR: "0",
+  };
+}
+
+// One `vercel` CLI run (`cli`: its entry script) in `cwd`: {code, signal, stdout, stderr,
+// output}; killed after a minute.
+export function runVercel(cli, { home, cwd, args }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      cwd,
+      env: cliEnv(home),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), CLI_TIMEOUT_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, output: stdout + stderr });
+    });
+  });
+}
+
+// A run's result, asserted to have exited 0 (the last lines of its output in the message).
+export function succeeded(args, result) {
+  const shown = result.output.trim().split("\n").slice(-8).join(" | ");
+  assert(result.signal === null, `vercel ${args.join(" ")} was killed (${result.signal}): ${shown}`);
+  assert(result.code === 0, `vercel ${args.join(" ")} exited ${result.code}: ${shown}`);
+  return result;
+}
