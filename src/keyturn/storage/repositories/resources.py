@@ -7,29 +7,42 @@ row locks and ignores it, its write transactions being serialized by `BEGIN IMME
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.ids import IdSource
 from keyturn.domain.resources import Resource, ResourceFields
 from keyturn.domain.secrets import VersionProvenance
 from keyturn.storage.dialect import advisory_lock
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.tables import resources, secrets_versions
 
-# The statements of every secrets PUT, built once: building one costs SQLAlchemy more (the
-# construction and its cache key) than running it on SQLite. Only the bound values change.
-LIVE_RESOURCE = select(resources).where(
+# A resource's columns in `Resource`'s field order: a row of them is `Resource(*row)`.
+RESOURCE = tuple(resources.c[field.name] for field in fields(Resource))
+# The statements of every secrets PUT, built once and run on the driver's connection
+# (storage/driver.py). Only the bound values change.
+_LIVE_RESOURCE = select(*RESOURCE).where(
     resources.c.installation_id == bindparam("installation_id"),
     resources.c.partner_id == bindparam("partner_id"),
     resources.c.deleted_at.is_(None),
 )
-LIVE_RESOURCE_FOR_UPDATE = LIVE_RESOURCE.with_for_update()
-ADD_SECRETS_VERSION = insert(secrets_versions)
+LIVE_RESOURCE = DriverStatement(_LIVE_RESOURCE)
+LIVE_RESOURCE_FOR_UPDATE = DriverStatement(_LIVE_RESOURCE.with_for_update())
+VERSION_RECORD = (
+    "resource_id",
+    "version",
+    "created_at",
+    "source",
+    "rotation_id",
+    "superseded_expire_after_ms",
+)
+ADD_SECRETS_VERSION = DriverStatement(insert(secrets_versions), column_keys=VERSION_RECORD)
 # Bound names differ from the columns': SQLAlchemy reserves those for its own SET parameters.
-SET_SECRETS_VERSION = (
+SET_SECRETS_VERSION = DriverStatement(
     update(resources)
     .where(resources.c.internal_id == bindparam("resource"))
     .values(secrets_version=bindparam("new_version"), updated_at=bindparam("now"))
@@ -53,14 +66,14 @@ class ResourceRepository:
         if for_update:
             advisory_lock(self._connection, f"resource/{installation_id}/{partner_id}")
         query = LIVE_RESOURCE_FOR_UPDATE if for_update else LIVE_RESOURCE
-        row = self._connection.execute(
-            query, {"installation_id": installation_id, "partner_id": partner_id}
-        ).first()
+        row = query.first(
+            self._connection, {"installation_id": installation_id, "partner_id": partner_id}
+        )
         return _resource(row) if row else None
 
     def list_live(self, installation_id: str) -> list[Resource]:
         rows = self._connection.execute(
-            select(resources)
+            select(*RESOURCE)
             .where(resources.c.installation_id == installation_id, resources.c.deleted_at.is_(None))
             .order_by(resources.c.created_at, resources.c.partner_id)
         ).all()
@@ -105,8 +118,8 @@ class ResourceRepository:
     ) -> None:
         """Make `version` the resource's current secrets version, recording what made it."""
         now = self._clock.now_ms()
-        self._connection.execute(
-            ADD_SECRETS_VERSION,
+        ADD_SECRETS_VERSION.run(
+            self._connection,
             {
                 "resource_id": resource.internal_id,
                 "version": version,
@@ -116,8 +129,8 @@ class ResourceRepository:
                 "superseded_expire_after_ms": provenance.superseded_expire_after_ms,
             },
         )
-        self._connection.execute(
-            SET_SECRETS_VERSION,
+        SET_SECRETS_VERSION.run(
+            self._connection,
             {"resource": resource.internal_id, "new_version": version, "now": now},
         )
 
@@ -137,7 +150,7 @@ class ResourceRepository:
         if not wanted:
             return []
         rows = self._connection.execute(
-            select(resources).where(resources.c.internal_id.in_(wanted))
+            select(*RESOURCE).where(resources.c.internal_id.in_(wanted))
         ).all()
         return [_resource(row) for row in rows]
 
@@ -148,7 +161,7 @@ class ResourceRepository:
         if not wanted:
             return []
         rows = self._connection.execute(
-            select(resources)
+            select(*RESOURCE)
             .where(resources.c.internal_id.in_(wanted), resources.c.deleted_at.is_(None))
             .order_by(resources.c.internal_id)
             .with_for_update()
@@ -157,7 +170,7 @@ class ResourceRepository:
 
     def _by_internal_id(self, internal_id: str) -> Resource:
         row = self._connection.execute(
-            select(resources).where(resources.c.internal_id == internal_id)
+            select(*RESOURCE).where(resources.c.internal_id == internal_id)
         ).one()
         return _resource(row)
 
@@ -176,20 +189,37 @@ def _field_values(fields: ResourceFields) -> dict[str, Any]:
     return {column: value for column, value in values.items() if value is not None}
 
 
-def _resource(row: Row[Any]) -> Resource:
+def _resource(row: Sequence[Any]) -> Resource:
+    """A row selected as `RESOURCE`, unpacked by position (by name costs more)."""
+    (
+        internal_id,
+        installation_id,
+        partner_id,
+        product_id,
+        name,
+        status,
+        ownership,
+        metadata,
+        billing_plan,
+        notification,
+        extras,
+        secrets_version,
+        created_at,
+        updated_at,
+    ) = row
     return Resource(
-        internal_id=row.internal_id,
-        installation_id=row.installation_id,
-        partner_id=row.partner_id,
-        product_id=row.product_id,
-        name=row.name,
-        status=row.status,
-        ownership=row.ownership,
-        metadata=row.metadata,
-        billing_plan=row.billing_plan,
-        notification=row.notification,
-        extras=row.extras,
-        secrets_version=row.secrets_version,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        internal_id,
+        installation_id,
+        partner_id,
+        product_id,
+        name,
+        status,
+        ownership,
+        metadata,
+        billing_plan,
+        notification,
+        extras,
+        secrets_version,
+        created_at,
+        updated_at,
     )

@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, insert, or_, select, update
 
 from keyturn.domain.environment import SecretValues
 from keyturn.domain.envkeys import ENVIRONMENTS
 from keyturn.domain.resources import Resource
 from keyturn.domain.secrets import Secret, SecretSetChange
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import deployment_secrets_versions, resource_secrets, resources
@@ -55,17 +56,25 @@ SEALED_SECRET = (
     resource_secrets.c.value_ciphertext,
     resource_secrets.c.overrides_ciphertext,
 )
-SealedSecretRow = Row[str, str, int, str | None, bytes, bytes | None]
-# One resource's current rows (the secrets PUT's read), and what a PUT writes: built once.
-CURRENT_ROWS = select(*SEALED_SECRET).where(
-    resource_secrets.c.resource_id == bindparam("resource_id"),
-    resource_secrets.c.valid_to.is_(None),
+SealedSecretRow = tuple[str, str, int, str | None, bytes, bytes | None]
+# One resource's current rows (the secrets PUT's read), and what a PUT writes: built once, and
+# the reads run on the driver's connection (storage/driver.py).
+CURRENT_ROWS = DriverStatement(
+    select(*SEALED_SECRET).where(
+        resource_secrets.c.resource_id == bindparam("resource_id"),
+        resource_secrets.c.valid_to.is_(None),
+    )
 )
 # One resource's rows as of a version (a rollback's read).
-ROWS_AT_VERSION = select(*SEALED_SECRET).where(
-    resource_secrets.c.resource_id == bindparam("resource_id"),
-    resource_secrets.c.valid_from <= bindparam("version"),
-    or_(resource_secrets.c.valid_to.is_(None), resource_secrets.c.valid_to > bindparam("version")),
+ROWS_AT_VERSION = DriverStatement(
+    select(*SEALED_SECRET).where(
+        resource_secrets.c.resource_id == bindparam("resource_id"),
+        resource_secrets.c.valid_from <= bindparam("version"),
+        or_(
+            resource_secrets.c.valid_to.is_(None),
+            resource_secrets.c.valid_to > bindparam("version"),
+        ),
+    )
 )
 # Bound names differ from the columns': SQLAlchemy reserves those for its own SET parameters.
 CLOSE_ROWS = (
@@ -114,15 +123,15 @@ class SecretRepository:
 
     def current(self, resource: Resource) -> dict[str, Secret]:
         """The resource's secrets in its current version, decrypted."""
-        rows = self._connection.execute(CURRENT_ROWS, {"resource_id": resource.internal_id})
-        return self._unsealed(resource.installation_id, rows.all())
+        rows = CURRENT_ROWS.rows(self._connection, {"resource_id": resource.internal_id})
+        return self._unsealed(resource.installation_id, rows)
 
     def at_version(self, resource: Resource, version: int) -> dict[str, Secret]:
         """The resource's secrets as they were in `version`, decrypted."""
-        rows = self._connection.execute(
-            ROWS_AT_VERSION, {"resource_id": resource.internal_id, "version": version}
+        rows = ROWS_AT_VERSION.rows(
+            self._connection, {"resource_id": resource.internal_id, "version": version}
         )
-        return self._unsealed(resource.installation_id, rows.all())
+        return self._unsealed(resource.installation_id, rows)
 
     def current_of(
         self, installations_by_resource: Mapping[str, str]
