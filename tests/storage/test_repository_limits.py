@@ -19,6 +19,5 @@ def test_id_list_queries_accept_more_ids_than_one_statement_binds(runtime: Runti
         assert uow.connections.of_projects(ids) == []
         assert uow.secrets.current_names_and_prefixes(ids) == {}
         assert uow.secrets.current_of(dict.fromkeys(ids, "icfg_x")) == {}
-        assert uow.secrets.current_values_of(dict.fromkeys(ids, "icfg_x")) == {}
         assert uow.deployments.of_projects(ids, target=None, limit=5) == []
         assert uow.deployments.count_of_projects(ids, target=None) == 0

@@ -106,9 +106,7 @@ def resolved_project_env(
         for connection, resource in uow.connections.of_projects([project.id])
         if target in connection.environments
     ]
-    secrets = uow.secrets.current_values_of(
-        {resource.internal_id: resource.installation_id for _, resource in links}
-    )
+    secrets = uow.secrets.current_values_in_target(project.id, target)
     entries: list[Entry] = [
         (key, (value, kind), branch)
         for key, value, kind, branch in uow.env_vars.in_target(project.id, target)

@@ -35,8 +35,14 @@ from sqlalchemy import Connection as SQLConnection
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.environment import ConnectedResource, Connection
-from keyturn.domain.envkeys import NEXT_PUBLIC, in_standard_order, secret_names_deriving
+from keyturn.domain.envkeys import (
+    ENVIRONMENTS,
+    NEXT_PUBLIC,
+    in_standard_order,
+    secret_names_deriving,
+)
 from keyturn.domain.ids import IdSource
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.repositories.batches import BATCH_SIZE, MAX_OR_TERMS, batches
 from keyturn.storage.repositories.columns import (
     environment_columns,
@@ -73,25 +79,34 @@ DISTINCT_PREFIXES = text(
 )
 
 
-# Connections of some projects to live resources, with what a derived record says of each.
-# Built once: env pull runs it on every call, and only the bound ids change.
-LINKS_OF_PROJECTS = (
-    select(
-        connections,
-        resources.c.installation_id,
-        resources.c.partner_id,
-        resources.c.product_id,
-        resources.c.secrets_version,
-        resources.c.updated_at.label("resource_updated_at"),
-        installations.c.integration_id,
-    )
+# Connections of some projects to live resources, with what a derived record says of each,
+# in `_link`'s order. Built once: env pull runs it on every call, and only the bound ids change.
+LINK_COLUMNS = (
+    connections.c.id,
+    connections.c.resource_id,
+    connections.c.project_id,
+    connections.c.in_production,
+    connections.c.in_preview,
+    connections.c.in_development,
+    connections.c.env_var_prefix,
+    connections.c.make_sensitive,
+    connections.c.created_at,
+    resources.c.installation_id,
+    installations.c.integration_id,
+    resources.c.product_id,
+    resources.c.secrets_version,
+    resources.c.updated_at,
+    resources.c.partner_id,
+)
+_LINKS = (
+    select(*LINK_COLUMNS)
     .join(resources, resources.c.internal_id == connections.c.resource_id)
     .join(installations, installations.c.id == resources.c.installation_id)
-    .where(
-        connections.c.project_id.in_(bindparam("ids", expanding=True)),
-        resources.c.deleted_at.is_(None),
-    )
+    .where(resources.c.deleted_at.is_(None))
 )
+LINKS_OF_PROJECTS = _LINKS.where(connections.c.project_id.in_(bindparam("ids", expanding=True)))
+# One project's (env pull, a deployment): on the driver's connection (storage/driver.py).
+LINKS_OF_PROJECT = DriverStatement(_LINKS.where(connections.c.project_id == bindparam("project")))
 
 
 class ConnectionRepository:
@@ -158,27 +173,19 @@ class ConnectionRepository:
 
     def of_projects(self, project_ids: Iterable[str]) -> list[tuple[Connection, ConnectedResource]]:
         """Connections of these projects to live resources, with what a record says of each."""
-        rows = [
-            row
-            for batch in batches(project_ids)
-            for row in self._connection.execute(LINKS_OF_PROJECTS, {"ids": batch}).all()
-        ]
-        rows.sort(key=lambda row: (row.created_at, row.id))
-        return [
-            (
-                _connection(row),
-                ConnectedResource(
-                    internal_id=row.resource_id,
-                    installation_id=row.installation_id,
-                    integration_id=row.integration_id,
-                    product_id=row.product_id,
-                    secrets_version=row.secrets_version,
-                    updated_at=row.resource_updated_at,
-                    partner_id=row.partner_id,
-                ),
-            )
-            for row in rows
-        ]
+        wanted = list(project_ids)
+        rows: Sequence[Sequence[Any]]
+        if len(wanted) == 1:
+            rows = LINKS_OF_PROJECT.rows(self._connection, {"project": wanted[0]})
+        else:
+            rows = [
+                row
+                for batch in batches(wanted)
+                for row in self._connection.execute(LINKS_OF_PROJECTS, {"ids": batch}).all()
+            ]
+        links = [_link(row) for row in rows]
+        links.sort(key=lambda link: (link[0].created_at, link[0].id))
+        return links
 
     def delete(self, connection: Connection) -> None:
         self._connection.execute(delete(connections).where(connections.c.id == connection.id))
@@ -341,6 +348,54 @@ def _taken_key_query(terms: int) -> Any:
     )
     taken = union_all(users, derived).subquery()
     return select(func.min(taken.c.key))
+
+
+def _link(row: Sequence[Any]) -> tuple[Connection, ConnectedResource]:
+    """A row of `LINK_COLUMNS`, unpacked by position."""
+    (
+        connection_id,
+        resource_id,
+        project_id,
+        in_production,
+        in_preview,
+        in_development,
+        prefix,
+        make_sensitive,
+        created_at,
+        installation_id,
+        integration_id,
+        product_id,
+        secrets_version,
+        updated_at,
+        partner_id,
+    ) = row
+    environments = tuple(
+        environment
+        for environment, included in zip(
+            ENVIRONMENTS, (in_production, in_preview, in_development), strict=True
+        )
+        if included
+    )
+    return (
+        Connection(
+            connection_id,
+            resource_id,
+            project_id,
+            environments,
+            prefix,
+            make_sensitive,
+            created_at,
+        ),
+        ConnectedResource(
+            resource_id,
+            installation_id,
+            integration_id,
+            product_id,
+            secrets_version,
+            updated_at,
+            partner_id,
+        ),
+    )
 
 
 def _connection(row: Row[Any]) -> Connection:

@@ -15,6 +15,7 @@ from keyturn.domain.clock import Clock
 from keyturn.domain.environment import UserEnvVar
 from keyturn.domain.envkeys import ENVIRONMENTS, in_standard_order
 from keyturn.domain.ids import IdSource
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
@@ -37,8 +38,11 @@ def _in_target(target: str) -> Select[Any]:
     )
 
 
-# A project's variables in one target, as env pull reads them: built once per target.
-IN_TARGET: dict[str, Select[Any]] = {target: _in_target(target) for target in ENVIRONMENTS}
+# A project's variables in one target, as env pull reads them: built once per target, run on
+# the driver's connection (storage/driver.py).
+IN_TARGET: dict[str, DriverStatement] = {
+    target: DriverStatement(_in_target(target)) for target in ENVIRONMENTS
+}
 
 
 class EnvVarRepository:
@@ -107,17 +111,16 @@ class EnvVarRepository:
     def in_target(self, project_id: str, target: str) -> list[tuple[str, str, str, str | None]]:
         """(key, value, type, git branch) of the project's variables in `target`, in the
         order `of_project` lists them; only these are decrypted."""
-        rows = self._connection.execute(IN_TARGET[target], {"project_id": project_id}).all()
+        rows = IN_TARGET[target].rows(self._connection, {"project_id": project_id})
+        open_sealed = self._keys.open
         return [
             (
-                row.key,
-                self._keys.open(
-                    row.value_ciphertext, associated_data=user_var_identity(project_id, row.id)
-                ),
-                row.type,
-                row.git_branch,
+                key,
+                open_sealed(sealed, associated_data=user_var_identity(project_id, var_id)),
+                kind,
+                git_branch,
             )
-            for row in rows
+            for var_id, key, kind, git_branch, sealed in rows
         ]
 
     def keys(

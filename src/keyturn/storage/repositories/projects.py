@@ -17,15 +17,16 @@ in one order), and nothing takes a lock after its keys, so writers never wait in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.clock import Clock
 from keyturn.domain.ids import IdSource
 from keyturn.storage.dialect import advisory_locks, lock_rows
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     connections,
@@ -35,11 +36,21 @@ from keyturn.storage.tables import (
     user_env_vars,
 )
 
-# The look-ups of every project request (`find_project`), built once: SQLAlchemy's
-# construction and cache key cost more than running them. Only the bound values change.
-PROJECT_BY_ID = select(projects).where(projects.c.id == bindparam("project_id"))
-PROJECT_BY_NAME = select(projects).where(
-    projects.c.team_id == bindparam("team_id"), projects.c.name == bindparam("name")
+# A project's columns in `Project`'s field order, read by position.
+PROJECT = (
+    projects.c.id,
+    projects.c.team_id,
+    projects.c.name,
+    projects.c.created_at,
+    projects.c.updated_at,
+)
+# The look-ups of every project request (`find_project`), built once and run on the driver's
+# connection (storage/driver.py). Only the bound values change.
+PROJECT_BY_ID = DriverStatement(select(*PROJECT).where(projects.c.id == bindparam("project_id")))
+PROJECT_BY_NAME = DriverStatement(
+    select(*PROJECT).where(
+        projects.c.team_id == bindparam("team_id"), projects.c.name == bindparam("name")
+    )
 )
 
 
@@ -67,16 +78,16 @@ class ProjectRepository:
         return project
 
     def by_id(self, project_id: str) -> Project | None:
-        row = self._connection.execute(PROJECT_BY_ID, {"project_id": project_id}).first()
+        row = PROJECT_BY_ID.first(self._connection, {"project_id": project_id})
         return _project(row) if row else None
 
     def by_name(self, team_id: str, name: str) -> Project | None:
-        row = self._connection.execute(PROJECT_BY_NAME, {"team_id": team_id, "name": name}).first()
+        row = PROJECT_BY_NAME.first(self._connection, {"team_id": team_id, "name": name})
         return _project(row) if row else None
 
     def of_team(self, team_id: str) -> list[Project]:
         rows = self._connection.execute(
-            select(projects).where(projects.c.team_id == team_id).order_by(projects.c.created_at)
+            select(*PROJECT).where(projects.c.team_id == team_id).order_by(projects.c.created_at)
         ).all()
         return [_project(row) for row in rows]
 
@@ -112,11 +123,7 @@ class ProjectRepository:
         self._connection.execute(delete(projects).where(projects.c.id == project.id))
 
 
-def _project(row: Row[Any]) -> Project:
-    return Project(
-        id=row.id,
-        team_id=row.team_id,
-        name=row.name,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+def _project(row: Sequence[Any]) -> Project:
+    """A row selected as `PROJECT`."""
+    project_id, team_id, name, created_at, updated_at = row
+    return Project(project_id, team_id, name, created_at, updated_at)

@@ -21,7 +21,12 @@ from keyturn.domain.secrets import Secret, SecretSetChange
 from keyturn.storage.driver import DriverStatement
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
-from keyturn.storage.tables import deployment_secrets_versions, resource_secrets, resources
+from keyturn.storage.tables import (
+    connections,
+    deployment_secrets_versions,
+    resource_secrets,
+    resources,
+)
 
 # What derivation reads of a secret row, in `_open_into`'s order, with its installation id
 # (part of every ciphertext's identity). Built once: only the bound values change.
@@ -36,15 +41,27 @@ VALUE_COLUMNS = (
 )
 NO_OVERRIDES: Mapping[str, str] = MappingProxyType({})
 
-CURRENT_VALUES = (
-    select(*VALUE_COLUMNS)
-    .join(resources, resources.c.internal_id == resource_secrets.c.resource_id)
-    .where(
-        resource_secrets.c.resource_id.in_(bindparam("ids", expanding=True)),
-        resource_secrets.c.valid_to.is_(None),
-    )
-)
 
+def _current_values_in_target(target: str) -> Select[Any]:
+    """The current rows of the live resources a project's connections bring into `target`."""
+    return (
+        select(*VALUE_COLUMNS)
+        .select_from(connections)
+        .join(resources, resources.c.internal_id == connections.c.resource_id)
+        .join(resource_secrets, resource_secrets.c.resource_id == connections.c.resource_id)
+        .where(
+            connections.c.project_id == bindparam("project"),
+            connections.c[f"in_{target}"],
+            resources.c.deleted_at.is_(None),
+            resource_secrets.c.valid_to.is_(None),
+        )
+    )
+
+
+# Env pull's read, one statement per target on the driver's connection (storage/driver.py).
+CURRENT_VALUES_IN_TARGET: dict[str, DriverStatement] = {
+    target: DriverStatement(_current_values_in_target(target)) for target in ENVIRONMENTS
+}
 
 # What `_unseal` reads of a row, in the order it unpacks them: read by attribute, a row's six
 # fields cost more CPU than the AES-GCM open of its value (docs/performance.md, "Fourth pass").
@@ -157,20 +174,20 @@ class SecretRepository:
             found.setdefault(resource_id, {})[secret.name] = secret
         return found
 
-    def current_values_of(
-        self, installations_by_resource: Mapping[str, str]
+    def current_values_in_target(
+        self, project_id: str, target: str
     ) -> dict[str, list[SecretValues]]:
-        """`current_of` as derivation reads it: {internal id: [(name, prefix, value,
-        overrides)]}, a tuple per secret (env pull builds nothing more per key)."""
+        """The current secrets of the live resources the project's connections bring into
+        `target`, as derivation reads them: {internal id: [(name, prefix, value, overrides)]},
+        a tuple per secret (env pull builds nothing more per key), in one statement."""
         found: dict[str, list[SecretValues]] = {}
-        for batch in batches(installations_by_resource):
-            # `.all()` fetches every row in one driver call, not one call per row.
-            self._open_into(found, self._connection.execute(CURRENT_VALUES, {"ids": batch}).all())
+        rows = CURRENT_VALUES_IN_TARGET[target].rows(self._connection, {"project": project_id})
+        self._open_into(found, rows)
         return found
 
     def referenced_by(self, deployment_id: str, target: str) -> dict[str, list[SecretValues]]:
         """The secrets of each resource the deployment references in `target`, each as of
-        the version it recorded, as derivation reads them (see `current_values_of`).
+        the version it recorded, as derivation reads them (see `current_values_in_target`).
 
         Versions never change, so neither does the answer; a deleted resource keeps its
         rows, so it still answers for the versions deployments recorded.
