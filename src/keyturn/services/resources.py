@@ -65,7 +65,7 @@ def import_in(
 
     The precondition (412) is checked before the body's secrets (422), as 5.5 orders them.
     """
-    resource = uow.resources.live(installation_id, partner_id, for_update=True)
+    resource = uow.resources.claim(installation_id, partner_id)
     preconditions.check(None if resource is None else resource.secrets_version)
     if secrets is not None:
         validate_secrets(secrets.secrets)

@@ -58,18 +58,24 @@ class ResourceRepository:
     def live(
         self, installation_id: str, partner_id: str, *, for_update: bool = False
     ) -> Resource | None:
-        """The installation's undeleted resource with the partner's id `partner_id`.
-
-        With `for_update` on PostgreSQL, also takes a transaction lock on the partner id itself,
-        so two imports of a resource that does not exist yet create it once, one after the other.
-        """
-        if for_update:
-            advisory_lock(self._connection, f"resource/{installation_id}/{partner_id}")
+        """The installation's undeleted resource with the partner's id `partner_id`; with
+        `for_update`, its row locked (PostgreSQL) until the transaction ends."""
         query = LIVE_RESOURCE_FOR_UPDATE if for_update else LIVE_RESOURCE
         row = query.first(
             self._connection, {"installation_id": installation_id, "partner_id": partner_id}
         )
         return _resource(row) if row else None
+
+    def claim(self, installation_id: str, partner_id: str) -> Resource | None:
+        """`live(..., for_update=True)` for a write that may create the resource (an import).
+
+        On PostgreSQL it first takes a transaction lock on the partner id itself: a row lock
+        cannot lock a row that does not exist yet, so two imports of a new resource would both
+        create it. The other writers (a secrets PUT, a rollback) need the resource to exist and
+        queue on its row alone, a round trip fewer.
+        """
+        advisory_lock(self._connection, f"resource/{installation_id}/{partner_id}")
+        return self.live(installation_id, partner_id, for_update=True)
 
     def list_live(self, installation_id: str) -> list[Resource]:
         rows = self._connection.execute(
