@@ -33,7 +33,14 @@ from bench.databases import postgres_database, sqlite_database, work_directory
 from bench.durability import measure_synchronous_modes
 from bench.emulator import START_SAMPLES, measure_resets, measure_starts, verdicts
 from bench.events import measure_events
-from bench.http import DURATION_S, WARMUP_S, LoadGeneratorMissing, Target, measure_http
+from bench.http import (
+    DURATION_S,
+    WARMUP_S,
+    LoadGeneratorMissing,
+    Target,
+    database_server_pid,
+    measure_http,
+)
 from bench.http_report import http_table
 from bench.ledger import DEPLOYMENT_COUNTS, TARGET_MS, TARGET_RATIO, measure_usage
 from bench.measure import (
@@ -350,7 +357,16 @@ def run_http(
                 progress(notes[-1])
                 continue
             key = base64.b64encode(secrets.token_bytes(32)).decode()
-            targets.append(Target(name, url, work_dir / f"{name}-http-data", key, server_python))
+            targets.append(
+                Target(
+                    name,
+                    url,
+                    work_dir / f"{name}-http-data",
+                    key,
+                    server_python,
+                    database_server_pid(url),
+                )
+            )
         try:
             rows, verdict_lines = measure_http(targets, workers, progress, duration_s)
         except LoadGeneratorMissing as exc:

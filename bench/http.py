@@ -11,7 +11,8 @@ not compete. The 2-worker rows give the server both cores and leave wrk unpinned
 pair (env pull, 1 and 2 workers) keeps wrk pinned to core 1 both times, the 1-worker server on
 core 0 and the 2-worker one on both: on 2 cores there is no third for wrk, so its own CPU per
 request is measured too (from its rusage) and printed with the ratio, as the share of core 1
-it took from the second worker.
+it took from the second worker. With PostgreSQL, the database server's processes (unpinned)
+are measured the same way ("db us/req"): on 2 cores they share the cores with the workers.
 The cases are in http_cases.py, the table and the verdicts in http_report.py; see
 docs/performance.md for the targets and a measured table.
 """
@@ -46,6 +47,7 @@ from bench.http_cases import (
 )
 from bench.http_report import Measured, verdicts
 from bench.world import ADMIN_TOKEN
+from keyturn.storage.engine import create_database_engine
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SERVER_CORE = "0"
@@ -166,6 +168,23 @@ class Target:
     master_key: str
     # Another installation's Python to serve with (a before/after comparison); None: this one.
     server_python: Path | None = None
+    # The database server's main process (PostgreSQL's postmaster), whose tree's CPU is
+    # measured too; None for SQLite, which runs inside the keyturn process.
+    database_pid: int | None = None
+
+
+def database_server_pid(url: str) -> int | None:
+    """The PostgreSQL postmaster behind `url` (the parent of a backend), or None for SQLite."""
+    if not url.startswith("postgresql"):
+        return None
+    engine = create_database_engine(url)
+    try:
+        with engine.connect() as connection:
+            backend = int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+    finally:
+        engine.dispose()
+    stat = Path(f"/proc/{backend}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the parent's pid (field 4)
 
 
 def keyturn_server(
@@ -235,6 +254,7 @@ def run_wrk(
     cores: str | None,
     work_dir: Path,
     duration_s: int = DURATION_S,
+    database_pid: int | None = None,
 ) -> Measured:
     script = work_dir / f"{re.sub(r'[^a-z0-9]+', '-', case.name.lower())}.lua"
     script.write_text(_script(case))
@@ -259,11 +279,21 @@ def run_wrk(
             raise RuntimeError(f"wrk failed: {result.stderr or result.stdout}")
         return result.stdout
 
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def database_cpu() -> float:
+        return 0.0 if database_pid is None else _tree_cpu_ticks(database_pid) / ticks
+
     wrk_run(WARMUP_S)
-    before, load_before = server.cpu_seconds(), _children_cpu_seconds()
+    before, load_before, database_before = (
+        server.cpu_seconds(),
+        _children_cpu_seconds(),
+        database_cpu(),
+    )
     output = wrk_run(duration_s)
     cpu = server.cpu_seconds() - before
     load_cpu = _children_cpu_seconds() - load_before
+    database_cpu_used = database_cpu() - database_before
     done = DONE_LINE.search(output)
     if done is None:
         raise RuntimeError(f"cannot read wrk's output:\n{output}")
@@ -284,6 +314,9 @@ def run_wrk(
         cpu_us_per_request=cpu / max(requests, 1) * 1e6,
         errors=errors,
         load_cpu_us_per_request=load_cpu / max(requests, 1) * 1e6,
+        database_cpu_us_per_request=(
+            None if database_pid is None else database_cpu_used / max(requests, 1) * 1e6
+        ),
     )
 
 
@@ -329,7 +362,14 @@ def measure_http(
                 with keyturn_server(target, count, server_cores, log) as server:
                     for case in cases:
                         measured = run_wrk(
-                            wrk, server, case, CONNECTIONS, load_cores, work_dir, duration_s
+                            wrk,
+                            server,
+                            case,
+                            CONNECTIONS,
+                            load_cores,
+                            work_dir,
+                            duration_s,
+                            target.database_pid,
                         )
                         measured.label = _label(target, count, CONNECTIONS)
                         rows.append(measured)
@@ -337,7 +377,14 @@ def measure_http(
                         for case in cases:
                             if case.name in WRITE_CASES:
                                 measured = run_wrk(
-                                    wrk, server, case, CROWD, load_cores, work_dir, duration_s
+                                    wrk,
+                                    server,
+                                    case,
+                                    CROWD,
+                                    load_cores,
+                                    work_dir,
+                                    duration_s,
+                                    target.database_pid,
                                 )
                                 measured.label = _label(target, count, CROWD)
                                 rows.append(measured)
@@ -370,7 +417,14 @@ def _scaling(
             for count, server in ((1, one), (2, two)):
                 before = server.child_cpu_seconds()
                 measured = run_wrk(
-                    wrk, server, pull, SCALING_CONNECTIONS, LOAD_CORE, work_dir, duration_s
+                    wrk,
+                    server,
+                    pull,
+                    SCALING_CONNECTIONS,
+                    LOAD_CORE,
+                    work_dir,
+                    duration_s,
+                    target.database_pid,
                 )
                 if count == 2:
                     # How the load spread over the two workers: the two busiest children

@@ -18,6 +18,8 @@ class Measured:
     errors: int
     # wrk's own CPU per request: what the load generator took of the cores it ran on.
     load_cpu_us_per_request: float = 0.0
+    # The database server's CPU per request (PostgreSQL's processes); None for SQLite.
+    database_cpu_us_per_request: float | None = None
     label: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -83,10 +85,17 @@ def verdicts(rows: list[Measured]) -> list[str]:
             # The share of core 1 that wrk (pinned there) took while the second worker ran.
             wrk_share = double.load_cpu_us_per_request * double.per_second / 1e6
             split = double.label.get("split", "?")
+            database_share = ""
+            if single.database_cpu_us_per_request is not None:
+                # What the database server took of the machine with one worker: on 2 cores
+                # it already ran on the second core, the one a second worker would get.
+                taken = single.database_cpu_us_per_request * single.per_second / 1e6
+                database_share = f", the database server taking {taken:.0%} of a core with 1"
             lines.append(
                 f"verdict {database}: env pull with 2 workers (cores 0-1) = {ratio:.2f}x the "
                 f"req/s of 1 (core 0), wrk on core 1 taking {wrk_share:.0%} of it, the workers' "
-                f"CPU split {split}; target >= {SCALING_TARGET}x: {met[ratio >= SCALING_TARGET]}"
+                f"CPU split {split}{database_share}; target >= {SCALING_TARGET}x: "
+                f"{met[ratio >= SCALING_TARGET]}"
             )
     for row in rows:
         if row.errors:
@@ -104,6 +113,7 @@ HTTP_COLUMNS = (
     "p99 ms",
     "CPU us/req",
     "wrk us/req",
+    "db us/req",
 )
 
 
@@ -122,10 +132,13 @@ def http_table(rows: list[Measured]) -> str:
                 f"{row.p99_ms:.2f}",
                 f"{row.cpu_us_per_request:,.0f}",
                 f"{row.load_cpu_us_per_request:,.0f}",
+                ""
+                if row.database_cpu_us_per_request is None
+                else f"{row.database_cpu_us_per_request:,.0f}",
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(HTTP_COLUMNS))]
-    right = {1, 2, 4, 5, 6, 7, 8}
+    right = {1, 2, 4, 5, 6, 7, 8, 9}
 
     def render(cells: tuple[str, ...]) -> str:
         return "  ".join(
