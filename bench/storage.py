@@ -34,7 +34,7 @@ from keyturn.services.deployments import (
 )
 from keyturn.services.env import pull_env
 from keyturn.services.projects import TeamCaller
-from keyturn.storage.tables import deployments, metadata
+from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots, metadata
 
 STORED_DEPLOYMENTS = 100
 USER_VARIABLES = 5
@@ -133,9 +133,10 @@ def _stored_per_deployment(world: World, engine: Engine, of: str) -> StorageCost
 
 
 def _deployment_tables() -> list[Table]:
-    return [deployments] + [
-        table for table in metadata.sorted_tables if "deployment_id" in table.columns
-    ]
+    """What deployments store: their rows, their env snapshots (shared), and every table that
+    names a deployment."""
+    named = [table for table in metadata.sorted_tables if "deployment_id" in table.columns]
+    return [deployments, env_snapshots, env_snapshot_versions, *named]
 
 
 def _value_bytes(value: Any) -> int:
@@ -151,11 +152,20 @@ def _value_bytes(value: Any) -> int:
 
 
 def _payload_bytes(engine: Engine, ids: list[str]) -> int:
+    """The values of the deployments' rows, and of each snapshot they name once."""
     total = 0
     with engine.connect() as connection:
+        snapshots = select(deployments.c.env_snapshot_id).where(deployments.c.id.in_(ids))
         for table in _deployment_tables():
-            column = table.c.id if table is deployments else table.c.deployment_id
-            for row in connection.execute(select(table).where(column.in_(ids))):
+            if table is deployments:
+                chosen = table.c.id.in_(ids)
+            elif table is env_snapshots:
+                chosen = table.c.id.in_(snapshots)
+            elif table is env_snapshot_versions:
+                chosen = table.c.snapshot_id.in_(snapshots)
+            else:
+                chosen = table.c.deployment_id.in_(ids)
+            for row in connection.execute(select(table).where(chosen)):
                 total += sum(_value_bytes(value) for value in row)
     return total
 

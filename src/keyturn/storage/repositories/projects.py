@@ -30,8 +30,9 @@ from keyturn.storage.driver import DriverStatement
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     connections,
-    deployment_secrets_versions,
     deployments,
+    env_snapshot_versions,
+    env_snapshots,
     projects,
     user_env_vars,
 )
@@ -112,14 +113,16 @@ class ProjectRepository:
 
     def delete(self, project: Project) -> None:
         """Delete the project with its connections, variables and deployments."""
-        owned = select(deployments.c.id).where(deployments.c.project_id == project.id)
-        self._connection.execute(
-            delete(deployment_secrets_versions).where(
-                deployment_secrets_versions.c.deployment_id.in_(owned)
-            )
-        )
         for table in (deployments, connections, user_env_vars):
             self._connection.execute(delete(table).where(table.c.project_id == project.id))
+        # Its deployments' snapshots, once no deployment names them.
+        owned = select(env_snapshots.c.id).where(env_snapshots.c.project_id == project.id)
+        self._connection.execute(
+            delete(env_snapshot_versions).where(env_snapshot_versions.c.snapshot_id.in_(owned))
+        )
+        self._connection.execute(
+            delete(env_snapshots).where(env_snapshots.c.project_id == project.id)
+        )
         self._connection.execute(delete(projects).where(projects.c.id == project.id))
 
 
