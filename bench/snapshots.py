@@ -27,8 +27,8 @@ def insert_deployments(
     """Insert `rows` (deployments without `env_snapshot_id`, `serving` included) and the
     snapshots of their `references` ({deployment id: what it used}), one per project and
     content."""
-    addresses: dict[tuple[str, bytes], list[tuple[Any, ...]]] = {}
-    address_of: dict[str, tuple[str, bytes]] = {}
+    addresses: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    address_of: dict[str, tuple[str, str]] = {}
     for row in rows:
         used = references.get(row["id"], ())
         if used:
@@ -37,7 +37,7 @@ def insert_deployments(
             addresses.setdefault(address, entries)
             address_of[row["id"]] = address
     ordered = list(addresses)
-    snapshot_ids: dict[tuple[str, bytes], int] = {}
+    snapshot_ids: dict[tuple[str, str], int] = {}
     if ordered:
         made = connection.execute(
             insert(env_snapshots).returning(env_snapshots.c.id, sort_by_parameter_order=True),
@@ -58,7 +58,7 @@ def insert_deployments(
     connection.execute(
         insert(deployments),
         [
-            {**row, "env_snapshot_id": snapshot_ids.get(address_of.get(row["id"], ("", b"")))}
+            {**row, "env_snapshot_id": snapshot_ids.get(address_of.get(row["id"], ("", "")))}
             for row in rows
         ],
     )

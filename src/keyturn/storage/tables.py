@@ -250,7 +250,8 @@ env_snapshots = Table(
     # An integer, not a random id: each of its entries and each deployment repeat it.
     Column("id", Integer, primary_key=True),
     Column("project_id", String(ID), ForeignKey("projects.id"), nullable=False),
-    Column("digest", LargeBinary, nullable=False),
+    # Hex, not bytes: every binary column of the schema is a sealed one.
+    Column("digest", String(64), nullable=False),
     UniqueConstraint("project_id", "digest"),
 )
 

@@ -295,10 +295,10 @@ def snapshot_entries(secrets_versions: Sequence[SecretsVersionUsed]) -> list[tup
     )
 
 
-def snapshot_digest(rows: Sequence[Sequence[Any]]) -> bytes:
+def snapshot_digest(rows: Sequence[Sequence[Any]]) -> str:
     """A snapshot's address: the SHA-256 of its rows as compact JSON (migration 0013 computes
     the same for the snapshots it makes, so later deployments share them)."""
-    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).digest()
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
 def copied_env_identity(deployment_id: str) -> str:

@@ -66,18 +66,18 @@ snapshots = sa.table(
     "env_snapshots",
     sa.column("id", sa.Integer),
     sa.column("project_id", sa.String),
-    sa.column("digest", sa.LargeBinary),
+    sa.column("digest", sa.String),
 )
 entries = sa.table(
     "env_snapshot_versions", sa.column("snapshot_id", sa.Integer), *map(sa.column, ENTRY_COLUMNS)
 )
 
 
-def _digest(listed: list[tuple[Any, ...]]) -> bytes:
+def _digest(listed: list[tuple[Any, ...]]) -> str:
     """The snapshot's address as this revision computes it: SHA-256 of its entries, each as
     [resource_id, version, prefix, production, preview, development, sensitive], by resource."""
     canonical = [[*row[:3], *(bool(flag) for flag in row[3:])] for row in sorted(listed)]
-    return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).digest()
+    return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
 
 
 def upgrade() -> None:
@@ -86,7 +86,7 @@ def upgrade() -> None:
         "env_snapshots",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("project_id", sa.String(ID), nullable=False),
-        sa.Column("digest", sa.LargeBinary(), nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name="fk_env_snapshots_project_id_projects"
         ),
@@ -157,7 +157,7 @@ def upgrade() -> None:
             newest.get(group, (created_at, deployment_id)), (created_at, deployment_id)
         )
     serving = {deployment_id for _, deployment_id in newest.values()}
-    snapshot_ids: dict[tuple[str, bytes], int] = {}
+    snapshot_ids: dict[tuple[str, str], int] = {}
     changes = []
     for deployment_id, project_id, _, _, _ in owners:
         snapshot_id = None
