@@ -27,6 +27,7 @@ from keyturn.domain.clock import Clock
 from keyturn.domain.deployments import Deployment, SecretsVersionUsed
 from keyturn.domain.ids import IdSource
 from keyturn.storage.dialect import lock_table
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
@@ -37,9 +38,12 @@ entries = env_snapshot_versions
 # What creating a deployment writes, built once: the rows go as parameters, so SQLAlchemy
 # compiles each statement once per process instead of building and keying it per request.
 INSERT_DEPLOYMENT = insert(deployments)
-FIND_SNAPSHOT = select(env_snapshots.c.id).where(
-    env_snapshots.c.project_id == bindparam("project_id"),
-    env_snapshots.c.digest == bindparam("digest"),
+# On the driver's connection: every deployment create asks it (storage/driver.py).
+FIND_SNAPSHOT = DriverStatement(
+    select(env_snapshots.c.id).where(
+        env_snapshots.c.project_id == bindparam("project_id"),
+        env_snapshots.c.digest == bindparam("digest"),
+    )
 )
 INSERT_SNAPSHOT = insert(env_snapshots).returning(env_snapshots.c.id)
 INSERT_ENTRIES = insert(entries)
@@ -140,11 +144,9 @@ class DeploymentRepository:
         """The id of the project's snapshot of these references, written if it is new."""
         rows = snapshot_entries(secrets_versions)
         digest = snapshot_digest(rows)
-        found = self._connection.execute(
-            FIND_SNAPSHOT, {"project_id": project_id, "digest": digest}
-        ).scalar()
+        found = FIND_SNAPSHOT.first(self._connection, {"project_id": project_id, "digest": digest})
         if found is not None:
-            return int(found)
+            return int(found[0])
         # Deployments are created one at a time (`lock_for_changes`), so no other transaction
         # can be writing the same snapshot.
         snapshot_id = int(
