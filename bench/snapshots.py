@@ -1,5 +1,5 @@
 """Bulk-inserted deployments, written as `DeploymentRepository.add` writes them: each names
-the env snapshot of its project with the same references, made once, and carries its own
+the env snapshot with the same references, made once, and carries its own
 `serving` flag. The ledger's and dashboard's benchmarks seed thousands of deployments this
 way, because that many deployment requests would take longer than what they measure."""
 
@@ -25,23 +25,22 @@ def insert_deployments(
     references: Mapping[str, Sequence[SecretsVersionUsed]],
 ) -> None:
     """Insert `rows` (deployments without `env_snapshot_id`, `serving` included) and the
-    snapshots of their `references` ({deployment id: what it used}), one per project and
-    content."""
-    addresses: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
-    address_of: dict[str, tuple[str, str]] = {}
+    snapshots of their `references` ({deployment id: what it used}), one per content."""
+    addresses: dict[str, list[tuple[Any, ...]]] = {}
+    address_of: dict[str, str] = {}
     for row in rows:
         used = references.get(row["id"], ())
         if used:
             entries = snapshot_entries(used)
-            address = (row["project_id"], snapshot_digest(entries))
+            address = snapshot_digest(entries)
             addresses.setdefault(address, entries)
             address_of[row["id"]] = address
     ordered = list(addresses)
-    snapshot_ids: dict[tuple[str, str], int] = {}
+    snapshot_ids: dict[str, int] = {}
     if ordered:
         made = connection.execute(
             insert(env_snapshots).returning(env_snapshots.c.id, sort_by_parameter_order=True),
-            [{"project_id": project_id, "digest": digest} for project_id, digest in ordered],
+            [{"digest": digest} for digest in ordered],
         ).scalars()
         snapshot_ids = dict(zip(ordered, made, strict=True))
         connection.execute(
@@ -58,7 +57,7 @@ def insert_deployments(
     connection.execute(
         insert(deployments),
         [
-            {**row, "env_snapshot_id": snapshot_ids.get(address_of.get(row["id"], ("", "")))}
+            {**row, "env_snapshot_id": snapshot_ids.get(address_of.get(row["id"], ""))}
             for row in rows
         ],
     )

@@ -240,19 +240,18 @@ user_env_vars = Table(
 
 # What a deployment derives its env from (repositories/deployments.py): per connected resource,
 # the secrets version and the connection's shape when it was made. Versions are immutable, so a
-# snapshot is too, and the deployments of a project that saw the same resources at the same
-# versions through the same connections share one: it is found by `digest`, the SHA-256 of its
-# entries. A project that deploys without a change in between stores one snapshot for all its
-# deployments; one that deploys after every rotation, one per deployment.
+# snapshot is too, and the deployments that saw the same resources at the same versions through
+# connections of the same shape share one, whatever their project (a snapshot names resources,
+# never a project or a value): it is found by `digest`, the SHA-256 of its entries. A project
+# that deploys without a change in between stores one snapshot for all its deployments; one
+# that deploys after every rotation, one per deployment.
 env_snapshots = Table(
     "env_snapshots",
     metadata,
     # An integer, not a random id: each of its entries and each deployment repeat it.
     Column("id", Integer, primary_key=True),
-    Column("project_id", String(ID), ForeignKey("projects.id"), nullable=False),
     # Hex, not bytes: every binary column of the schema is a sealed one.
-    Column("digest", String(64), nullable=False),
-    UniqueConstraint("project_id", "digest"),
+    Column("digest", String(64), nullable=False, unique=True),
 )
 
 # A snapshot's entries. A deployment made before revision 0003 whose connection was gone by

@@ -245,6 +245,22 @@ def test_deployments_without_a_change_in_between_share_one_snapshot(
     assert workspace.deployment_env(again["id"]) == workspace.deployment_env(first["id"])
 
 
+def test_projects_with_the_same_connections_share_a_snapshot_until_one_is_deleted(
+    workspace: Workspace, project: str, client: TestClient, runtime: Runtime
+) -> None:
+    other = workspace.create_project("api")
+    assert workspace.connect(other).status_code == 201
+    web = workspace.deploy({"name": "web", "target": "production"})
+    api = workspace.deploy({"name": "api", "project": other, "target": "production"})
+    assert _snapshot_of(runtime, web["id"]) == _snapshot_of(runtime, api["id"])
+    assert _snapshot_rows(runtime) == (1, 1)
+    assert client.delete(f"/v9/projects/{project}", headers=workspace.headers).status_code == 204
+    assert _snapshot_rows(runtime) == (1, 1)
+    assert workspace.deployment_env(api["id"]) == {"DATABASE_URL": OLD}
+    assert client.delete(f"/v9/projects/{other}", headers=workspace.headers).status_code == 204
+    assert _snapshot_rows(runtime) == (0, 0)
+
+
 def test_a_snapshot_goes_with_the_last_deployment_that_names_it(
     workspace: Workspace, project: str, client: TestClient, runtime: Runtime
 ) -> None:

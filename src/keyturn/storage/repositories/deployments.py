@@ -4,7 +4,7 @@ copied user variables (sealed once per deployment, as one value of its row).
 Both are written once, when the deployment is created, and never updated: that is what makes
 "this deployment still runs version N" a fact to look up rather than a guess. The references
 are an env snapshot: one row per connected resource (its version and the connection's shape),
-immutable, and shared by every deployment of the project that saw the same ones. It is found
+immutable, and shared by every deployment that saw the same ones, of any project. It is found
 by its digest, so a deployment after no change writes its own row and nothing else, and one
 after a rotation writes a new snapshot. A snapshot goes when its last deployment does.
 
@@ -40,10 +40,7 @@ entries = env_snapshot_versions
 INSERT_DEPLOYMENT = insert(deployments)
 # On the driver's connection: every deployment create asks it (storage/driver.py).
 FIND_SNAPSHOT = DriverStatement(
-    select(env_snapshots.c.id).where(
-        env_snapshots.c.project_id == bindparam("project_id"),
-        env_snapshots.c.digest == bindparam("digest"),
-    )
+    select(env_snapshots.c.id).where(env_snapshots.c.digest == bindparam("digest"))
 )
 INSERT_SNAPSHOT = insert(env_snapshots).returning(env_snapshots.c.id)
 INSERT_ENTRIES = insert(entries)
@@ -122,7 +119,7 @@ class DeploymentRepository:
         serving = previous is None or (deployment.created_at, deployment.id) > previous
         if serving and previous is not None:
             self._set_serving(previous[1], serving=False)
-        snapshot_id = self._snapshot(project_id, secrets_versions) if secrets_versions else None
+        snapshot_id = self._snapshot(secrets_versions) if secrets_versions else None
         self._connection.execute(
             INSERT_DEPLOYMENT,
             {
@@ -140,19 +137,17 @@ class DeploymentRepository:
         )
         return deployment
 
-    def _snapshot(self, project_id: str, secrets_versions: Sequence[SecretsVersionUsed]) -> int:
-        """The id of the project's snapshot of these references, written if it is new."""
+    def _snapshot(self, secrets_versions: Sequence[SecretsVersionUsed]) -> int:
+        """The id of the snapshot of these references, written if it is new."""
         rows = snapshot_entries(secrets_versions)
         digest = snapshot_digest(rows)
-        found = FIND_SNAPSHOT.first(self._connection, {"project_id": project_id, "digest": digest})
+        found = FIND_SNAPSHOT.first(self._connection, {"digest": digest})
         if found is not None:
             return int(found[0])
         # Deployments are created one at a time (`lock_for_changes`), so no other transaction
         # can be writing the same snapshot.
         snapshot_id = int(
-            self._connection.execute(
-                INSERT_SNAPSHOT, {"project_id": project_id, "digest": digest}
-            ).scalar_one()
+            self._connection.execute(INSERT_SNAPSHOT, {"digest": digest}).scalar_one()
         )
         self._connection.execute(
             INSERT_ENTRIES,

@@ -5,12 +5,12 @@ Until now each deployment wrote one `deployment_secrets_versions` row per connec
 the deployment's creation time and serving flag, and every new deployment set its
 predecessor's rows' `serving` to false (on PostgreSQL 20 dead tuples and their index entries
 per deployment). Now the references are a snapshot (`env_snapshots`, entries in
-`env_snapshot_versions`) shared by every deployment of the project that saw the same entries,
-found by the SHA-256 of its entries (`digest`); a deployment names its snapshot
+`env_snapshot_versions`) shared by every deployment that saw the same entries, found by the
+SHA-256 of its entries (`digest`); a deployment names its snapshot
 (`deployments.env_snapshot_id`) and carries `serving` itself, one column in no index.
 
-Nothing is opened or sealed: each deployment's entries move into the snapshot of its project
-with the same digest, so what every deployment pulls is unchanged, and `serving` is set from
+Nothing is opened or sealed: each deployment's entries move into the snapshot with the same
+digest, so what every deployment pulls is unchanged, and `serving` is set from
 the data as revision 0005 set it (no newer deployment of the same project, target and branch).
 The downgrade writes each deployment's entries back as rows of its own.
 
@@ -65,7 +65,6 @@ references = sa.table(
 snapshots = sa.table(
     "env_snapshots",
     sa.column("id", sa.Integer),
-    sa.column("project_id", sa.String),
     sa.column("digest", sa.String),
 )
 entries = sa.table(
@@ -85,13 +84,9 @@ def upgrade() -> None:
     op.create_table(
         "env_snapshots",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("project_id", sa.String(ID), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["projects.id"], name="fk_env_snapshots_project_id_projects"
-        ),
         sa.PrimaryKeyConstraint("id", name="pk_env_snapshots"),
-        sa.UniqueConstraint("project_id", "digest", name="uq_env_snapshots_project_id_digest"),
+        sa.UniqueConstraint("digest", name="uq_env_snapshots_digest"),
     )
     op.create_table(
         "env_snapshot_versions",
@@ -157,17 +152,15 @@ def upgrade() -> None:
             newest.get(group, (created_at, deployment_id)), (created_at, deployment_id)
         )
     serving = {deployment_id for _, deployment_id in newest.values()}
-    snapshot_ids: dict[tuple[str, str], int] = {}
+    snapshot_ids: dict[str, int] = {}
     changes = []
-    for deployment_id, project_id, _, _, _ in owners:
+    for deployment_id, *_ in owners:
         snapshot_id = None
         if deployment_id in listed:
-            address = (project_id, _digest(listed[deployment_id]))
+            address = _digest(listed[deployment_id])
             if address not in snapshot_ids:
                 snapshot_ids[address] = connection.execute(
-                    sa.insert(snapshots)
-                    .values(project_id=project_id, digest=address[1])
-                    .returning(snapshots.c.id)
+                    sa.insert(snapshots).values(digest=address).returning(snapshots.c.id)
                 ).scalar_one()
                 connection.execute(
                     sa.insert(entries),
