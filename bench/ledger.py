@@ -5,10 +5,10 @@ The secrets go through the HTTP API (an import, then 49 PUTs each rotating one s
 values span different stretches of versions). The deployments and their references are
 bulk-inserted with SQLAlchemy Core, as `deployments.add` would write them (bench/snapshots.py):
 spread evenly over the versions in creation order, five per project and target over 1,000
-projects, the newest of each group serving, the two targets of a project at one version
-sharing an env snapshot. 10,000 deployment requests would take longer than the benchmark, and
-seeding is not what is measured. The target (issue 9): median under 50 ms on each database,
-and the 10,000-deployment query within 3x of the 100-deployment one.
+projects, the newest of each group serving; the deployments of one version share one env
+snapshot, as the projects are connected alike. 10,000 deployment requests would take longer
+than the benchmark, and seeding is not what is measured. The target (issue 9): median under
+50 ms on each database, and the 10,000-deployment query within 3x of the 100-deployment one.
 """
 
 from __future__ import annotations

@@ -26,7 +26,12 @@ from sqlalchemy import (
 )
 
 from keyturn.domain.ledger import ValueSpan, VersionRecord, VersionUsage
-from keyturn.storage.dialect import DriverPlaceholders, driver_placeholders, driver_rows
+from keyturn.storage.dialect import (
+    DriverPlaceholders,
+    driver_placeholders,
+    driver_rows,
+    supports_lateral,
+)
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     deployments,
@@ -55,7 +60,11 @@ USAGE_BY_VERSION = (
 )
 
 
-# One version's part; `{n}` is the part's number, the only thing written into the text.
+# One version's part; `{n}` is the part's number, the only thing written into the text. Its
+# snapshots' deployments come from `ix_deployments_env_snapshot_id`: SQLite joins by it in a
+# nested loop; PostgreSQL is told to (`LATERAL`, the newest `limit` of each snapshot), since it
+# otherwise hashes the join over a scan of every deployment, once per part, when the version
+# has many snapshots (10,000 deployments over 5,000 snapshots: 80 ms against 20).
 NEWEST_PART = (
     "SELECT * FROM (SELECT e.secrets_version, d.created_at, d.id"
     " FROM env_snapshot_versions AS e"
@@ -63,10 +72,19 @@ NEWEST_PART = (
     " WHERE e.resource_id = {resource} AND e.secrets_version = {version}"
     " ORDER BY d.created_at DESC, d.id DESC LIMIT {limit}) AS part_{n}"
 )
+NEWEST_PART_LATERAL = (
+    "SELECT * FROM (SELECT e.secrets_version, d.created_at, d.id"
+    " FROM env_snapshot_versions AS e"
+    " CROSS JOIN LATERAL (SELECT created_at, id FROM deployments"
+    " WHERE env_snapshot_id = e.snapshot_id"
+    " ORDER BY created_at DESC, id DESC LIMIT {limit}) AS d"
+    " WHERE e.resource_id = {resource} AND e.secrets_version = {version}"
+    " ORDER BY d.created_at DESC, d.id DESC LIMIT {limit}) AS part_{n}"
+)
 
 
 @functools.lru_cache(maxsize=128)
-def _newest_deployments(versions: int, name: DriverPlaceholders) -> str:
+def _newest_deployments(versions: int, name: DriverPlaceholders, lateral: bool) -> str:
     """The newest ids of `versions` versions of one resource: per version, its part of the
     usage index read from the newest end as far as its own limit (`v0`, `k0`, `v1`, ...).
 
@@ -74,10 +92,9 @@ def _newest_deployments(versions: int, name: DriverPlaceholders) -> str:
     small columns, which SQLAlchemy's rows would take longer to build than the database takes
     to answer (see `dialect.driver_rows`).
     """
+    part = NEWEST_PART_LATERAL if lateral else NEWEST_PART
     return " UNION ALL ".join(
-        NEWEST_PART.format(
-            resource=name("resource"), version=name(f"v{n}"), limit=name(f"k{n}"), n=n
-        )
+        part.format(resource=name("resource"), version=name(f"v{n}"), limit=name(f"k{n}"), n=n)
         for n in range(versions)
     )
 
@@ -194,7 +211,11 @@ class LedgerRepository:
             for index, (version, count) in enumerate(chunk):
                 parameters[f"v{index}"] = version
                 parameters[f"k{index}"] = count
-            sql = _newest_deployments(len(chunk), driver_placeholders(self._connection))
+            sql = _newest_deployments(
+                len(chunk),
+                driver_placeholders(self._connection),
+                supports_lateral(self._connection),
+            )
             for version, created_at, deployment_id in driver_rows(
                 self._connection, sql, parameters
             ):
