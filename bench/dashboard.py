@@ -29,17 +29,17 @@ from sqlalchemy import Engine, insert, select, text
 
 from bench.measure import Result
 from bench.report import Row, header, source_revision, table
+from bench.snapshots import insert_deployments
 from bench.world import ADMIN_TOKEN, expect, secret_values
 from keyturn.app import build_runtime, create_app
 from keyturn.domain.clock import SystemClock
+from keyturn.domain.deployments import SecretsVersionUsed
 from keyturn.domain.event_payloads import Involved, deployment_created_event, event_body
 from keyturn.domain.ids import IdSource
 from keyturn.settings import Settings
 from keyturn.storage.tables import (
     connections,
     deliveries,
-    deployment_secrets_versions,
-    deployments,
     events,
     projects,
 )
@@ -222,7 +222,7 @@ def _bulk_insert(
     environments = {"in_production": True, "in_preview": True, "in_development": True}
     connection_rows: list[dict[str, Any]] = []
     deployment_rows: list[dict[str, Any]] = []
-    reference_rows: list[dict[str, Any]] = []
+    references: dict[str, list[SecretsVersionUsed]] = {}
     event_rows: list[dict[str, Any]] = []
     partner_ids = {resource_id: partner_id for partner_id, resource_id in internal.items()}
     for index, project in enumerate(project_rows):
@@ -251,6 +251,8 @@ def _bulk_insert(
                     "git_branch": None,
                     "url": f"{project['name']}-{number}.keyturn.localhost",
                     "created_at": created_at,
+                    # Targets alternate: the last two are their target's newest.
+                    "serving": number >= DEPLOYMENTS_PER_PROJECT - 2,
                 }
             )
             event = deployment_created_event(
@@ -276,26 +278,19 @@ def _bulk_insert(
                     ),
                 }
             )
-            for resource_id in linked:
-                reference_rows.append(
-                    {
-                        "deployment_id": deployment_id,
-                        "resource_id": resource_id,
-                        # The older half runs version 1: stale against the current 3.
-                        "secrets_version": 1 if number < DEPLOYMENTS_PER_PROJECT // 2 else 3,
-                        "created_at": created_at,
-                        # Targets alternate: the last two are their target's newest.
-                        "serving": number >= DEPLOYMENTS_PER_PROJECT - 2,
-                        "env_var_prefix": None,
-                        "make_sensitive": False,
-                        **environments,
-                    }
+            references[deployment_id] = [
+                SecretsVersionUsed(
+                    resource_id=resource_id,
+                    # The older half runs version 1: stale against the current 3.
+                    secrets_version=1 if number < DEPLOYMENTS_PER_PROJECT // 2 else 3,
+                    environments=("production", "preview", "development"),
                 )
+                for resource_id in linked
+            ]
     with engine.begin() as connection:
         connection.execute(insert(projects), project_rows)
         connection.execute(insert(connections), connection_rows)
-        connection.execute(insert(deployments), deployment_rows)
-        connection.execute(insert(deployment_secrets_versions), reference_rows)
+        insert_deployments(connection, deployment_rows, references)
         connection.execute(insert(events), event_rows)
         # Only the bulk events: the API's own events stay delivered only where it sent them.
         sequence = connection.execute(

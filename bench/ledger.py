@@ -3,11 +3,12 @@ and 20 secrets, run by 10,000 live deployments, next to the same resource run by
 
 The secrets go through the HTTP API (an import, then 49 PUTs each rotating one secret, so
 values span different stretches of versions). The deployments and their references are
-bulk-inserted with SQLAlchemy Core, as `deployments.add` would write them: spread evenly over
-the versions in creation order, five per project and target over 1,000 projects, the newest
-of each group serving. 10,000 deployment requests would take longer than the benchmark, and
-seeding is not what is measured. The target (issue 9): median under 50 ms on each database,
-and the 10,000-deployment query within 3x of the 100-deployment one.
+bulk-inserted with SQLAlchemy Core, as `deployments.add` would write them (bench/snapshots.py):
+spread evenly over the versions in creation order, five per project and target over 1,000
+projects, the newest of each group serving; the deployments of one version share one env
+snapshot, as the projects are connected alike. 10,000 deployment requests would take longer
+than the benchmark, and seeding is not what is measured. The target (issue 9): median under
+50 ms on each database, and the 10,000-deployment query within 3x of the 100-deployment one.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, select, text
 
 from bench.measure import SAMPLES, WARMUP_ROUNDS, Result, timed
+from bench.snapshots import insert_deployments
 from bench.world import SECRETS_PER_RESOURCE, World, expect, secret_values
+from keyturn.domain.deployments import SecretsVersionUsed
 from keyturn.domain.ids import IdSource
-from keyturn.storage.tables import deployment_secrets_versions, deployments, projects
+from keyturn.storage.tables import projects
 
 VERSIONS = 50
 DEPLOYMENT_COUNTS = (100, 10_000)
@@ -42,7 +45,7 @@ def measure_usage(
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-                text("VACUUM ANALYZE deployment_secrets_versions")
+                text("VACUUM ANALYZE env_snapshot_versions, env_snapshots, deployments")
             )
     for count, path in paths.items():
         _check(expect(client.get(path, headers=headers), 200), count)
@@ -113,19 +116,19 @@ def _seed(world: World, engine: Engine, count: int) -> str:
                 .limit(DEPLOYMENT_PROJECTS)
             ).scalars()
         )
-        deployment_rows, reference_rows = _deployments(internal_id, project_ids, count)
-        connection.execute(insert(deployments), deployment_rows)
-        connection.execute(insert(deployment_secrets_versions), reference_rows)
+        deployment_rows, references = _deployments(internal_id, project_ids, count)
+        insert_deployments(connection, deployment_rows, references)
     return world.resource_path(partner_id) + "/secrets/usage"
 
 
 def _deployments(
     resource_id: str, project_ids: list[str], count: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], dict[str, list[SecretsVersionUsed]]]:
     start = 1_700_000_000_000
     groups = [(project, target) for project in project_ids for target in ("production", "preview")]
     ids = IdSource()
-    deployment_rows = []
+    deployment_rows: list[dict[str, Any]] = []
+    references: dict[str, list[SecretsVersionUsed]] = {}
     newest: dict[tuple[str, str], str] = {}
     for index in range(count):
         project_id, target = groups[index % len(groups)]
@@ -139,28 +142,21 @@ def _deployments(
                 "git_branch": None,
                 "url": f"bench-{index}.keyturn.localhost",
                 "created_at": start + index,
-                # In creation order, evenly over the versions: version 1 first, 50 last.
-                "version": 1 + index * VERSIONS // count,
             }
         )
+        references[deployment_id] = [
+            SecretsVersionUsed(
+                resource_id=resource_id,
+                # In creation order, evenly over the versions: version 1 first, 50 last.
+                secrets_version=1 + index * VERSIONS // count,
+                environments=("production", "preview", "development"),
+            )
+        ]
         newest[(project_id, target)] = deployment_id
     serving = set(newest.values())
-    reference_rows = [
-        {
-            "deployment_id": row["id"],
-            "resource_id": resource_id,
-            "secrets_version": row.pop("version"),
-            "env_var_prefix": None,
-            "in_production": True,
-            "in_preview": True,
-            "in_development": True,
-            "make_sensitive": False,
-            "created_at": row["created_at"],
-            "serving": row["id"] in serving,
-        }
-        for row in deployment_rows
-    ]
-    return deployment_rows, reference_rows
+    for row in deployment_rows:
+        row["serving"] = row["id"] in serving
+    return deployment_rows, references
 
 
 def _check(body: dict[str, Any], count: int) -> None:

@@ -8,10 +8,12 @@ docs/performance.md ("Deployments reference, they do not copy") are stated in.
 
 A deployment's storage is measured two ways, over `STORED_DEPLOYMENTS` deployments of the
 20x20 project, first as seeded (no user variables), then once it has `USER_VARIABLES` user
-variables in production, which each deployment copies (sealed once, as one value): the bytes
-of the values in its rows (every table with a `deployment_id` column, and its `deployments`
-row), and how much the database grows on disk, indexes included (SQLite's `dbstat`,
-PostgreSQL's `pg_total_relation_size`).
+variables in production, which each deployment copies (sealed once, as one value), and last
+with one of its resources rotated before each deployment, so that no two share an env
+snapshot (the worst case): the bytes of the values in its rows (its `deployments` row, the
+snapshots it names, counted once, and every table with a `deployment_id` column), and how
+much the database grows on disk, indexes included (SQLite's `dbstat`, PostgreSQL's
+`pg_total_relation_size`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, bindparam, select, text
 
 from bench.measure import WARMUP_ROUNDS, Result, _turned
-from bench.world import World, expect
+from bench.world import World, expect, secret_values
 from keyturn.app import Runtime
 from keyturn.services.deployments import (
     DeploymentRequest,
@@ -34,7 +36,7 @@ from keyturn.services.deployments import (
 )
 from keyturn.services.env import pull_env
 from keyturn.services.projects import TeamCaller
-from keyturn.storage.tables import deployments, metadata
+from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots, metadata
 
 STORED_DEPLOYMENTS = 100
 USER_VARIABLES = 5
@@ -50,6 +52,8 @@ class StorageCosts:
     of: str
     payload_bytes: float
     disk_bytes: float
+    # Every deployment after a rotation: the target is not stated for this one.
+    worst_case: bool = False
 
 
 def cpu_ms(run: Callable[[], object]) -> float:
@@ -109,10 +113,23 @@ def measure_deployment_storage(world: World, engine: Engine) -> list[StorageCost
         path = f"/v10/projects/{world.pull_project_id}/env"
         expect(world.client.post(path, json=variable, headers=world.user_headers()), 201)
     of = f"20 resources x 20 secrets and {USER_VARIABLES} user variables"
-    return [plain, _stored_per_deployment(world, engine, of)]
+    copying = _stored_per_deployment(world, engine, of)
+    rotations = iter(range(STORED_DEPLOYMENTS))
+
+    def rotate_one() -> None:
+        index = next(rotations) % 20
+        body = {"secrets": secret_values([f"E{index:02d}_SECRET_00"], "r"), "partial": True}
+        path = world.secrets_path(f"env-{index:02d}")
+        expect(world.client.put(path, json=body, headers=world.partner_headers()), 201)
+
+    of += ", a rotation before each"
+    worst = _stored_per_deployment(world, engine, of, before_each=rotate_one)
+    return [plain, copying, StorageCosts(worst.of, worst.payload_bytes, worst.disk_bytes, True)]
 
 
-def _stored_per_deployment(world: World, engine: Engine, of: str) -> StorageCosts:
+def _stored_per_deployment(
+    world: World, engine: Engine, of: str, before_each: Callable[[], None] | None = None
+) -> StorageCosts:
     body = {
         "name": world.pull_project_name,
         "project": world.pull_project_id,
@@ -120,10 +137,12 @@ def _stored_per_deployment(world: World, engine: Engine, of: str) -> StorageCost
     }
     headers = world.user_headers()
     before = _disk_bytes(engine)
-    ids = [
-        expect(world.client.post("/v13/deployments", json=body, headers=headers), 200)["id"]
-        for _ in range(STORED_DEPLOYMENTS)
-    ]
+    ids = []
+    for _ in range(STORED_DEPLOYMENTS):
+        if before_each is not None:
+            before_each()
+        made = expect(world.client.post("/v13/deployments", json=body, headers=headers), 200)
+        ids.append(made["id"])
     after = _disk_bytes(engine)
     return StorageCosts(
         of=of,
@@ -133,9 +152,10 @@ def _stored_per_deployment(world: World, engine: Engine, of: str) -> StorageCost
 
 
 def _deployment_tables() -> list[Table]:
-    return [deployments] + [
-        table for table in metadata.sorted_tables if "deployment_id" in table.columns
-    ]
+    """What deployments store: their rows, their env snapshots (shared), and every table that
+    names a deployment."""
+    named = [table for table in metadata.sorted_tables if "deployment_id" in table.columns]
+    return [deployments, env_snapshots, env_snapshot_versions, *named]
 
 
 def _value_bytes(value: Any) -> int:
@@ -151,11 +171,20 @@ def _value_bytes(value: Any) -> int:
 
 
 def _payload_bytes(engine: Engine, ids: list[str]) -> int:
+    """The values of the deployments' rows, and of each snapshot they name once."""
     total = 0
     with engine.connect() as connection:
+        snapshots = select(deployments.c.env_snapshot_id).where(deployments.c.id.in_(ids))
         for table in _deployment_tables():
-            column = table.c.id if table is deployments else table.c.deployment_id
-            for row in connection.execute(select(table).where(column.in_(ids))):
+            if table is deployments:
+                chosen = table.c.id.in_(ids)
+            elif table is env_snapshots:
+                chosen = table.c.id.in_(snapshots)
+            elif table is env_snapshot_versions:
+                chosen = table.c.snapshot_id.in_(snapshots)
+            else:
+                chosen = table.c.deployment_id.in_(ids)
+            for row in connection.execute(select(table).where(chosen)):
                 total += sum(_value_bytes(value) for value in row)
     return total
 

@@ -9,6 +9,8 @@ Invariants after every step:
   deleted resource's secrets versions stay, as do other deployments' references); a deleted
   deployment answers 404;
 * every project's env, per environment, equals the model's derivation;
+* deployments share env snapshots: no two snapshots hold the same entries, and every snapshot
+  is named by a live deployment (the last one's delete takes it with it);
 * no response to a request without `decrypt=true` carries a secret value.
 """
 
@@ -28,7 +30,10 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import select
 
+from keyturn.app import Runtime
+from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots
 from tests.conftest import Partner, Workspace
 
 ENVIRONMENTS = ("production", "preview", "development")
@@ -132,9 +137,10 @@ class Model:
 
 
 class ProjectEnvMachine(RuleBasedStateMachine):
-    def __init__(self, partner: Partner) -> None:
+    def __init__(self, partner: Partner, runtime: Runtime) -> None:
         super().__init__()
         self.partner = partner
+        self.runtime = runtime
         self.workspace = Workspace(partner)
         self.client: TestClient = partner.client
         run = next(runs)
@@ -375,6 +381,24 @@ class ProjectEnvMachine(RuleBasedStateMachine):
             assert response.status_code == 404, response.text
 
     @invariant()
+    def snapshots_are_shared_and_collected(self) -> None:
+        with self.runtime.store.engine.connect() as connection:
+            snapshots = set(connection.execute(select(env_snapshots.c.id)).scalars())
+            named = set(
+                connection.execute(
+                    select(deployments.c.env_snapshot_id).where(
+                        deployments.c.env_snapshot_id.is_not(None)
+                    )
+                ).scalars()
+            )
+            contents: dict[int, set[tuple[Any, ...]]] = {}
+            for snapshot_id, *entry in connection.execute(select(env_snapshot_versions)):
+                contents.setdefault(snapshot_id, set()).add(tuple(entry))
+        assert named == snapshots
+        assert set(contents) == snapshots
+        assert len({frozenset(entries) for entries in contents.values()}) == len(snapshots)
+
+    @invariant()
     def projects_match_the_model(self) -> None:
         for project, project_id in self.project_ids.items():
             for environment in ENVIRONMENTS:
@@ -397,9 +421,9 @@ class ProjectEnvMachine(RuleBasedStateMachine):
                 assert value not in response.text
 
 
-def test_project_env_follows_the_model(partner: Partner) -> None:
+def test_project_env_follows_the_model(partner: Partner, runtime: Runtime) -> None:
     run_state_machine_as_test(
-        lambda: ProjectEnvMachine(partner),
+        lambda: ProjectEnvMachine(partner, runtime),
         settings=settings(
             max_examples=15,
             stateful_step_count=15,

@@ -16,7 +16,7 @@ from keyturn.domain.secrets import Secret, diff_secrets, merge_secrets
 from keyturn.services.env import project_variables
 from keyturn.storage.migrate import alembic_config, pending_migrations, upgrade
 from keyturn.storage.repositories.deployments import open_copied_env
-from keyturn.storage.tables import deployment_secrets_versions, deployments, metadata, resources
+from keyturn.storage.tables import deployments, metadata, resources
 from tests.conftest import Partner, Workspace
 from tests.storage_snapshot import database_snapshot
 
@@ -54,6 +54,16 @@ versions_0002 = sa.table(
     sa.column("deployment_id"),
     sa.column("resource_id"),
     sa.column("secrets_version"),
+)
+# A deployment's references from revision 0005 until 0013 (which made them shared snapshots).
+references_0011 = sa.table(
+    "deployment_secrets_versions",
+    *(
+        sa.column(name)
+        for name in ("deployment_id", "resource_id", "secrets_version", "env_var_prefix")
+    ),
+    *(sa.column(name) for name in ("in_production", "in_preview", "in_development")),
+    *(sa.column(name) for name in ("make_sensitive", "created_at", "serving")),
 )
 # A deployment's copied variables until revision 0012: one sealed row per key.
 deployment_env = sa.table(
@@ -369,11 +379,14 @@ def _rows_0009(runtime: Runtime, deployment_id: str) -> dict[str, tuple[str, str
     }
 
 
+DEPLOYMENT_COLUMNS_0009 = ("id", "project_id", "name", "target", "git_branch", "url", "created_at")
+
+
 def _deploy_as_0009(runtime: Runtime, like: str, copied: dict[str, tuple[str, str]]) -> str:
     """A deployment written as revision 0009 wrote one: `like`'s references (its resources,
     versions and connection shapes) and a sealed `deployment_env` row per copied variable."""
     deployment_id = runtime.store.ids.new("dpl")
-    columns = [c for c in deployments.c if c.name != "copied_env_ciphertext"]
+    columns = [c for c in deployments.c if c.name in DEPLOYMENT_COLUMNS_0009]
     with runtime.store.engine.begin() as connection:
         original = (
             connection.execute(select(*columns).where(deployments.c.id == like)).one()._asdict()
@@ -384,13 +397,11 @@ def _deploy_as_0009(runtime: Runtime, like: str, copied: dict[str, tuple[str, st
             )
         )
         references = connection.execute(
-            select(deployment_secrets_versions).where(
-                deployment_secrets_versions.c.deployment_id == like
-            )
+            select(references_0011).where(references_0011.c.deployment_id == like)
         ).all()
         for reference in references:
             connection.execute(
-                deployment_secrets_versions.insert().values(
+                references_0011.insert().values(
                     {**reference._asdict(), "deployment_id": deployment_id, "serving": False}
                 )
             )

@@ -9,18 +9,21 @@ from sqlalchemy import select
 
 from keyturn.app import Runtime
 from keyturn.domain.clock import SettableClock
-from keyturn.storage.tables import deployment_secrets_versions
+from keyturn.storage.tables import deployments, env_snapshot_versions
 from tests.conftest import Partner, Workspace
 from tests.storage.test_migrations import _migrate
 
 
 def _references(runtime: Runtime) -> list[tuple[Any, ...]]:
-    table = deployment_secrets_versions
+    """(deployment id, created_at, serving) per reference, as the ledger counts them."""
     with runtime.store.engine.connect() as connection:
         return sorted(
             tuple(row)
             for row in connection.execute(
-                select(table.c.deployment_id, table.c.created_at, table.c.serving)
+                select(deployments.c.id, deployments.c.created_at, deployments.c.serving).join(
+                    env_snapshot_versions,
+                    env_snapshot_versions.c.snapshot_id == deployments.c.env_snapshot_id,
+                )
             )
         )
 

@@ -71,6 +71,9 @@ def delete_project(
 ) -> None:
     """Delete the project, its connections, variables and deployments."""
     with ctx.store.write() as uow:
+        # Deployments are created and deleted one at a time: its deployments' env snapshots,
+        # which other projects' deployments may share, are collected under that lock too.
+        uow.deployments.lock_for_changes()
         project = find_project(uow, team_id, id_or_name)
         # The resources its deployments use are locked first, as a connect locks the resource
         # before the project.

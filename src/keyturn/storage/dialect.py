@@ -12,6 +12,9 @@ PostgreSQL's pool). What differs statement by statement lives here:
 * **Raw reads.** A hot read of thousands of small rows (the usage ledger's ids) may go to the
   driver's cursor and get plain tuples: building SQLAlchemy rows costs more than the query.
   The drivers name parameters differently (sqlite3 `:name`, psycopg `%(name)s`).
+* **Lateral joins.** PostgreSQL can take "the newest k rows of each outer row" as a `LATERAL`
+  subquery, one index range each; SQLite has no `LATERAL` (and plans its joins as nested loops
+  over the index anyway). The usage ledger's newest ids use it (`supports_lateral`).
 * **Snapshots.** A SQLite transaction reads one snapshot. PostgreSQL's default READ COMMITTED
   lets each statement see the commits made since the previous one; a unit that must read one
   moment asks for REPEATABLE READ.
@@ -70,6 +73,11 @@ def driver_rows(
         return list(cursor.fetchall())
     finally:
         cursor.close()
+
+
+def supports_lateral(connection: Connection) -> bool:
+    """Whether the SQL may use a `LATERAL` subquery (PostgreSQL)."""
+    return connection.dialect.name == POSTGRESQL
 
 
 def lock_table(connection: Connection, table: Table) -> None:

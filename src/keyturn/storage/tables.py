@@ -238,6 +238,42 @@ user_env_vars = Table(
     Index("ix_user_env_vars_key", "key"),
 )
 
+# What a deployment derives its env from (repositories/deployments.py): per connected resource,
+# the secrets version and the connection's shape when it was made. Versions are immutable, so a
+# snapshot is too, and the deployments that saw the same resources at the same versions through
+# connections of the same shape share one, whatever their project (a snapshot names resources,
+# never a project or a value): it is found by `digest`, the SHA-256 of its entries. A project
+# that deploys without a change in between stores one snapshot for all its deployments; one
+# that deploys after every rotation, one per deployment.
+env_snapshots = Table(
+    "env_snapshots",
+    metadata,
+    # An integer, not a random id: each of its entries and each deployment repeat it.
+    Column("id", Integer, primary_key=True),
+    # Hex, not bytes: every binary column of the schema is a sealed one.
+    Column("digest", String(64), nullable=False, unique=True),
+)
+
+# A snapshot's entries. A deployment made before revision 0003 whose connection was gone by
+# then has no environments here: its copied variables hold what that resource gave it.
+env_snapshot_versions = Table(
+    "env_snapshot_versions",
+    metadata,
+    Column("snapshot_id", Integer, ForeignKey("env_snapshots.id"), nullable=False),
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    Column("secrets_version", Integer, nullable=False),
+    Column("env_var_prefix", String(256), nullable=True),
+    Column("in_production", Boolean, nullable=False),
+    Column("in_preview", Boolean, nullable=False),
+    Column("in_development", Boolean, nullable=False),
+    Column("make_sensitive", Boolean, nullable=False),
+    PrimaryKeyConstraint("snapshot_id", "resource_id"),
+    # The usage ledger's way in: a resource's snapshots by version.
+    Index("ix_env_snapshot_versions_usage", "resource_id", "secrets_version", "snapshot_id"),
+    # SQLite: the rows live in their primary key's b-tree, not in a second copy beside it.
+    sqlite_with_rowid=False,
+)
+
 deployments = Table(
     "deployments",
     metadata,
@@ -254,39 +290,15 @@ deployments = Table(
     # 0003 whose connection was gone by then, what that resource gave it. NULL when there are
     # none. Nothing later changes it.
     Column("copied_env_ciphertext", LargeBinary, nullable=True),
-    Index("ix_deployments_project_id_created_at", "project_id", "created_at"),
-)
-
-# Each connected resource of a deployment: the secrets version it was built with and the
-# connection's shape then. Secrets versions are immutable, so the deployment's derived env is
-# derived from these rows on every read and never copied. A deployment made before revision
-# 0003 whose connection was gone by then has no environments here: its copied variables hold
-# what that resource gave it.
-deployment_secrets_versions = Table(
-    "deployment_secrets_versions",
-    metadata,
-    Column("deployment_id", String(ID), ForeignKey("deployments.id"), nullable=False),
-    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
-    Column("secrets_version", Integer, nullable=False),
-    Column("env_var_prefix", String(256), nullable=True),
-    Column("in_production", Boolean, nullable=False),
-    Column("in_preview", Boolean, nullable=False),
-    Column("in_development", Boolean, nullable=False),
-    Column("make_sensitive", Boolean, nullable=False),
-    # For the usage ledger, so that it reads this table's index alone: the deployment's
-    # creation time (a copy; deployments never change) and whether it is still the newest
-    # deployment of its project, target and git branch (kept by DeploymentRepository).
-    Column("created_at", BigInteger, nullable=False),
+    # What its derived env comes from; NULL when no resource was connected for its target.
+    Column("env_snapshot_id", Integer, ForeignKey("env_snapshots.id"), nullable=True),
+    # Whether it is still the newest deployment of its project, target and git branch (by
+    # `created_at`, then id), for the usage ledger; kept by DeploymentRepository. The one
+    # column that changes, and in no index, so that on PostgreSQL the change is a HOT update.
     Column("serving", Boolean, nullable=False),
-    PrimaryKeyConstraint("deployment_id", "resource_id"),
-    Index(
-        "ix_deployment_secrets_versions_usage",
-        "resource_id",
-        "secrets_version",
-        "created_at",
-        "deployment_id",
-        "serving",
-    ),
+    Index("ix_deployments_project_id_created_at", "project_id", "created_at"),
+    # The usage ledger's way from a snapshot to its deployments, newest last.
+    Index("ix_deployments_env_snapshot_id", "env_snapshot_id", "created_at", "id"),
 )
 
 # Rotation requests (CONTRACT.md 5.3): `resource_id` is the internal id. At most one pending

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from keyturn.app import Runtime
 from keyturn.domain.clock import SettableClock
 from keyturn.storage.repositories.deployments import open_copied_env
-from keyturn.storage.tables import deployment_secrets_versions, deployments
+from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots
 from tests.conftest import Partner, Workspace, seed_partner
 
 OLD = "postgres://app:old-4410@db/app"
@@ -155,15 +155,37 @@ def test_another_teams_deployment_is_403(
 
 
 def _stored(runtime: Runtime, deployment_id: str) -> tuple[int, dict[str, tuple[str, str]]]:
-    """How many references the deployment has, and its copied variables as sealed in its row."""
+    """How many references the deployment's snapshot has, and its copied variables as sealed
+    in its row."""
     with runtime.store.engine.connect() as connection:
         references = connection.execute(
-            select(func.count()).where(deployment_secrets_versions.c.deployment_id == deployment_id)
+            select(func.count()).where(
+                env_snapshot_versions.c.snapshot_id == _snapshot_of(runtime, deployment_id)
+            )
         ).scalar_one()
         sealed = connection.execute(
             select(deployments.c.copied_env_ciphertext).where(deployments.c.id == deployment_id)
         ).scalar_one()
     return references, open_copied_env(runtime.store.keys, deployment_id, sealed)
+
+
+def _snapshot_of(runtime: Runtime, deployment_id: str) -> int | None:
+    with runtime.store.engine.connect() as connection:
+        found: int | None = connection.execute(
+            select(deployments.c.env_snapshot_id).where(deployments.c.id == deployment_id)
+        ).scalar_one()
+    return found
+
+
+def _snapshot_rows(runtime: Runtime) -> tuple[int, int]:
+    """How many snapshots, and snapshot entries, the database holds."""
+    with runtime.store.engine.connect() as connection:
+        return (
+            connection.execute(select(func.count()).select_from(env_snapshots)).scalar_one(),
+            connection.execute(
+                select(func.count()).select_from(env_snapshot_versions)
+            ).scalar_one(),
+        )
 
 
 def test_deployment_stores_a_row_per_resource_not_per_key(
@@ -196,3 +218,58 @@ def test_deployment_without_user_variables_seals_nothing(
             select(deployments.c.copied_env_ciphertext).where(deployments.c.id == deployment["id"])
         ).scalar_one()
     assert sealed is None
+
+
+def test_deployments_without_a_change_in_between_share_one_snapshot(
+    workspace: Workspace, project: str, partner: Partner, runtime: Runtime
+) -> None:
+    first = workspace.deploy({"name": "web", "target": "production"})
+    # Another target and a branch see the same connections at the same version.
+    again = workspace.deploy({"name": "web", "target": "production"})
+    preview = workspace.deploy({"name": "web", "target": "preview", "gitBranch": "feat"})
+    snapshot = _snapshot_of(runtime, first["id"])
+    assert snapshot is not None
+    assert {_snapshot_of(runtime, d["id"]) for d in (again, preview)} == {snapshot}
+    assert _snapshot_rows(runtime) == (1, 1)
+
+    assert (
+        partner.put_secrets({"secrets": [{"name": "DATABASE_URL", "value": NEW}], "partial": True})[
+            0
+        ]
+        == 201
+    )
+    rotated = workspace.deploy({"name": "web", "target": "production"})
+    assert _snapshot_of(runtime, rotated["id"]) not in (None, snapshot)
+    assert _snapshot_rows(runtime) == (2, 2)
+    assert workspace.deployment_env(first["id"]) != workspace.deployment_env(rotated["id"])
+    assert workspace.deployment_env(again["id"]) == workspace.deployment_env(first["id"])
+
+
+def test_projects_with_the_same_connections_share_a_snapshot_until_one_is_deleted(
+    workspace: Workspace, project: str, client: TestClient, runtime: Runtime
+) -> None:
+    other = workspace.create_project("api")
+    assert workspace.connect(other).status_code == 201
+    web = workspace.deploy({"name": "web", "target": "production"})
+    api = workspace.deploy({"name": "api", "project": other, "target": "production"})
+    assert _snapshot_of(runtime, web["id"]) == _snapshot_of(runtime, api["id"])
+    assert _snapshot_rows(runtime) == (1, 1)
+    assert client.delete(f"/v9/projects/{project}", headers=workspace.headers).status_code == 204
+    assert _snapshot_rows(runtime) == (1, 1)
+    assert workspace.deployment_env(api["id"]) == {"DATABASE_URL": OLD}
+    assert client.delete(f"/v9/projects/{other}", headers=workspace.headers).status_code == 204
+    assert _snapshot_rows(runtime) == (0, 0)
+
+
+def test_a_snapshot_goes_with_the_last_deployment_that_names_it(
+    workspace: Workspace, project: str, client: TestClient, runtime: Runtime
+) -> None:
+    first = workspace.deploy({"name": "web", "target": "production"})
+    second = workspace.deploy({"name": "web", "target": "production"})
+    delete = client.delete(f"/v13/deployments/{first['id']}", headers=workspace.headers)
+    assert delete.status_code == 200
+    assert _snapshot_rows(runtime) == (1, 1)
+    assert workspace.deployment_env(second["id"]) == {"API_KEY": "k1", "DATABASE_URL": OLD}
+    delete = client.delete(f"/v13/deployments/{second['id']}", headers=workspace.headers)
+    assert delete.status_code == 200
+    assert _snapshot_rows(runtime) == (0, 0)

@@ -2,37 +2,48 @@
 copied user variables (sealed once per deployment, as one value of its row).
 
 Both are written once, when the deployment is created, and never updated: that is what makes
-"this deployment still runs version N" a fact to look up rather than a guess. A deployment of
-20 resources of 20 secrets writes 21 small rows, not a sealed copy of its 400 derived values,
-however many user variables it copies.
+"this deployment still runs version N" a fact to look up rather than a guess. The references
+are an env snapshot: one row per connected resource (its version and the connection's shape),
+immutable, and shared by every deployment that saw the same ones, of any project. It is found
+by its digest, so a deployment after no change writes its own row and nothing else, and one
+after a rotation writes a new snapshot. A snapshot goes when its last deployment does.
 
-The one thing that changes is each reference's `serving` flag, which the usage ledger counts:
-whether the deployment is still the newest of its project, target and git branch (by
-`created_at`, then id). Creating a deployment and deleting one keep it true for exactly the
-newest of the group, touching at most two deployments' references.
+The one thing that changes is a deployment's `serving` flag, which the usage ledger counts:
+whether it is still the newest of its project, target and git branch (by `created_at`, then
+id). Creating a deployment and deleting one keep it true for exactly the newest of the group,
+updating at most one other deployment's row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, exists, func, insert, select, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.deployments import Deployment, SecretsVersionUsed
 from keyturn.domain.ids import IdSource
 from keyturn.storage.dialect import lock_table
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
-from keyturn.storage.tables import deployment_secrets_versions, deployments, resources
+from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots, resources
+
+entries = env_snapshot_versions
 
 # What creating a deployment writes, built once: the rows go as parameters, so SQLAlchemy
 # compiles each statement once per process instead of building and keying it per request.
 INSERT_DEPLOYMENT = insert(deployments)
-INSERT_REFERENCES = insert(deployment_secrets_versions)
+# On the driver's connection: every deployment create asks it (storage/driver.py).
+FIND_SNAPSHOT = DriverStatement(
+    select(env_snapshots.c.id).where(env_snapshots.c.digest == bindparam("digest"))
+)
+INSERT_SNAPSHOT = insert(env_snapshots).returning(env_snapshots.c.id)
+INSERT_ENTRIES = insert(entries)
 NEWEST_OF_GROUP = (
     select(deployments.c.created_at, deployments.c.id)
     .where(
@@ -44,10 +55,18 @@ NEWEST_OF_GROUP = (
     .limit(1)
 )
 SET_SERVING = (
-    update(deployment_secrets_versions)
+    update(deployments)
     # Not the columns' names: an UPDATE keeps those for its SET values.
-    .where(deployment_secrets_versions.c.deployment_id == bindparam("deployment"))
+    .where(deployments.c.id == bindparam("deployment"))
     .values(serving=bindparam("now_serving"))
+)
+# A snapshot no deployment names any more (run after deleting one that named it).
+UNUSED_SNAPSHOT = ~exists().where(deployments.c.env_snapshot_id == bindparam("snapshot"))
+DELETE_UNUSED_ENTRIES = delete(entries).where(
+    entries.c.snapshot_id == bindparam("snapshot"), UNUSED_SNAPSHOT
+)
+DELETE_UNUSED_SNAPSHOT = delete(env_snapshots).where(
+    env_snapshots.c.id == bindparam("snapshot"), UNUSED_SNAPSHOT
 )
 # A deployment's record as `get` and listings read it: not its sealed copies, which only a
 # pull of its env opens (`copied_env`).
@@ -100,6 +119,7 @@ class DeploymentRepository:
         serving = previous is None or (deployment.created_at, deployment.id) > previous
         if serving and previous is not None:
             self._set_serving(previous[1], serving=False)
+        snapshot_id = self._snapshot(secrets_versions) if secrets_versions else None
         self._connection.execute(
             INSERT_DEPLOYMENT,
             {
@@ -111,26 +131,32 @@ class DeploymentRepository:
                 "url": deployment.url,
                 "created_at": deployment.created_at,
                 "copied_env_ciphertext": seal_copied_env(self._keys, deployment_id, copied),
+                "env_snapshot_id": snapshot_id,
+                "serving": serving,
             },
         )
-        if secrets_versions:
-            self._connection.execute(
-                INSERT_REFERENCES,
-                [
-                    {
-                        "deployment_id": deployment_id,
-                        "resource_id": used.resource_id,
-                        "secrets_version": used.secrets_version,
-                        "env_var_prefix": used.env_var_prefix,
-                        "make_sensitive": used.make_sensitive,
-                        "created_at": deployment.created_at,
-                        "serving": serving,
-                        **environment_columns(used.environments),
-                    }
-                    for used in secrets_versions
-                ],
-            )
         return deployment
+
+    def _snapshot(self, secrets_versions: Sequence[SecretsVersionUsed]) -> int:
+        """The id of the snapshot of these references, written if it is new."""
+        rows = snapshot_entries(secrets_versions)
+        digest = snapshot_digest(rows)
+        found = FIND_SNAPSHOT.first(self._connection, {"digest": digest})
+        if found is not None:
+            return int(found[0])
+        # Deployments are created one at a time (`lock_for_changes`), so no other transaction
+        # can be writing the same snapshot.
+        snapshot_id = int(
+            self._connection.execute(INSERT_SNAPSHOT, {"digest": digest}).scalar_one()
+        )
+        self._connection.execute(
+            INSERT_ENTRIES,
+            [
+                {"snapshot_id": snapshot_id, **dict(zip(ENTRY_COLUMNS, row, strict=True))}
+                for row in rows
+            ],
+        )
+        return snapshot_id
 
     def get(self, deployment_id: str) -> Deployment | None:
         row = self._connection.execute(
@@ -173,12 +199,14 @@ class DeploymentRepository:
         """Delete it; if it was the newest of its group, the next newest serves now."""
         group = (deployment.project_id, deployment.target, deployment.git_branch)
         was_newest = self._newest_of_group(*group) == (deployment.created_at, deployment.id)
-        self._connection.execute(
-            delete(deployment_secrets_versions).where(
-                deployment_secrets_versions.c.deployment_id == deployment.id
-            )
-        )
-        self._connection.execute(delete(deployments).where(deployments.c.id == deployment.id))
+        snapshot_id = self._connection.execute(
+            delete(deployments)
+            .where(deployments.c.id == deployment.id)
+            .returning(deployments.c.env_snapshot_id)
+        ).scalar()
+        if snapshot_id is not None:
+            self._connection.execute(DELETE_UNUSED_ENTRIES, {"snapshot": snapshot_id})
+            self._connection.execute(DELETE_UNUSED_SNAPSHOT, {"snapshot": snapshot_id})
         if was_newest:
             successor = self._newest_of_group(*group)
             if successor is not None:
@@ -198,23 +226,20 @@ class DeploymentRepository:
         self._connection.execute(SET_SERVING, {"deployment": deployment_id, "now_serving": serving})
 
     def _with_versions(self, rows: Sequence[Row[Any]]) -> list[Deployment]:
-        ids = [row.id for row in rows]
-        used: dict[str, list[SecretsVersionUsed]] = {}
-        if ids:
+        snapshot_ids = sorted({row.env_snapshot_id for row in rows} - {None})
+        used: dict[int, list[SecretsVersionUsed]] = {}
+        if snapshot_ids:
             for version_row in self._connection.execute(
                 select(
-                    deployment_secrets_versions,
+                    entries,
                     resources.c.secrets_version.label("current_version"),
                     resources.c.deleted_at,
                 )
-                .join(
-                    resources,
-                    resources.c.internal_id == deployment_secrets_versions.c.resource_id,
-                )
-                .where(deployment_secrets_versions.c.deployment_id.in_(ids))
-                .order_by(deployment_secrets_versions.c.resource_id)
+                .join(resources, resources.c.internal_id == entries.c.resource_id)
+                .where(entries.c.snapshot_id.in_(snapshot_ids))
+                .order_by(entries.c.resource_id)
             ):
-                used.setdefault(version_row.deployment_id, []).append(
+                used.setdefault(version_row.snapshot_id, []).append(
                     SecretsVersionUsed(
                         resource_id=version_row.resource_id,
                         secrets_version=version_row.secrets_version,
@@ -235,10 +260,42 @@ class DeploymentRepository:
                 git_branch=row.git_branch,
                 url=row.url,
                 created_at=row.created_at,
-                secrets_versions=tuple(used.get(row.id, [])),
+                secrets_versions=tuple(used.get(row.env_snapshot_id, [])),
             )
             for row in rows
         ]
+
+
+# A snapshot's entries, in this order: the columns, and the digest's fields.
+ENTRY_COLUMNS = (
+    "resource_id",
+    "secrets_version",
+    "env_var_prefix",
+    "in_production",
+    "in_preview",
+    "in_development",
+    "make_sensitive",
+)
+
+
+def snapshot_entries(secrets_versions: Sequence[SecretsVersionUsed]) -> list[tuple[Any, ...]]:
+    """The references as a snapshot's rows (`ENTRY_COLUMNS`), by resource."""
+    return sorted(
+        (
+            used.resource_id,
+            used.secrets_version,
+            used.env_var_prefix,
+            *environment_columns(used.environments).values(),
+            used.make_sensitive,
+        )
+        for used in secrets_versions
+    )
+
+
+def snapshot_digest(rows: Sequence[Sequence[Any]]) -> str:
+    """A snapshot's address: the SHA-256 of its rows as compact JSON (migration 0013 computes
+    the same for the snapshots it makes, so later deployments share them)."""
+    return hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
 
 
 def copied_env_identity(deployment_id: str) -> str:

@@ -1,9 +1,11 @@
 """The usage ledger's queries (CONTRACT.md 5.1, 5.2): names and numbers, never a value.
 
-Everything here reads a few indexes of one resource. The counts per version are one aggregate
-over `ix_deployment_secrets_versions_usage`, which holds each reference's deployment creation
-time and serving flag, so no deployment row is read; the newest ids of a version are the first
-entries of its part of that same index, read as far as `domain.ledger.ids_wanted` asks.
+Everything here starts from one resource's part of `ix_env_snapshot_versions_usage`: its
+env snapshots by secrets version. From a snapshot to its deployments is
+`ix_deployments_env_snapshot_id` (snapshot, creation time, id), so the counts per version are
+one aggregate over a join of two index ranges (plus each deployment's `serving` flag, which is
+in no index so that changing it stays cheap), and the newest ids of a version are the newest
+entries of its snapshots' ranges, read as far as `domain.ledger.ids_wanted` asks.
 """
 
 from __future__ import annotations
@@ -24,43 +26,65 @@ from sqlalchemy import (
 )
 
 from keyturn.domain.ledger import ValueSpan, VersionRecord, VersionUsage
-from keyturn.storage.dialect import DriverPlaceholders, driver_placeholders, driver_rows
+from keyturn.storage.dialect import (
+    DriverPlaceholders,
+    driver_placeholders,
+    driver_rows,
+    supports_lateral,
+)
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
-    deployment_secrets_versions,
     deployments,
+    env_snapshot_versions,
     resource_secrets,
     revocable_values,
     secrets_versions,
 )
 
-used = deployment_secrets_versions
+used = env_snapshot_versions
+# A live deployment and the snapshot entries it uses.
+USES = used.join(deployments, deployments.c.env_snapshot_id == used.c.snapshot_id)
 NEWEST_PER_STATEMENT = 50
 
 USAGE_BY_VERSION = (
     select(
         used.c.secrets_version,
         func.count(),
-        func.sum(case((used.c.serving, 1), else_=0)),
-        func.max(used.c.created_at),
-        func.min(used.c.created_at),
+        func.sum(case((deployments.c.serving, 1), else_=0)),
+        func.max(deployments.c.created_at),
+        func.min(deployments.c.created_at),
     )
+    .select_from(USES)
     .where(used.c.resource_id == bindparam("resource"))
     .group_by(used.c.secrets_version)
 )
 
 
-# One version's part; `{n}` is the part's number, the only thing written into the text.
+# One version's part; `{n}` is the part's number, the only thing written into the text. Its
+# snapshots' deployments come from `ix_deployments_env_snapshot_id`: SQLite joins by it in a
+# nested loop; PostgreSQL is told to (`LATERAL`, the newest `limit` of each snapshot), since it
+# otherwise hashes the join over a scan of every deployment, once per part, when the version
+# has many snapshots (10,000 deployments over 5,000 snapshots: 80 ms against 20).
 NEWEST_PART = (
-    "SELECT * FROM (SELECT secrets_version, created_at, deployment_id"
-    " FROM deployment_secrets_versions WHERE resource_id = {resource}"
-    " AND secrets_version = {version} ORDER BY created_at DESC, deployment_id DESC"
-    " LIMIT {limit}) AS part_{n}"
+    "SELECT * FROM (SELECT e.secrets_version, d.created_at, d.id"
+    " FROM env_snapshot_versions AS e"
+    " JOIN deployments AS d ON d.env_snapshot_id = e.snapshot_id"
+    " WHERE e.resource_id = {resource} AND e.secrets_version = {version}"
+    " ORDER BY d.created_at DESC, d.id DESC LIMIT {limit}) AS part_{n}"
+)
+NEWEST_PART_LATERAL = (
+    "SELECT * FROM (SELECT e.secrets_version, d.created_at, d.id"
+    " FROM env_snapshot_versions AS e"
+    " CROSS JOIN LATERAL (SELECT created_at, id FROM deployments"
+    " WHERE env_snapshot_id = e.snapshot_id"
+    " ORDER BY created_at DESC, id DESC LIMIT {limit}) AS d"
+    " WHERE e.resource_id = {resource} AND e.secrets_version = {version}"
+    " ORDER BY d.created_at DESC, d.id DESC LIMIT {limit}) AS part_{n}"
 )
 
 
 @functools.lru_cache(maxsize=128)
-def _newest_deployments(versions: int, name: DriverPlaceholders) -> str:
+def _newest_deployments(versions: int, name: DriverPlaceholders, lateral: bool) -> str:
     """The newest ids of `versions` versions of one resource: per version, its part of the
     usage index read from the newest end as far as its own limit (`v0`, `k0`, `v1`, ...).
 
@@ -68,10 +92,9 @@ def _newest_deployments(versions: int, name: DriverPlaceholders) -> str:
     small columns, which SQLAlchemy's rows would take longer to build than the database takes
     to answer (see `dialect.driver_rows`).
     """
+    part = NEWEST_PART_LATERAL if lateral else NEWEST_PART
     return " UNION ALL ".join(
-        NEWEST_PART.format(
-            resource=name("resource"), version=name(f"v{n}"), limit=name(f"k{n}"), n=n
-        )
+        part.format(resource=name("resource"), version=name(f"v{n}"), limit=name(f"k{n}"), n=n)
         for n in range(versions)
     )
 
@@ -97,9 +120,13 @@ VALUE_SPANS = (
 )
 
 
-LIVE_BETWEEN = select(func.count()).where(
-    used.c.resource_id == bindparam("resource"),
-    used.c.secrets_version.between(bindparam("low"), bindparam("high")),
+LIVE_BETWEEN = (
+    select(func.count())
+    .select_from(USES)
+    .where(
+        used.c.resource_id == bindparam("resource"),
+        used.c.secrets_version.between(bindparam("low"), bindparam("high")),
+    )
 )
 ANNOUNCE = insert(revocable_values)
 
@@ -184,7 +211,11 @@ class LedgerRepository:
             for index, (version, count) in enumerate(chunk):
                 parameters[f"v{index}"] = version
                 parameters[f"k{index}"] = count
-            sql = _newest_deployments(len(chunk), driver_placeholders(self._connection))
+            sql = _newest_deployments(
+                len(chunk),
+                driver_placeholders(self._connection),
+                supports_lateral(self._connection),
+            )
             for version, created_at, deployment_id in driver_rows(
                 self._connection, sql, parameters
             ):
@@ -204,10 +235,10 @@ class LedgerRepository:
         for batch in batches(project_ids):
             rows = self._connection.execute(
                 select(deployments.c.project_id, deployments.c.target, deployments.c.git_branch)
-                .join(used, used.c.deployment_id == deployments.c.id)
+                .select_from(USES)
                 .where(
                     used.c.resource_id == resource_id,
-                    used.c.serving,
+                    deployments.c.serving,
                     used.c.secrets_version != current_version,
                     deployments.c.project_id.in_(batch),
                 )
@@ -265,7 +296,7 @@ class LedgerRepository:
         """(resource internal id, version) that the project's deployments recorded, each once."""
         rows = self._connection.execute(
             select(used.c.resource_id, used.c.secrets_version)
-            .join(deployments, deployments.c.id == used.c.deployment_id)
+            .select_from(USES)
             .where(deployments.c.project_id == project_id)
             .distinct()
         ).all()

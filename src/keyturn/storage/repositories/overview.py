@@ -26,8 +26,8 @@ from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environments_of
 from keyturn.storage.tables import (
     connections,
-    deployment_secrets_versions,
     deployments,
+    env_snapshot_versions,
     installations,
     integrations,
     products,
@@ -128,11 +128,11 @@ class OverviewRepository:
     ) -> tuple[list[StaleDeployment], int]:
         """The newest `limit` live deployments that recorded another version of the resource
         than `current_version`, with their projects, and how many there are in all."""
-        used = deployment_secrets_versions
+        used = env_snapshot_versions
         stale = and_(
             used.c.resource_id == resource_id,
             used.c.secrets_version != current_version,
-            used.c.deployment_id == deployments.c.id,
+            used.c.snapshot_id == deployments.c.env_snapshot_id,
         )
         rows = self._connection.execute(
             select(
@@ -143,7 +143,7 @@ class OverviewRepository:
                 deployments.c.git_branch,
                 deployments.c.created_at,
                 used.c.secrets_version,
-                used.c.serving,
+                deployments.c.serving,
             )
             .join(used, stale)
             .join(projects, projects.c.id == deployments.c.project_id)
@@ -153,6 +153,7 @@ class OverviewRepository:
         total = self._connection.execute(
             select(func.count())
             .select_from(used)
+            .join(deployments, used.c.snapshot_id == deployments.c.env_snapshot_id)
             .where(used.c.resource_id == resource_id, used.c.secrets_version != current_version)
         ).scalar_one()
         return [

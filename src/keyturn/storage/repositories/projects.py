@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, insert, select, update
 
 from keyturn.domain.accounts import Project
 from keyturn.domain.clock import Clock
@@ -30,8 +30,9 @@ from keyturn.storage.driver import DriverStatement
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     connections,
-    deployment_secrets_versions,
     deployments,
+    env_snapshot_versions,
+    env_snapshots,
     projects,
     user_env_vars,
 )
@@ -112,14 +113,32 @@ class ProjectRepository:
 
     def delete(self, project: Project) -> None:
         """Delete the project with its connections, variables and deployments."""
-        owned = select(deployments.c.id).where(deployments.c.project_id == project.id)
-        self._connection.execute(
-            delete(deployment_secrets_versions).where(
-                deployment_secrets_versions.c.deployment_id.in_(owned)
-            )
+        named = list(
+            self._connection.execute(
+                select(deployments.c.env_snapshot_id)
+                .where(
+                    deployments.c.project_id == project.id,
+                    deployments.c.env_snapshot_id.is_not(None),
+                )
+                .distinct()
+            ).scalars()
         )
         for table in (deployments, connections, user_env_vars):
             self._connection.execute(delete(table).where(table.c.project_id == project.id))
+        # The snapshots its deployments named, unless another project's deployments do.
+        for batch in batches(named):
+            unused = select(env_snapshots.c.id).where(
+                env_snapshots.c.id.in_(batch),
+                ~exists().where(deployments.c.env_snapshot_id == env_snapshots.c.id),
+            )
+            gone = list(self._connection.execute(unused).scalars())
+            if gone:
+                self._connection.execute(
+                    delete(env_snapshot_versions).where(
+                        env_snapshot_versions.c.snapshot_id.in_(gone)
+                    )
+                )
+                self._connection.execute(delete(env_snapshots).where(env_snapshots.c.id.in_(gone)))
         self._connection.execute(delete(projects).where(projects.c.id == project.id))
 
 

@@ -23,7 +23,8 @@ from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     connections,
-    deployment_secrets_versions,
+    deployments,
+    env_snapshot_versions,
     resource_secrets,
     resources,
 )
@@ -108,10 +109,11 @@ INSERT_ROWS = insert(resource_secrets)
 
 def _referenced_values(target: str) -> Select[Any]:
     """Each referenced resource's rows valid at the version the deployment recorded."""
-    used = deployment_secrets_versions
+    used = env_snapshot_versions
     return (
         select(*VALUE_COLUMNS)
-        .select_from(used)
+        .select_from(deployments)
+        .join(used, used.c.snapshot_id == deployments.c.env_snapshot_id)
         .join(
             resource_secrets,
             and_(
@@ -124,7 +126,7 @@ def _referenced_values(target: str) -> Select[Any]:
             ),
         )
         .join(resources, resources.c.internal_id == used.c.resource_id)
-        .where(used.c.deployment_id == bindparam("deployment"), used.c[f"in_{target}"])
+        .where(deployments.c.id == bindparam("deployment"), used.c[f"in_{target}"])
     )
 
 
