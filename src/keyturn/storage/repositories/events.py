@@ -21,7 +21,7 @@ from keyturn.domain.clock import Clock
 from keyturn.domain.event_payloads import NewEvent, event_body
 from keyturn.domain.ids import IdSource
 from keyturn.domain.webhooks import integration_receives, webhook_receives
-from keyturn.storage.dialect import advisory_lock_id
+from keyturn.storage.dialect import advisory_lock_id, next_serials
 from keyturn.storage.tables import (
     deliveries,
     event_installations,
@@ -34,11 +34,13 @@ from keyturn.storage.tables import (
 # The lock that numbers events ("ktev"): one number every keyturn process agrees on.
 EVENT_NUMBERING_LOCK = 0x6B746576
 
-# One statement for all of a unit's events, their numbers back in the order given.
-INSERT_EVENTS_RETURNING_SEQ = insert(events).returning(events.c.seq, sort_by_parameter_order=True)
+# Every event with the number `next_serials` gave it: no RETURNING, so the driver runs the
+# rows in one call and nothing matches numbers back to rows (docs/performance.md, "Fifth pass").
+INSERT_EVENTS = insert(events)
 INSERT_EVENT_INSTALLATION = insert(event_installations)
 INSERT_DELIVERY = insert(deliveries)
-# Built once (each emitting write asks it): an expanding IN of the events' installations.
+# Built once (each emitting write asks it): the events' installations with their integration's
+# webhook and their team's webhooks, in one read (a row per installation and team webhook).
 INSTALLATIONS_OF_EVENTS = (
     select(
         installations.c.id,
@@ -46,13 +48,21 @@ INSTALLATIONS_OF_EVENTS = (
         installations.c.integration_id,
         integrations.c.webhook_url,
         integrations.c.events,
+        webhooks.c.id,
+        webhooks.c.url,
+        webhooks.c.events,
+        webhooks.c.project_ids,
     )
     .join(integrations, integrations.c.id == installations.c.integration_id)
+    .outerjoin(webhooks, webhooks.c.team_id == installations.c.team_id)
     .where(installations.c.id.in_(bindparam("ids", expanding=True)))
 )
+# A team's webhooks, for events that name a team and none of whose installations is in it.
 TEAM_WEBHOOKS = select(
     webhooks.c.id, webhooks.c.url, webhooks.c.events, webhooks.c.project_ids
 ).where(webhooks.c.team_id == bindparam("team_id"))
+# (id, url, subscribed types, project ids or None): a team webhook as the flush reads it.
+Hook = tuple[str, str, Sequence[str], Sequence[str] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +99,11 @@ class EventRepository:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        found = self._installations({i for event in pending for i in event.installation_ids})
+        hooks: dict[str, list[Hook]] = {}
+        found = self._installations({i for event in pending for i in event.installation_ids}, hooks)
         now = self._clock.now_ms()
         rows: list[dict[str, Any]] = []
         destinations: list[list[tuple[str, str, str]]] = []
-        hooks: dict[str, Sequence[Any]] = {}
         for event in pending:
             team_id = event.team_id or found[event.installation_ids[0]].team_id
             event_id = self._ids.new("evt")
@@ -109,18 +119,25 @@ class EventRepository:
                 }
             )
             if team_id not in hooks:
-                hooks[team_id] = self._connection.execute(TEAM_WEBHOOKS, {"team_id": team_id}).all()
+                hooks[team_id] = [
+                    (hook_id, url, types, project_ids)
+                    for hook_id, url, types, project_ids in self._connection.execute(
+                        TEAM_WEBHOOKS, {"team_id": team_id}
+                    )
+                ]
             destinations.append(
                 [
-                    ("webhook", hook.id, hook.url)
-                    for hook in hooks[team_id]
-                    if webhook_receives(event.type, hook.events, hook.project_ids, event.project_id)
+                    ("webhook", hook_id, url)
+                    for hook_id, url, types, project_ids in hooks[team_id]
+                    if webhook_receives(event.type, types, project_ids, event.project_id)
                 ]
                 + _integration_destinations(event, found)
             )
-        # Numbered by the insert, under the lock: `seq` order is commit order.
+        # Numbered under the lock, in the order emitted: `seq` order is commit order.
         advisory_lock_id(self._connection, EVENT_NUMBERING_LOCK)
-        seqs = self._connection.execute(INSERT_EVENTS_RETURNING_SEQ, rows).scalars().all()
+        seqs = next_serials(self._connection, events.c.seq, len(rows))
+        for row, seq in zip(rows, seqs, strict=True):
+            row["seq"] = seq
         links = [
             {"event_seq": seq, "installation_id": installation_id}
             for seq, event in zip(seqs, pending, strict=True)
@@ -131,6 +148,7 @@ class EventRepository:
             for seq, targets in zip(seqs, destinations, strict=True)
             for kind, destination, url in targets
         ]
+        self._connection.execute(INSERT_EVENTS, rows)
         if links:
             self._connection.execute(INSERT_EVENT_INSTALLATION, links)
         if due:
@@ -155,17 +173,35 @@ class EventRepository:
             "created_at": now,
         }
 
-    def _installations(self, installation_ids: Iterable[str]) -> dict[str, _Installation]:
+    def _installations(
+        self, installation_ids: Iterable[str], hooks: dict[str, list[Hook]]
+    ) -> dict[str, _Installation]:
+        """The installations by id, adding each one's team webhooks to `hooks` by team."""
         wanted = sorted(installation_ids)
         if not wanted:
             return {}
-        rows = self._connection.execute(INSTALLATIONS_OF_EVENTS, {"ids": wanted}).all()
-        return {
-            row.id: _Installation(
-                row.team_id, row.integration_id, row.webhook_url, tuple(row.events or ())
+        found: dict[str, _Installation] = {}
+        seen: set[tuple[str, str]] = set()
+        for (
+            installation_id,
+            team_id,
+            integration_id,
+            webhook_url,
+            opted_in,
+            hook_id,
+            hook_url,
+            hook_types,
+            hook_projects,
+        ) in self._connection.execute(INSTALLATIONS_OF_EVENTS, {"ids": wanted}):
+            found[installation_id] = _Installation(
+                team_id, integration_id, webhook_url, tuple(opted_in or ())
             )
-            for row in rows
-        }
+            team_hooks = hooks.setdefault(team_id, [])
+            # Two installations of one team bring its webhooks twice: each is kept once.
+            if hook_id is not None and (team_id, hook_id) not in seen:
+                seen.add((team_id, hook_id))
+                team_hooks.append((hook_id, hook_url, hook_types, hook_projects))
+        return found
 
     # The feed (6.4)
 
