@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Insert, Select, Table, func, select, text
+from sqlalchemy import Connection, Engine, Insert, Select, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from keyturn.storage.writer_queue import TicketLock, writer_queue
@@ -118,36 +118,6 @@ def advisory_lock_id(connection: Connection, lock_id: int) -> None:
     """`advisory_lock` by a number, for callers that must agree on one without keyturn's code."""
     if not serializes_writers(connection):
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
-
-
-def next_serials(connection: Connection, column: Column[int], count: int) -> list[int]:
-    """`count` new numbers, ascending, for rows the caller inserts into `column`, an
-    autonumbered integer primary key; the caller holds a lock until its commit that every
-    numbering writer takes, so numbers are in commit order.
-
-    SQLite gives a new rowid one past the largest, and its write transaction is alone, so that
-    is what this gives. PostgreSQL draws from the column's sequence, which, unlike a `max()`,
-    sees the numbers taken since the transaction's snapshot began.
-    """
-    if serializes_writers(connection):
-        last = connection.execute(_largest(column)).scalar_one_or_none() or 0
-        return list(range(last + 1, last + 1 + count))
-    drawn = connection.execute(
-        _DRAW_FROM_SEQUENCE,
-        {"table": column.table.name, "column": column.name, "count": count},
-    )
-    # generate_series promises no order to the values drawn for its rows: sorted, they are.
-    return sorted(drawn.scalars())
-
-
-@cache
-def _largest(column: Column[int]) -> Select[int]:
-    return select(func.max(column))
-
-
-_DRAW_FROM_SEQUENCE = text(
-    "SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :count)"
-)
 
 
 def insert_unless_present(connection: Connection, table: Table, row: Mapping[str, Any]) -> bool:

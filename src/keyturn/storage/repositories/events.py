@@ -21,7 +21,7 @@ from keyturn.domain.clock import Clock
 from keyturn.domain.event_payloads import NewEvent, event_body
 from keyturn.domain.ids import IdSource
 from keyturn.domain.webhooks import integration_receives, webhook_receives
-from keyturn.storage.dialect import advisory_lock_id, next_serials
+from keyturn.storage.dialect import advisory_lock_id
 from keyturn.storage.tables import (
     deliveries,
     event_installations,
@@ -34,11 +34,15 @@ from keyturn.storage.tables import (
 # The lock that numbers events ("ktev"): one number every keyturn process agrees on.
 EVENT_NUMBERING_LOCK = 0x6B746576
 
-# Every event with the number `next_serials` gave it: no RETURNING, so the driver runs the
-# rows in one call and nothing matches numbers back to rows (docs/performance.md, "Fifth pass").
+# The events go in one driver call without RETURNING, numbered by the database in the order
+# given; each link and delivery then finds its event's number by the event's id, in the same
+# statement (docs/performance.md, "Fifth pass": no numbers read back, no rows matched to them).
 INSERT_EVENTS = insert(events)
-INSERT_EVENT_INSTALLATION = insert(event_installations)
-INSERT_DELIVERY = insert(deliveries)
+_seq_of_event = select(events.c.seq).where(events.c.id == bindparam("event_id")).scalar_subquery()
+INSERT_EVENT_INSTALLATION = insert(event_installations).values(
+    event_seq=_seq_of_event, installation_id=bindparam("installation_id")
+)
+INSERT_DELIVERY = insert(deliveries).values(event_seq=_seq_of_event)
 # Built once (each emitting write asks it): the events' installations with their integration's
 # webhook and their team's webhooks, in one read (a row per installation and team webhook).
 INSTALLATIONS_OF_EVENTS = (
@@ -133,33 +137,31 @@ class EventRepository:
                 ]
                 + _integration_destinations(event, found)
             )
-        # Numbered under the lock, in the order emitted: `seq` order is commit order.
+        # Numbered by the insert, under the lock, in the order emitted: `seq` order is commit
+        # order.
         advisory_lock_id(self._connection, EVENT_NUMBERING_LOCK)
-        seqs = next_serials(self._connection, events.c.seq, len(rows))
-        for row, seq in zip(rows, seqs, strict=True):
-            row["seq"] = seq
+        self._connection.execute(INSERT_EVENTS, rows)
         links = [
-            {"event_seq": seq, "installation_id": installation_id}
-            for seq, event in zip(seqs, pending, strict=True)
+            {"event_id": row["id"], "installation_id": installation_id}
+            for row, event in zip(rows, pending, strict=True)
             for installation_id in event.installation_ids
         ]
-        due = [
-            self._delivery(seq, kind, destination, url, now)
-            for seq, targets in zip(seqs, destinations, strict=True)
-            for kind, destination, url in targets
-        ]
-        self._connection.execute(INSERT_EVENTS, rows)
         if links:
             self._connection.execute(INSERT_EVENT_INSTALLATION, links)
+        due = [
+            self._delivery(row["id"], kind, destination, url, now)
+            for row, targets in zip(rows, destinations, strict=True)
+            for kind, destination, url in targets
+        ]
         if due:
             self._connection.execute(INSERT_DELIVERY, due)
 
     def _delivery(
-        self, seq: int, kind: str, destination: str, url: str, now: int
+        self, event_id: str, kind: str, destination: str, url: str, now: int
     ) -> dict[str, Any]:
         return {
             "id": self._ids.new("dlv"),
-            "event_seq": seq,
+            "event_id": event_id,
             "destination_kind": kind,
             "destination_id": destination,
             "url": url,
