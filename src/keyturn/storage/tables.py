@@ -369,6 +369,7 @@ events = Table(
     # transaction's snapshot (a max(seq) + 1 would not: a REPEATABLE READ unit would miss the
     # events committed since its snapshot began).
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    # Unique, so an event's links and deliveries find its seq by it in their own inserts.
     Column("id", String(ID), nullable=False, unique=True),
     Column("type", String(100), nullable=False),
     Column("team_id", String(ID), nullable=False),
