@@ -6,11 +6,12 @@ event, however many of the team's installations the event involves."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from keyturn.app import Runtime
 from keyturn.domain.event_payloads import Involved, NewEvent, project_event
 from keyturn.domain.events import PROJECT_CREATED, SECRETS_UPDATED
+from keyturn.storage.repositories.events import EVENT_NUMBERING_LOCK
 from keyturn.storage.tables import deliveries, event_installations, events
 from tests.conftest import Partner, admin_headers
 
@@ -94,3 +95,25 @@ def seed_partner_integration(partner: Partner, slug: str) -> str:
     assert installed.status_code == 201, installed.text
     installation_id: str = installed.json()["id"]
     return installation_id
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_the_numbering_lock_is_held_from_the_flush_until_the_commit(
+    runtime: Runtime, partner: Partner
+) -> None:
+    store = runtime.store
+
+    def lock_is_free() -> bool:
+        with store.engine.connect() as other:
+            free = other.execute(
+                text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": EVENT_NUMBERING_LOCK}
+            ).scalar_one()
+            other.rollback()
+        return bool(free)
+
+    with store.write() as uow:
+        uow.events.emit(created(partner.team_id, "held"))
+        uow.events.flush()
+        assert not lock_is_free()
+        uow.commit()
+    assert lock_is_free()
