@@ -26,7 +26,8 @@ from keyturn.storage.unit_of_work import UnitOfWork
 
 def announce_superseded(uow: UnitOfWork, resource: Resource, version: int) -> None:
     """After `version` is written: announce the values it ended that no live deployment uses."""
-    _announce_unused(uow, resource, uow.ledger.values_ended_by(resource.internal_id, version))
+    # One statement reads the ended values with their live counts: a rotation ends many.
+    _announce(uow, resource, uow.ledger.values_ended_by(resource.internal_id, version))
 
 
 def lock_resources_used(uow: UnitOfWork, resource_ids: Iterable[str]) -> list[Resource]:
@@ -45,23 +46,38 @@ def announce_unused_after_deletion(
         versions.setdefault(resource_id, set()).add(version)
     for resource in resources:
         wanted = sorted(versions.get(resource.internal_id, ()))
-        _announce_unused(
-            uow, resource, uow.ledger.unannounced_values_using(resource.internal_id, wanted)
-        )
+        spans = uow.ledger.unannounced_values_using(resource.internal_id, wanted)
+        _announce(uow, resource, _counted(uow, resource, spans))
 
 
-def _announce_unused(uow: UnitOfWork, resource: Resource, spans: Iterable[ValueSpan]) -> None:
+def _counted(
+    uow: UnitOfWork, resource: Resource, spans: Iterable[ValueSpan]
+) -> list[tuple[ValueSpan, int]]:
+    """Each superseded span of `spans` with how many live deployments use one of its versions."""
     live: dict[tuple[int, int], int] = {}
-    revocable: list[tuple[ValueSpan, int]] = []
-    for span in sorted(spans, key=lambda found: (found.name, found.from_version)):
+    counted: list[tuple[ValueSpan, int]] = []
+    for span in spans:
         if span.to_version is None:
             continue
         bounds = (span.from_version, span.to_version)
         if bounds not in live:
             # Values ended by one version often share their range: one count each.
             live[bounds] = uow.ledger.live_between(resource.internal_id, *bounds)
-        if safe_to_revoke(current=False, live_deployments=live[bounds]):
-            revocable.append((span, span.to_version))
+        counted.append((span, live[bounds]))
+    return counted
+
+
+def _announce(
+    uow: UnitOfWork, resource: Resource, counted: Iterable[tuple[ValueSpan, int]]
+) -> None:
+    """Record and emit the superseded values of `counted` (span, live count) that are safe to
+    revoke, by name then first version."""
+    revocable: list[tuple[ValueSpan, int]] = [
+        (span, span.to_version)
+        for span, live in counted
+        if span.to_version is not None and safe_to_revoke(current=False, live_deployments=live)
+    ]
+    revocable.sort(key=lambda found: (found[0].name, found[0].from_version))
     # A rotation ends every value at once: one statement records them all.
     uow.ledger.announce(
         resource.internal_id, [span for span, _ in revocable], at=uow.clock.now_ms()

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, Select, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.writer_queue import TicketLock, writer_queue
 
 POSTGRESQL = "postgresql"
@@ -117,7 +118,11 @@ def advisory_locks(connection: Connection, keys: Iterable[str]) -> None:
 def advisory_lock_id(connection: Connection, lock_id: int) -> None:
     """`advisory_lock` by a number, for callers that must agree on one without keyturn's code."""
     if not serializes_writers(connection):
-        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+        _LOCK_BY_ID.run(connection, {"id": lock_id})
+
+
+# On the driver's connection (driver.py): the outbox takes it in every emitting write.
+_LOCK_BY_ID = DriverStatement(text("SELECT pg_advisory_xact_lock(:id)"))
 
 
 def insert_unless_present(connection: Connection, table: Table, row: Mapping[str, Any]) -> bool:

@@ -369,9 +369,8 @@ events = Table(
     # transaction's snapshot (a max(seq) + 1 would not: a REPEATABLE READ unit would miss the
     # events committed since its snapshot began).
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    # The sentinel lets SQLAlchemy number a batch of events in one INSERT ... RETURNING and
-    # match each seq to its row (without it, SQLite's inserts went one row at a time).
-    Column("id", String(ID), nullable=False, unique=True, insert_sentinel=True),
+    # Unique, so an event's links and deliveries find its seq by it in their own inserts.
+    Column("id", String(ID), nullable=False, unique=True),
     Column("type", String(100), nullable=False),
     Column("team_id", String(ID), nullable=False),
     Column("project_id", String(ID), nullable=True),

@@ -11,6 +11,7 @@ share it only for their final statements.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from keyturn.domain.event_payloads import NewEvent, event_body
 from keyturn.domain.ids import IdSource
 from keyturn.domain.webhooks import integration_receives, webhook_receives
 from keyturn.storage.dialect import advisory_lock_id
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.tables import (
     deliveries,
     event_installations,
@@ -34,25 +36,67 @@ from keyturn.storage.tables import (
 # The lock that numbers events ("ktev"): one number every keyturn process agrees on.
 EVENT_NUMBERING_LOCK = 0x6B746576
 
-# One statement for all of a unit's events, their numbers back in the order given.
-INSERT_EVENTS_RETURNING_SEQ = insert(events).returning(events.c.seq, sort_by_parameter_order=True)
-INSERT_EVENT_INSTALLATION = insert(event_installations)
-INSERT_DELIVERY = insert(deliveries)
-# Built once (each emitting write asks it): an expanding IN of the events' installations.
-INSTALLATIONS_OF_EVENTS = (
-    select(
-        installations.c.id,
-        installations.c.team_id,
-        installations.c.integration_id,
-        integrations.c.webhook_url,
-        integrations.c.events,
+# The flush's statements, built once and run on the driver's connection (storage/driver.py).
+# The events go in one call without RETURNING, numbered by the database in the order given;
+# each link and delivery finds its event's number by the event's id in its own insert
+# (docs/performance.md, "Fifth pass": no numbers read back, no rows matched to them).
+EVENT_ROW = ("id", "type", "team_id", "project_id", "created_at", "body")
+INSERT_EVENTS = DriverStatement(insert(events), column_keys=EVENT_ROW)
+_seq_of_event = select(events.c.seq).where(events.c.id == bindparam("event_id")).scalar_subquery()
+INSERT_EVENT_INSTALLATION = DriverStatement(
+    insert(event_installations).values(
+        event_seq=_seq_of_event, installation_id=bindparam("installation_id")
     )
-    .join(integrations, integrations.c.id == installations.c.integration_id)
-    .where(installations.c.id.in_(bindparam("ids", expanding=True)))
 )
-TEAM_WEBHOOKS = select(
-    webhooks.c.id, webhooks.c.url, webhooks.c.events, webhooks.c.project_ids
-).where(webhooks.c.team_id == bindparam("team_id"))
+DELIVERY_ROW = (
+    "id",
+    "destination_kind",
+    "destination_id",
+    "url",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_status_code",
+    "last_error",
+    "delivered_at",
+    "created_at",
+)
+INSERT_DELIVERY = DriverStatement(
+    insert(deliveries).values(event_seq=_seq_of_event), column_keys=DELIVERY_ROW
+)
+
+
+@functools.lru_cache(maxsize=16)
+def _installations_of_events(count: int) -> DriverStatement:
+    """`count` installations (`id0`, `id1`, ...) with their integration's webhook and their
+    team's webhooks, in one read: a row per installation and team webhook. One statement per
+    count, since the driver takes no expanding IN; a flush's events most often involve one."""
+    return DriverStatement(
+        select(
+            installations.c.id,
+            installations.c.team_id,
+            installations.c.integration_id,
+            integrations.c.webhook_url,
+            integrations.c.events,
+            webhooks.c.id,
+            webhooks.c.url,
+            webhooks.c.events,
+            webhooks.c.project_ids,
+        )
+        .join(integrations, integrations.c.id == installations.c.integration_id)
+        .outerjoin(webhooks, webhooks.c.team_id == installations.c.team_id)
+        .where(installations.c.id.in_([bindparam(f"id{n}") for n in range(count)]))
+    )
+
+
+# A team's webhooks, for events that name a team and none of whose installations is in it.
+TEAM_WEBHOOKS = DriverStatement(
+    select(webhooks.c.id, webhooks.c.url, webhooks.c.events, webhooks.c.project_ids).where(
+        webhooks.c.team_id == bindparam("team_id")
+    )
+)
+# (id, url, subscribed types, project ids or None): a team webhook as the flush reads it.
+Hook = tuple[str, str, Sequence[str], Sequence[str] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +133,11 @@ class EventRepository:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        found = self._installations({i for event in pending for i in event.installation_ids})
+        hooks: dict[str, list[Hook]] = {}
+        found = self._installations({i for event in pending for i in event.installation_ids}, hooks)
         now = self._clock.now_ms()
         rows: list[dict[str, Any]] = []
         destinations: list[list[tuple[str, str, str]]] = []
-        hooks: dict[str, Sequence[Any]] = {}
         for event in pending:
             team_id = event.team_id or found[event.installation_ids[0]].team_id
             event_id = self._ids.new("evt")
@@ -109,39 +153,43 @@ class EventRepository:
                 }
             )
             if team_id not in hooks:
-                hooks[team_id] = self._connection.execute(TEAM_WEBHOOKS, {"team_id": team_id}).all()
+                hooks[team_id] = [
+                    (hook_id, url, types, project_ids)
+                    for hook_id, url, types, project_ids in TEAM_WEBHOOKS.rows(
+                        self._connection, {"team_id": team_id}
+                    )
+                ]
             destinations.append(
                 [
-                    ("webhook", hook.id, hook.url)
-                    for hook in hooks[team_id]
-                    if webhook_receives(event.type, hook.events, hook.project_ids, event.project_id)
+                    ("webhook", hook_id, url)
+                    for hook_id, url, types, project_ids in hooks[team_id]
+                    if webhook_receives(event.type, types, project_ids, event.project_id)
                 ]
                 + _integration_destinations(event, found)
             )
-        # Numbered by the insert, under the lock: `seq` order is commit order.
+        # Numbered by the insert, under the lock, in the order emitted: `seq` order is commit
+        # order.
         advisory_lock_id(self._connection, EVENT_NUMBERING_LOCK)
-        seqs = self._connection.execute(INSERT_EVENTS_RETURNING_SEQ, rows).scalars().all()
+        INSERT_EVENTS.run_many(self._connection, rows)
         links = [
-            {"event_seq": seq, "installation_id": installation_id}
-            for seq, event in zip(seqs, pending, strict=True)
+            {"event_id": row["id"], "installation_id": installation_id}
+            for row, event in zip(rows, pending, strict=True)
             for installation_id in event.installation_ids
         ]
+        INSERT_EVENT_INSTALLATION.run_many(self._connection, links)
         due = [
-            self._delivery(seq, kind, destination, url, now)
-            for seq, targets in zip(seqs, destinations, strict=True)
+            self._delivery(row["id"], kind, destination, url, now)
+            for row, targets in zip(rows, destinations, strict=True)
             for kind, destination, url in targets
         ]
-        if links:
-            self._connection.execute(INSERT_EVENT_INSTALLATION, links)
-        if due:
-            self._connection.execute(INSERT_DELIVERY, due)
+        INSERT_DELIVERY.run_many(self._connection, due)
 
     def _delivery(
-        self, seq: int, kind: str, destination: str, url: str, now: int
+        self, event_id: str, kind: str, destination: str, url: str, now: int
     ) -> dict[str, Any]:
         return {
             "id": self._ids.new("dlv"),
-            "event_seq": seq,
+            "event_id": event_id,
             "destination_kind": kind,
             "destination_id": destination,
             "url": url,
@@ -155,17 +203,38 @@ class EventRepository:
             "created_at": now,
         }
 
-    def _installations(self, installation_ids: Iterable[str]) -> dict[str, _Installation]:
+    def _installations(
+        self, installation_ids: Iterable[str], hooks: dict[str, list[Hook]]
+    ) -> dict[str, _Installation]:
+        """The installations by id, adding each one's team webhooks to `hooks` by team."""
         wanted = sorted(installation_ids)
         if not wanted:
             return {}
-        rows = self._connection.execute(INSTALLATIONS_OF_EVENTS, {"ids": wanted}).all()
-        return {
-            row.id: _Installation(
-                row.team_id, row.integration_id, row.webhook_url, tuple(row.events or ())
+        found: dict[str, _Installation] = {}
+        seen: set[tuple[str, str]] = set()
+        for (
+            installation_id,
+            team_id,
+            integration_id,
+            webhook_url,
+            opted_in,
+            hook_id,
+            hook_url,
+            hook_types,
+            hook_projects,
+        ) in _installations_of_events(len(wanted)).rows(
+            self._connection,
+            {f"id{n}": installation_id for n, installation_id in enumerate(wanted)},
+        ):
+            found[installation_id] = _Installation(
+                team_id, integration_id, webhook_url, tuple(opted_in or ())
             )
-            for row in rows
-        }
+            team_hooks = hooks.setdefault(team_id, [])
+            # Two installations of one team bring its webhooks twice: each is kept once.
+            if hook_id is not None and (team_id, hook_id) not in seen:
+                seen.add((team_id, hook_id))
+                team_hooks.append((hook_id, hook_url, hook_types, hook_projects))
+        return found
 
     # The feed (6.4)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Select,
     and_,
     bindparam,
     case,
@@ -32,6 +34,7 @@ from keyturn.storage.dialect import (
     driver_rows,
     supports_lateral,
 )
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
     deployments,
@@ -120,15 +123,39 @@ VALUE_SPANS = (
 )
 
 
-LIVE_BETWEEN = (
-    select(func.count())
-    .select_from(USES)
-    .where(
-        used.c.resource_id == bindparam("resource"),
-        used.c.secrets_version.between(bindparam("low"), bindparam("high")),
+def _live_between(resource: Any, low: Any, high: Any) -> Select[int]:
+    """How many live deployments use a version of `resource` in low..high: the one definition,
+    asked alone (`live_between`) and per value ended by a version (`VALUES_ENDED_BY`)."""
+    return (
+        select(func.count())
+        .select_from(USES)
+        .where(used.c.resource_id == resource, used.c.secrets_version.between(low, high))
+    )
+
+
+LIVE_BETWEEN = _live_between(bindparam("resource"), bindparam("low"), bindparam("high"))
+# The values a version ended, each with its live count in the same statement: a rotation
+# asks this once instead of reading the values and then counting (docs/performance.md, "Fifth
+# pass"). `valid_to - 1` is the value's last version.
+# Both run on the driver's connection (storage/driver.py), as every rotation does.
+VALUES_ENDED_BY = DriverStatement(
+    select(
+        resource_secrets.c.name,
+        resource_secrets.c.valid_from,
+        _live_between(
+            resource_secrets.c.resource_id,
+            resource_secrets.c.valid_from,
+            resource_secrets.c.valid_to - 1,
+        ).scalar_subquery(),
+    ).where(
+        resource_secrets.c.resource_id == bindparam("resource"),
+        resource_secrets.c.valid_to == bindparam("version"),
     )
 )
-ANNOUNCE = insert(revocable_values)
+ANNOUNCE = DriverStatement(
+    insert(revocable_values),
+    column_keys=("resource_id", "name", "from_version", "to_version", "announced_at"),
+)
 
 
 class LedgerRepository:
@@ -249,15 +276,11 @@ class LedgerRepository:
 
     # The values announced safe to revoke (`resource.secrets.value-revocable`).
 
-    def values_ended_by(self, resource_id: str, version: int) -> list[ValueSpan]:
-        """The values that version `version` ended (rows whose `valid_to` it is)."""
-        rows = self._connection.execute(
-            select(resource_secrets.c.name, resource_secrets.c.valid_from).where(
-                resource_secrets.c.resource_id == resource_id,
-                resource_secrets.c.valid_to == version,
-            )
-        ).all()
-        return [_superseded(name, valid_from, version) for name, valid_from in rows]
+    def values_ended_by(self, resource_id: str, version: int) -> list[tuple[ValueSpan, int]]:
+        """The values that version `version` ended (rows whose `valid_to` it is), each with
+        how many live deployments use one of its versions (see `live_between`)."""
+        rows = VALUES_ENDED_BY.rows(self._connection, {"resource": resource_id, "version": version})
+        return [(_superseded(name, valid_from, version), live) for name, valid_from, live in rows]
 
     def unannounced_values_using(
         self, resource_id: str, versions: Sequence[int]
@@ -313,10 +336,8 @@ class LedgerRepository:
     def announce(self, resource_id: str, spans: Sequence[ValueSpan], *, at: int) -> None:
         """Record `spans` as announced safe to revoke, in one statement (a value announced a
         second time raises IntegrityError)."""
-        if not spans:
-            return
-        self._connection.execute(
-            ANNOUNCE,
+        ANNOUNCE.run_many(
+            self._connection,
             [
                 {
                     "resource_id": resource_id,

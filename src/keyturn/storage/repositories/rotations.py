@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.rotations import Rotation, RotationError
+from keyturn.storage.driver import DriverStatement
 from keyturn.storage.tables import resources, rotations
 
 # A rotation with its resource's partner id, which every answer names it by.
@@ -20,10 +21,13 @@ ROTATION_ROWS = select(rotations, resources.c.partner_id).join(
     resources, rotations.c.resource_id == resources.c.internal_id
 )
 NEWEST_FIRST = (rotations.c.number.desc(),)
-# Built once: every effective secrets write asks it, and building a statement per call cost
-# more than the database took to answer it.
-PENDING_OF_RESOURCE = ROTATION_ROWS.where(
-    rotations.c.resource_id == bindparam("resource_id"), rotations.c.status == "pending"
+# Every effective secrets write asks it, and there is most often none: built once and run on
+# the driver's connection (storage/driver.py), it reads only the id, and a rotation found is
+# then read whole (the driver cannot read `delay_hours`, a float, on psycopg).
+PENDING_OF_RESOURCE = DriverStatement(
+    select(rotations.c.id).where(
+        rotations.c.resource_id == bindparam("resource_id"), rotations.c.status == "pending"
+    )
 )
 
 
@@ -60,10 +64,8 @@ class RotationRepository:
 
     def pending(self, resource_internal_id: str) -> Rotation | None:
         """The resource's pending rotation, whether or not its deadline has passed."""
-        row = self._connection.execute(
-            PENDING_OF_RESOURCE, {"resource_id": resource_internal_id}
-        ).first()
-        return _rotation(row) if row else None
+        found = PENDING_OF_RESOURCE.first(self._connection, {"resource_id": resource_internal_id})
+        return self.get(found[0]) if found else None
 
     def past_deadline(self, now_ms: int, *, limit: int) -> list[Rotation]:
         """Up to `limit` pending rotations whose deadline is `now_ms` or earlier, oldest first."""

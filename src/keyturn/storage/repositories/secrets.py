@@ -7,6 +7,7 @@ added names from N: O(changed secrets) rows, whatever else refers to the resourc
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -94,17 +95,37 @@ ROWS_AT_VERSION = DriverStatement(
         ),
     )
 )
-# Bound names differ from the columns': SQLAlchemy reserves those for its own SET parameters.
-CLOSE_ROWS = (
-    update(resource_secrets)
-    .where(
-        resource_secrets.c.resource_id == bindparam("resource"),
-        resource_secrets.c.valid_to.is_(None),
-        resource_secrets.c.name.in_(bindparam("names", expanding=True)),
-    )
-    .values(valid_to=bindparam("closed_at"))
+# What a PUT writes, run on the driver's connection (storage/driver.py), each in one call.
+SECRET_ROW = (
+    "resource_id",
+    "name",
+    "valid_from",
+    "valid_to",
+    "prefix",
+    "value_ciphertext",
+    "overrides_ciphertext",
 )
-INSERT_ROWS = insert(resource_secrets)
+INSERT_ROWS = DriverStatement(insert(resource_secrets), column_keys=SECRET_ROW)
+
+
+@functools.lru_cache(maxsize=64)
+def _close_rows(count: int) -> DriverStatement:
+    """Close the current rows of `count` names (`name0`, `name1`, ...) of one resource.
+
+    One statement per count, since the driver takes no expanding IN: one scan of the
+    resource's current rows (`ix_resource_secrets_current`), where a statement per name would
+    scan them once per name. Bound names differ from the columns': SQLAlchemy reserves those
+    for its own SET parameters.
+    """
+    return DriverStatement(
+        update(resource_secrets)
+        .where(
+            resource_secrets.c.resource_id == bindparam("resource"),
+            resource_secrets.c.valid_to.is_(None),
+            resource_secrets.c.name.in_([bindparam(f"name{n}") for n in range(count)]),
+        )
+        .values(valid_to=bindparam("closed_at"))
+    )
 
 
 def _referenced_values(target: str) -> Select[Any]:
@@ -231,24 +252,16 @@ class SecretRepository:
         secrets: Mapping[str, Secret],
     ) -> None:
         """Store `version`: close superseded rows and add one row per written secret."""
-        superseded = change.changed | change.removed
+        superseded = sorted(change.changed | change.removed)
         if superseded:
-            self._connection.execute(
-                CLOSE_ROWS,
-                {
-                    "resource": resource.internal_id,
-                    "names": sorted(superseded),
-                    "closed_at": version,
-                },
+            names = {f"name{n}": name for n, name in enumerate(superseded)}
+            _close_rows(len(superseded)).run(
+                self._connection, {"resource": resource.internal_id, "closed_at": version, **names}
             )
-        if change.written:
-            self._connection.execute(
-                INSERT_ROWS,
-                [
-                    self._sealed_row(resource, version, secrets[name])
-                    for name in sorted(change.written)
-                ],
-            )
+        INSERT_ROWS.run_many(
+            self._connection,
+            [self._sealed_row(resource, version, secrets[name]) for name in sorted(change.written)],
+        )
 
     def _sealed_row(self, resource: Resource, version: int, secret: Secret) -> dict[str, Any]:
         overrides = dict(secret.environment_overrides)
