@@ -32,7 +32,7 @@ Row = tuple[Any, ...]
 _Processor = Callable[[Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Compiled:
     sql: str
     # The bound names in order for a positional driver (SQLite's `?`); None for a named one
@@ -41,8 +41,13 @@ class _Compiled:
     # Values bound in the statement itself (`column == 5`), used unless the caller gives one.
     defaults: Mapping[str, Any]
     binders: Mapping[str, _Processor]
-    # One per result column, None where the driver's value is already the answer.
-    readers: tuple[_Processor | None, ...]
+    dialect: Dialect
+    # The result columns' types as the dialect implements them.
+    column_types: tuple[Any, ...]
+    # One per result column, None where the driver's value is already the answer. Asked of
+    # each type with the driver's type code of its column (PostgreSQL's numeric types choose
+    # by it), so they are known after the first execution.
+    readers: tuple[_Processor | None, ...] | None = None
 
     def arguments(self, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
         values = {**self.defaults, **params} if self.defaults else dict(params)
@@ -53,10 +58,21 @@ class _Compiled:
             return values
         return tuple(values[name] for name in self.positions)
 
-    def read(self, rows: Sequence[Row]) -> list[Row]:
-        if not any(self.readers):
-            return list(rows)
+    def read(self, rows: Sequence[Row], description: Sequence[Sequence[Any]] | None) -> list[Row]:
         readers = self.readers
+        if readers is None:
+            codes = [column[1] for column in description or ()]
+            if len(codes) == len(self.column_types):
+                readers = tuple(
+                    kind.result_processor(self.dialect, code)
+                    for kind, code in zip(self.column_types, codes, strict=True)
+                )
+            else:
+                # Columns of textual SQL have no type: the driver's values are the answer.
+                readers = (None,) * len(codes)
+            self.readers = readers
+        if not any(readers):
+            return list(rows)
         return [
             tuple(
                 value if reader is None else reader(value)
@@ -94,11 +110,12 @@ class DriverStatement:
         try:
             cursor.execute(compiled.sql, arguments)
             rows = cursor.fetchall()
+            description = cursor.description
         except BaseException as error:
             connection._handle_dbapi_exception(error, compiled.sql, arguments, cursor, None)
         finally:
             cursor.close()
-        return compiled.read(rows)
+        return compiled.read(rows, description)
 
     def first(self, connection: Connection, params: Mapping[str, Any]) -> Row | None:
         """The first row, or None (for statements that return at most one)."""
@@ -168,7 +185,6 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: list[str] | N
         positions=None if positions is None else tuple(positions),
         defaults={name: bind.effective_value for name, bind in binds.items() if not bind.required},
         binders=binders,
-        readers=tuple(
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
-        ),
+        dialect=dialect,
+        column_types=tuple(column.type.dialect_impl(dialect) for column in columns),
     )
