@@ -9,9 +9,6 @@ PostgreSQL's pool). What differs statement by statement lives here:
   that do not exist yet, on transaction-scoped advisory locks.
 * **Writer queues.** SQLite writers of one process wait in a FIFO queue before `BEGIN
   IMMEDIATE` (writer_queue.py); PostgreSQL writers need none.
-* **Raw reads.** A hot read of thousands of small rows (the usage ledger's ids) may go to the
-  driver's cursor and get plain tuples: building SQLAlchemy rows costs more than the query.
-  The drivers name parameters differently (sqlite3 `:name`, psycopg `%(name)s`).
 * **Lateral joins.** PostgreSQL can take "the newest k rows of each outer row" as a `LATERAL`
   subquery, one index range each; SQLite has no `LATERAL` (and plans its joins as nested loops
   over the index anyway). The usage ledger's newest ids use it (`supports_lateral`).
@@ -23,7 +20,6 @@ PostgreSQL's pool). What differs statement by statement lives here:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -45,35 +41,6 @@ def lock_rows(connection: Connection, query: Select[Any]) -> None:
     """Take the write lock of the rows `query` selects (PostgreSQL; SQLite is serial)."""
     if not serializes_writers(connection):
         connection.execute(query.with_for_update())
-
-
-@dataclass(frozen=True)
-class DriverPlaceholders:
-    """How the driver's SQL text names a parameter (for `driver_rows`): called with a name,
-    gives its placeholder. Hashable, so SQL built with it can be cached per driver."""
-
-    pattern: str
-
-    def __call__(self, name: str) -> str:
-        return self.pattern.format(name)
-
-
-def driver_placeholders(connection: Connection) -> DriverPlaceholders:
-    """The placeholders of the transaction's driver: psycopg `%(name)s`, sqlite3 `:name`."""
-    return DriverPlaceholders("%({})s" if connection.dialect.name == POSTGRESQL else ":{}")
-
-
-def driver_rows(
-    connection: Connection, sql: str, parameters: dict[str, Any]
-) -> list[tuple[Any, ...]]:
-    """Run `sql` (its parameters written with `driver_placeholders`) on the transaction's own driver
-    connection, and return the rows as the driver's tuples."""
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(sql, parameters)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
 
 
 def supports_lateral(connection: Connection) -> bool:

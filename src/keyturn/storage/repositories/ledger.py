@@ -24,16 +24,12 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     union_all,
 )
 
 from keyturn.domain.ledger import ValueSpan, VersionRecord, VersionUsage
-from keyturn.storage.dialect import (
-    DriverPlaceholders,
-    driver_placeholders,
-    driver_rows,
-    supports_lateral,
-)
+from keyturn.storage.dialect import supports_lateral
 from keyturn.storage.driver import DriverStatement
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.tables import (
@@ -87,18 +83,22 @@ NEWEST_PART_LATERAL = (
 
 
 @functools.lru_cache(maxsize=128)
-def _newest_deployments(versions: int, name: DriverPlaceholders, lateral: bool) -> str:
+def _newest_deployments(versions: int, lateral: bool) -> DriverStatement:
     """The newest ids of `versions` versions of one resource: per version, its part of the
     usage index read from the newest end as far as its own limit (`v0`, `k0`, `v1`, ...).
 
-    SQL text for the driver, built once per number of versions: up to 5,000 rows of three
-    small columns, which SQLAlchemy's rows would take longer to build than the database takes
-    to answer (see `dialect.driver_rows`).
+    Built once per number of versions, and run on the driver's connection (storage/driver.py):
+    up to 5,000 rows of three small columns, which SQLAlchemy's rows would take longer to build
+    than the database takes to answer.
     """
     part = NEWEST_PART_LATERAL if lateral else NEWEST_PART
-    return " UNION ALL ".join(
-        part.format(resource=name("resource"), version=name(f"v{n}"), limit=name(f"k{n}"), n=n)
-        for n in range(versions)
+    return DriverStatement(
+        text(
+            " UNION ALL ".join(
+                part.format(resource=":resource", version=f":v{n}", limit=f":k{n}", n=n)
+                for n in range(versions)
+            )
+        )
     )
 
 
@@ -238,14 +238,8 @@ class LedgerRepository:
             for index, (version, count) in enumerate(chunk):
                 parameters[f"v{index}"] = version
                 parameters[f"k{index}"] = count
-            sql = _newest_deployments(
-                len(chunk),
-                driver_placeholders(self._connection),
-                supports_lateral(self._connection),
-            )
-            for version, created_at, deployment_id in driver_rows(
-                self._connection, sql, parameters
-            ):
+            newest = _newest_deployments(len(chunk), supports_lateral(self._connection))
+            for version, created_at, deployment_id in newest.rows(self._connection, parameters):
                 found.setdefault(version, []).append((created_at, deployment_id))
         for ids in found.values():
             # UNION ALL promises no order across its parts' rows: sort each version's few.
