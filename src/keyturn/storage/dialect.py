@@ -54,7 +54,7 @@ def lock_table(connection: Connection, table: Table) -> None:
     query), `LOCK TABLE` takes no snapshot, so a REPEATABLE READ transaction that starts with
     it reads what was committed before it got the lock."""
     if not serializes_writers(connection):
-        connection.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
+        _table_lock(table.name).run(connection, {})
 
 
 def advisory_lock(connection: Connection, key: str) -> None:
@@ -86,6 +86,12 @@ def advisory_lock_id(connection: Connection, lock_id: int) -> None:
     """`advisory_lock` by a number, for callers that must agree on one without keyturn's code."""
     if not serializes_writers(connection):
         _LOCK_BY_ID.run(connection, {"id": lock_id})
+
+
+@cache
+def _table_lock(name: str) -> DriverStatement:
+    # On the driver's connection (driver.py): every deployment create takes it.
+    return DriverStatement(text(f"LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE"))
 
 
 # On the driver's connection (driver.py): the outbox takes it in every emitting write.

@@ -35,16 +35,27 @@ from keyturn.storage.tables import deployments, env_snapshot_versions, env_snaps
 
 entries = env_snapshot_versions
 
-# What creating a deployment writes, built once: the rows go as parameters, so SQLAlchemy
-# compiles each statement once per process instead of building and keying it per request.
-INSERT_DEPLOYMENT = insert(deployments)
-# On the driver's connection: every deployment create asks it (storage/driver.py).
+# What creating a deployment writes, built once: the rows go as parameters. The statements
+# every deployment create runs are on the driver's connection (storage/driver.py).
+DEPLOYMENT_ROW = (
+    "id",
+    "project_id",
+    "name",
+    "target",
+    "git_branch",
+    "url",
+    "created_at",
+    "copied_env_ciphertext",
+    "env_snapshot_id",
+    "serving",
+)
+INSERT_DEPLOYMENT = DriverStatement(insert(deployments), column_keys=DEPLOYMENT_ROW)
 FIND_SNAPSHOT = DriverStatement(
     select(env_snapshots.c.id).where(env_snapshots.c.digest == bindparam("digest"))
 )
 INSERT_SNAPSHOT = insert(env_snapshots).returning(env_snapshots.c.id)
 INSERT_ENTRIES = insert(entries)
-NEWEST_OF_GROUP = (
+NEWEST_OF_GROUP = DriverStatement(
     select(deployments.c.created_at, deployments.c.id)
     .where(
         deployments.c.project_id == bindparam("project_id"),
@@ -54,7 +65,7 @@ NEWEST_OF_GROUP = (
     .order_by(deployments.c.created_at.desc(), deployments.c.id.desc())
     .limit(1)
 )
-SET_SERVING = (
+SET_SERVING = DriverStatement(
     update(deployments)
     # Not the columns' names: an UPDATE keeps those for its SET values.
     .where(deployments.c.id == bindparam("deployment"))
@@ -120,8 +131,8 @@ class DeploymentRepository:
         if serving and previous is not None:
             self._set_serving(previous[1], serving=False)
         snapshot_id = self._snapshot(secrets_versions) if secrets_versions else None
-        self._connection.execute(
-            INSERT_DEPLOYMENT,
+        INSERT_DEPLOYMENT.run(
+            self._connection,
             {
                 "id": deployment.id,
                 "project_id": project_id,
@@ -216,14 +227,14 @@ class DeploymentRepository:
         self, project_id: str, target: str, git_branch: str | None
     ) -> tuple[int, str] | None:
         """(created_at, id) of the group's newest deployment, if it has one."""
-        row = self._connection.execute(
-            NEWEST_OF_GROUP,
+        row = NEWEST_OF_GROUP.first(
+            self._connection,
             {"project_id": project_id, "target": target, "git_branch": git_branch},
-        ).first()
-        return None if row is None else (row.created_at, row.id)
+        )
+        return None if row is None else (row[0], row[1])
 
     def _set_serving(self, deployment_id: str, *, serving: bool) -> None:
-        self._connection.execute(SET_SERVING, {"deployment": deployment_id, "now_serving": serving})
+        SET_SERVING.run(self._connection, {"deployment": deployment_id, "now_serving": serving})
 
     def _with_versions(self, rows: Sequence[Row[Any]]) -> list[Deployment]:
         snapshot_ids = sorted({row.env_snapshot_id for row in rows} - {None})
