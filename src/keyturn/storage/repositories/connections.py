@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
-    Row,
     String,
     and_,
     bindparam,
@@ -46,7 +45,6 @@ from keyturn.storage.driver import DriverStatement
 from keyturn.storage.repositories.batches import BATCH_SIZE, MAX_OR_TERMS, batches
 from keyturn.storage.repositories.columns import (
     environment_columns,
-    environments_of,
     share_an_environment,
 )
 from keyturn.storage.tables import (
@@ -82,15 +80,7 @@ DISTINCT_PREFIXES = text(
 # Connections of some projects to live resources, with what a derived record says of each,
 # in `_link`'s order. Built once: env pull runs it on every call, and only the bound ids change.
 LINK_COLUMNS = (
-    connections.c.id,
-    connections.c.resource_id,
-    connections.c.project_id,
-    connections.c.in_production,
-    connections.c.in_preview,
-    connections.c.in_development,
-    connections.c.env_var_prefix,
-    connections.c.make_sensitive,
-    connections.c.created_at,
+    *connections.c,
     resources.c.installation_id,
     installations.c.integration_id,
     resources.c.product_id,
@@ -351,7 +341,25 @@ def _taken_key_query(terms: int) -> Any:
 
 
 def _link(row: Sequence[Any]) -> tuple[Connection, ConnectedResource]:
-    """A row of `LINK_COLUMNS`, unpacked by position."""
+    """A row of `LINK_COLUMNS`: the connection's columns, then its resource's."""
+    connection = _connection(row)
+    installation_id, integration_id, product_id, secrets_version, updated_at, partner_id = row[
+        len(connections.c) :
+    ]
+    resource = ConnectedResource(
+        connection.resource_id,
+        installation_id,
+        integration_id,
+        product_id,
+        secrets_version,
+        updated_at,
+        partner_id,
+    )
+    return connection, resource
+
+
+def _connection(row: Sequence[Any]) -> Connection:
+    """A row that starts with the `connections` columns in the table's order, by position."""
     (
         connection_id,
         resource_id,
@@ -362,13 +370,7 @@ def _link(row: Sequence[Any]) -> tuple[Connection, ConnectedResource]:
         prefix,
         make_sensitive,
         created_at,
-        installation_id,
-        integration_id,
-        product_id,
-        secrets_version,
-        updated_at,
-        partner_id,
-    ) = row
+    ) = row[: len(connections.c)]
     environments = tuple(
         environment
         for environment, included in zip(
@@ -376,35 +378,6 @@ def _link(row: Sequence[Any]) -> tuple[Connection, ConnectedResource]:
         )
         if included
     )
-    return (
-        Connection(
-            connection_id,
-            resource_id,
-            project_id,
-            environments,
-            prefix,
-            make_sensitive,
-            created_at,
-        ),
-        ConnectedResource(
-            resource_id,
-            installation_id,
-            integration_id,
-            product_id,
-            secrets_version,
-            updated_at,
-            partner_id,
-        ),
-    )
-
-
-def _connection(row: Row[Any]) -> Connection:
     return Connection(
-        id=row.id,
-        resource_id=row.resource_id,
-        project_id=row.project_id,
-        environments=environments_of(row),
-        env_var_prefix=row.env_var_prefix,
-        make_sensitive=row.make_sensitive,
-        created_at=row.created_at,
+        connection_id, resource_id, project_id, environments, prefix, make_sensitive, created_at
     )

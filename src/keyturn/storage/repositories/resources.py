@@ -22,7 +22,8 @@ from keyturn.storage.driver import DriverStatement
 from keyturn.storage.tables import resources, secrets_versions
 
 # A resource's columns in `Resource`'s field order: a row of them is `Resource(*row)`.
-RESOURCE = tuple(resources.c[field.name] for field in fields(Resource))
+RESOURCE_FIELDS = tuple(field.name for field in fields(Resource))
+RESOURCE = tuple(resources.c[name] for name in RESOURCE_FIELDS)
 # The statements of every secrets PUT, built once and run on the driver's connection
 # (storage/driver.py). Only the bound values change.
 _LIVE_RESOURCE = select(*RESOURCE).where(
@@ -196,36 +197,5 @@ def _field_values(fields: ResourceFields) -> dict[str, Any]:
 
 
 def _resource(row: Sequence[Any]) -> Resource:
-    """A row selected as `RESOURCE`, unpacked by position (by name costs more)."""
-    (
-        internal_id,
-        installation_id,
-        partner_id,
-        product_id,
-        name,
-        status,
-        ownership,
-        metadata,
-        billing_plan,
-        notification,
-        extras,
-        secrets_version,
-        created_at,
-        updated_at,
-    ) = row
-    return Resource(
-        internal_id,
-        installation_id,
-        partner_id,
-        product_id,
-        name,
-        status,
-        ownership,
-        metadata,
-        billing_plan,
-        notification,
-        extras,
-        secrets_version,
-        created_at,
-        updated_at,
-    )
+    """A row selected as `RESOURCE`."""
+    return Resource(**dict(zip(RESOURCE_FIELDS, row, strict=True)))
