@@ -16,7 +16,7 @@ from keyturn.domain.clock import SettableClock
 from keyturn.storage.repositories.deployments import open_copied_env, seal_copied_env
 from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots
 from tests.conftest import Partner, Workspace
-from tests.storage.test_migrations import _migrate, references_0011
+from tests.storage.test_migrations import _migrate, connected_projects, references_0011
 
 DEPLOYMENT_COLUMNS_0011 = (
     "id",
@@ -37,28 +37,8 @@ def _world(
     """Deployments of every kind a snapshot must carry: shared and not, two targets and a
     branch, a rotation between them, a resource deleted after, one without resources, and
     one deleted."""
-    partner.import_resource(
-        "db1",
-        secrets=[
-            {"name": "URL", "value": "db1-url-1", "environmentOverrides": {"preview": "db1-pre"}},
-            {"name": "NEXT_PUBLIC_HOST", "value": "db1-host", "prefix": "ACME"},
-        ],
-    )
-    partner.import_resource("db2", secrets=[{"name": "TOKEN", "value": "db2-token-1"}])
-    web, api = workspace.create_project("web"), workspace.create_project("api")
+    web, api = connected_projects(partner, workspace)
     bare = workspace.create_project("bare")
-    assert (
-        workspace.connect(
-            web,
-            "db1",
-            envVarPrefix="DB1",
-            makeEnvVarsSensitive=True,
-            envVarEnvironments=["production", "preview"],
-        ).status_code
-        == 201
-    )
-    assert workspace.connect(web, "db2").status_code == 201
-    assert workspace.connect(api, "db1", envVarEnvironments=["preview"]).status_code == 201
     workspace.add_var(
         web, {"key": "API_KEY", "value": "user-1", "type": "encrypted", "target": ["production"]}
     )

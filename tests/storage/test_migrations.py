@@ -260,10 +260,9 @@ def _tokens_expiry_column(runtime: Runtime, *, present: bool) -> None:
         connection.execute(sa.text(statement))
 
 
-def test_upgrade_to_references_keeps_what_every_deployment_pulls(
-    runtime: Runtime, partner: Partner, workspace: Workspace
-) -> None:
-    client = partner.client
+def connected_projects(partner: Partner, workspace: Workspace) -> tuple[str, str]:
+    """Two resources and two projects connected to them in different shapes: `web` to db1
+    (prefixed, sensitive, production and preview) and db2, `api` to db1 in preview."""
     partner.import_resource(
         "db1",
         secrets=[
@@ -285,6 +284,14 @@ def test_upgrade_to_references_keeps_what_every_deployment_pulls(
     )
     assert workspace.connect(web, "db2").status_code == 201
     assert workspace.connect(api, "db1", envVarEnvironments=["preview"]).status_code == 201
+    return web, api
+
+
+def test_upgrade_to_references_keeps_what_every_deployment_pulls(
+    runtime: Runtime, partner: Partner, workspace: Workspace
+) -> None:
+    client = partner.client
+    web, api = connected_projects(partner, workspace)
     created = workspace.add_var(
         web, {"key": "API_KEY", "value": "user-1", "type": "encrypted", "target": ["production"]}
     )
