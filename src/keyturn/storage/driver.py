@@ -2,10 +2,11 @@
 
 Running a statement through SQLAlchemy's `Connection.execute` costs 40 to 70 µs of CPU even when
 its compiled form is cached (the cache key, the execution context, parameter and result
-processing, the events), against 5 to 15 µs for the driver to run it on SQLite. Every secrets
-PUT, env pull and deployment runs a handful of the same statements, so those few are
-`DriverStatement`s: the SQL is still written with SQLAlchemy Core and compiled by it, once per
-dialect; only the execution skips the machinery.
+processing, the events), against 5 to 15 µs for the driver to run it on SQLite. The hot
+paths run a handful of the same statements each time (the token look-up, the secrets PUT and a
+rotation's writes with their outbox, env pull, deployment create, the usage ledger's newest
+ids), so those are `DriverStatement`s: the SQL is still written with SQLAlchemy Core and
+compiled by it, once per dialect; only the execution skips the machinery.
 
 What the machinery did that matters is kept:
 * each column's bind and result processors (JSON, SQLite's booleans) are applied, so a row reads
