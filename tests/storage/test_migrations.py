@@ -12,10 +12,12 @@ from sqlalchemy import inspect, select
 
 from keyturn.app import Runtime
 from keyturn.domain.environment import resolve_entries
+from keyturn.domain.resources import Resource
 from keyturn.domain.secrets import Secret, diff_secrets, merge_secrets
 from keyturn.services.env import project_variables
 from keyturn.storage.migrate import alembic_config, pending_migrations, upgrade
 from keyturn.storage.repositories.deployments import open_copied_env
+from keyturn.storage.repositories.resources import RESOURCE_FIELDS
 from keyturn.storage.tables import deployments, metadata, resources
 from tests.conftest import Partner, Workspace
 from tests.storage_snapshot import database_snapshot
@@ -135,13 +137,25 @@ def _deploy_as_0002(
     return deployment_id
 
 
+# The resource columns revision 0002 had, in `Resource`'s field order.
+RESOURCE_FIELDS_0002 = tuple(name for name in RESOURCE_FIELDS if name != "secrets_digest")
+
+
 def _update_secrets_as_0002(
     runtime: Runtime, installation_id: str, partner_id: str, update: list[Secret]
 ) -> None:
     """A partial secrets update as revision 0002 stored it: a version row without provenance."""
+    # Read with 0002's columns: today's `live` reads columns added later (secrets_digest).
+    with runtime.store.engine.connect() as connection:
+        row = connection.execute(
+            select(*(resources.c[name] for name in RESOURCE_FIELDS_0002)).where(
+                resources.c.installation_id == installation_id,
+                resources.c.partner_id == partner_id,
+                resources.c.deleted_at.is_(None),
+            )
+        ).one()
+    resource = Resource(**dict(zip(RESOURCE_FIELDS_0002, row, strict=True)))
     with runtime.store.write() as uow:
-        resource = uow.resources.live(installation_id, partner_id, for_update=True)
-        assert resource is not None
         current = uow.secrets.current(resource)
         merged = merge_secrets(current, update, partial=True)
         version = resource.secrets_version + 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 ResourceStatus = Literal[
@@ -33,6 +33,10 @@ class Resource:
     secrets_version: int
     created_at: int
     updated_at: int
+    # A keyed digest of the current version's whole secret set (storage's HMAC), written with
+    # the version: a PUT that sends the same set again is answered without opening a value.
+    # None when not known (written before digests, or under another master key).
+    secrets_digest: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

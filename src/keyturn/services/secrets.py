@@ -158,16 +158,25 @@ def apply_secrets(
     `secrets` must already have passed `validate_secrets`. `provenance` says what made the
     version (5.1 `source`); a request that changes nothing records nothing.
     """
-    current = uow.secrets.current(resource)
-    merged = merge_secrets(current, secrets, partial=partial)
+    # A full replace needs no stored value to know the set it leaves: when that set's digest
+    # is the one recorded with the current version, nothing changes, and no value is read.
+    current = uow.secrets.current(resource) if partial else None
+    merged = merge_secrets(current or {}, secrets, partial=partial)
     check_secret_count(merged)
     if resource.status == INACTIVE_STATUS:
         raise RuleViolation(
             Code.RESOURCE_NOT_ACTIVE,
             f"resource {resource.partner_id!r} is uninstalled and takes no secrets",
         )
+    digest = uow.secrets.digest(merged)
+    if digest == resource.secrets_digest:
+        return resource.secrets_version
+    if current is None:
+        current = uow.secrets.current(resource)
     change = diff_secrets(current, merged)
     if change.is_empty:
+        # The same set under a digest not known yet: record it, so the next repeat is cheap.
+        uow.resources.record_secrets_digest(resource, digest)
         return resource.secrets_version
     _refuse_new_key_conflicts(uow, resource, current, merged)
     version = resource.secrets_version + 1
@@ -184,7 +193,7 @@ def apply_secrets(
             # Past its deadline: this write is the one that meets it, so it records the failure.
             end_rotation(uow, resource, pending.id, failed=timed_out_error(), user_id=None)
     uow.secrets.write_version(resource, version, change, merged)
-    uow.resources.record_secrets_version(resource, version, provenance)
+    uow.resources.record_secrets_version(resource, version, provenance, digest)
     uow.events.emit(secrets_updated_event(resource, version, provenance.source, change))
     if completes is not None:
         # The partner's own write: no user made it (6.1 `user: null`).

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import secrets
 
 from cryptography.exceptions import InvalidTag
@@ -61,6 +62,7 @@ class KeyRing:
         self._primary_id = key_id_of(primary)
         self._primary = primary
         self._keys = {key_id_of(key): AESGCM(key) for key in (primary, *older)}
+        self._derived: dict[str, bytes] = {}
 
     def __repr__(self) -> str:
         return f"KeyRing(primary={self._primary_id.hex()}, keys={len(self._keys)})"
@@ -79,10 +81,21 @@ class KeyRing:
         """A key for another use than sealing (the dashboard's session signer), derived from
         the primary key with HKDF: every process holding the ring derives the same one, and
         nothing new needs storing. Rotating the master key changes it."""
-        info = f"keyturn derived key: {purpose}".encode()
-        return HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=info).derive(
-            self._primary
-        )
+        derived = self._derived.get(purpose)
+        if derived is None:
+            info = f"keyturn derived key: {purpose}".encode()
+            derived = HKDF(algorithm=SHA256(), length=KEY_BYTES, salt=None, info=info).derive(
+                self._primary
+            )
+            # Per ring and purpose, always the same: derived once, not on every request.
+            self._derived[purpose] = derived
+        return derived
+
+    def mac(self, purpose: str, message: bytes) -> bytes:
+        """HMAC-SHA256 of `message` under the key derived for `purpose`: a digest that says
+        whether two messages are equal and nothing else about them, even to someone who reads
+        the database. Rotating the master key changes every digest."""
+        return hmac.digest(self.derived_key(purpose), message, "sha256")
 
     def seal(self, plaintext: str, *, associated_data: str) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)

@@ -133,6 +133,10 @@ resources = Table(
     Column("updated_at", BigInteger, nullable=False),
     # Deleted resources stay, so that deployments keep pointing at the versions they used.
     Column("deleted_at", BigInteger, nullable=True),
+    # HMAC of the current version's whole secret set, written with `secrets_version` by the
+    # same statement (ResourceRepository.record_secrets_version); NULL when not known.
+    # Hex, not binary: every binary column is a sealed one (storage/sealed_columns.py).
+    Column("secrets_digest", String(64), nullable=True),
     # One live resource per partner id and installation; a deleted one may be imported again.
     Index(
         "uq_resources_live_partner_id",

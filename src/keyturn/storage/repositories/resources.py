@@ -46,7 +46,16 @@ ADD_SECRETS_VERSION = DriverStatement(insert(secrets_versions), column_keys=VERS
 SET_SECRETS_VERSION = DriverStatement(
     update(resources)
     .where(resources.c.internal_id == bindparam("resource"))
-    .values(secrets_version=bindparam("new_version"), updated_at=bindparam("now"))
+    .values(
+        secrets_version=bindparam("new_version"),
+        secrets_digest=bindparam("digest"),
+        updated_at=bindparam("now"),
+    )
+)
+SET_SECRETS_DIGEST = DriverStatement(
+    update(resources)
+    .where(resources.c.internal_id == bindparam("resource"))
+    .values(secrets_digest=bindparam("digest"))
 )
 
 
@@ -121,9 +130,11 @@ class ResourceRepository:
         )
 
     def record_secrets_version(
-        self, resource: Resource, version: int, provenance: VersionProvenance
+        self, resource: Resource, version: int, provenance: VersionProvenance, digest: str
     ) -> None:
-        """Make `version` the resource's current secrets version, recording what made it."""
+        """Make `version` the resource's current secrets version, recording what made it;
+        `digest` is its whole set's (`SecretRepository.digest`), set by the same statement, so
+        the two never disagree."""
         now = self._clock.now_ms()
         ADD_SECRETS_VERSION.run(
             self._connection,
@@ -138,7 +149,19 @@ class ResourceRepository:
         )
         SET_SECRETS_VERSION.run(
             self._connection,
-            {"resource": resource.internal_id, "new_version": version, "now": now},
+            {
+                "resource": resource.internal_id,
+                "new_version": version,
+                "digest": digest,
+                "now": now,
+            },
+        )
+
+    def record_secrets_digest(self, resource: Resource, digest: str) -> None:
+        """Record the digest of the set the resource holds, found equal to `digest` in full
+        (its digest was not known, or made under another master key)."""
+        SET_SECRETS_DIGEST.run(
+            self._connection, {"resource": resource.internal_id, "digest": digest}
         )
 
     def has_secrets_version(self, resource: Resource, version: int) -> bool:

@@ -42,6 +42,8 @@ VALUE_COLUMNS = (
     resources.c.installation_id,
 )
 NO_OVERRIDES: Mapping[str, str] = MappingProxyType({})
+# The purpose of the key `secret_set_digest` is keyed with (KeyRing.derived_key).
+DIGEST_KEY_PURPOSE = "secret set digest"
 
 
 def _current_values_in_target(target: str) -> Select[Any]:
@@ -165,6 +167,10 @@ class SecretRepository:
         """The resource's secrets in its current version, decrypted."""
         rows = CURRENT_ROWS.rows(self._connection, {"resource_id": resource.internal_id})
         return self._unsealed(resource.installation_id, rows)
+
+    def digest(self, secrets: Mapping[str, Secret]) -> str:
+        """The digest of a whole secret set under this store's keys (`secret_set_digest`)."""
+        return secret_set_digest(self._keys, secrets)
 
     def at_version(self, resource: Resource, version: int) -> dict[str, Secret]:
         """The resource's secrets as they were in `version`, decrypted."""
@@ -333,6 +339,21 @@ class SecretRepository:
                 )
             )
         return Secret(name=name, value=value, prefix=prefix, environment_overrides=overrides)
+
+
+def secret_set_digest(keys: KeyRing, secrets: Mapping[str, Secret]) -> str:
+    """A keyed digest of a whole secret set, by name: equal for two sets exactly when every
+    name's value, prefix and overrides are equal (what `diff_secrets` compares), so a PUT can
+    be found to change nothing without opening the stored values. An HMAC under a key derived
+    from the master key: the database alone tells nothing about the values."""
+    canonical = json.dumps(
+        [
+            (name, secret.value, secret.prefix, sorted(secret.environment_overrides.items()))
+            for name, secret in sorted(secrets.items())
+        ],
+        separators=(",", ":"),
+    )
+    return keys.mac(DIGEST_KEY_PURPOSE, canonical.encode()).hex()
 
 
 def secret_identity(
