@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from keyturn.domain.conditions import Preconditions, etag
 from keyturn.domain.idempotency import KeptResponse
@@ -19,6 +18,7 @@ from keyturn.http.dependencies import Caller, Context, request_credentials
 from keyturn.http.idempotency import keeps_key_in_transaction, key_of, replayed
 from keyturn.http.openapi import answers, json_body, request_parameters
 from keyturn.http.responses import json_response
+from keyturn.http.threads import in_worker_thread
 from keyturn.http.wire import ResourceImportIn, ResourcePatchIn, RollbackIn, SecretsUpdateIn
 from keyturn.http.wire_out import (
     EmptyOut,
@@ -101,7 +101,7 @@ async def _update_secrets_of(request: Request, product_ref: str | None) -> Respo
     context: ServiceContext = request.app.state.context
     credentials = request_credentials(request, context)
     body = await request.body()
-    return await run_in_threadpool(
+    return await in_worker_thread(
         _update_secrets,
         context,
         credentials,
