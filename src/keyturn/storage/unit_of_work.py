@@ -17,6 +17,7 @@ door every query goes through, so that every route answers 503 rather than a 500
 from __future__ import annotations
 
 from collections import Counter
+from functools import cached_property
 from types import TracebackType
 
 from sqlalchemy import Connection, Engine, text
@@ -127,24 +128,12 @@ def key_ids_in_database(engine: Engine) -> Counter[bytes] | None:
 
 
 class UnitOfWork:
-    accounts: AccountRepository
-    integrations: IntegrationRepository
-    rotations: RotationRepository
-    signing_keys: SigningKeyRepository
-    resources: ResourceRepository
-    secrets: SecretRepository
-    projects: ProjectRepository
-    connections: ConnectionRepository
-    env_vars: EnvVarRepository
-    deployments: DeploymentRepository
-    ciphertexts: CiphertextRepository
-    ledger: LedgerRepository
-    idempotency: IdempotencyRepository
-    emulator: EmulatorRepository
-    overview: OverviewRepository
+    """A transaction and its repositories. Each repository is built the first time a use case
+    asks for it: a request uses a few of the eighteen, and building all of them was a
+    noticeable part of a short request's CPU (docs/performance.md, "Seventh pass")."""
+
+    # Every change's events go through this outbox at commit, so it is built with the unit.
     events: EventRepository
-    webhooks: WebhookRepository
-    deliveries: DeliveryRepository
 
     def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
         self._store = store
@@ -165,27 +154,112 @@ class UnitOfWork:
                 self._queue.release()
             raise
         self._connection = connection
-        store = self._store
-        clock, ids = store.clock, store.ids
-        self.accounts = AccountRepository(connection, clock=clock, ids=ids)
-        self.integrations = IntegrationRepository(connection, store.keys)
-        self.rotations = RotationRepository(connection, clock=clock)
-        self.signing_keys = SigningKeyRepository(connection, store.keys)
-        self.resources = ResourceRepository(connection, clock=clock, ids=ids)
-        self.secrets = SecretRepository(connection, store.keys)
-        self.projects = ProjectRepository(connection, clock=clock, ids=ids)
-        self.connections = ConnectionRepository(connection, clock=clock, ids=ids)
-        self.env_vars = EnvVarRepository(connection, store.keys, clock=clock, ids=ids)
-        self.deployments = DeploymentRepository(connection, store.keys, clock=clock, ids=ids)
-        self.ciphertexts = CiphertextRepository(connection, store.keys)
-        self.ledger = LedgerRepository(connection)
-        self.idempotency = IdempotencyRepository(connection, store.keys, clock=clock, ids=ids)
-        self.emulator = EmulatorRepository(connection)
-        self.overview = OverviewRepository(connection)
-        self.events = EventRepository(connection, clock=clock, ids=ids)
-        self.webhooks = WebhookRepository(connection, store.keys, clock=clock, ids=ids)
-        self.deliveries = DeliveryRepository(connection, clock=clock)
+        self.events = EventRepository(connection, clock=self._store.clock, ids=self._store.ids)
         return self
+
+    @cached_property
+    def accounts(self) -> AccountRepository:
+        return AccountRepository(
+            self._require_connection(),
+            clock=self._store.clock,
+            ids=self._store.ids,
+        )
+
+    @cached_property
+    def integrations(self) -> IntegrationRepository:
+        return IntegrationRepository(self._require_connection(), self._store.keys)
+
+    @cached_property
+    def rotations(self) -> RotationRepository:
+        return RotationRepository(self._require_connection(), clock=self._store.clock)
+
+    @cached_property
+    def signing_keys(self) -> SigningKeyRepository:
+        return SigningKeyRepository(self._require_connection(), self._store.keys)
+
+    @cached_property
+    def resources(self) -> ResourceRepository:
+        return ResourceRepository(
+            self._require_connection(),
+            clock=self._store.clock,
+            ids=self._store.ids,
+        )
+
+    @cached_property
+    def secrets(self) -> SecretRepository:
+        return SecretRepository(self._require_connection(), self._store.keys)
+
+    @cached_property
+    def projects(self) -> ProjectRepository:
+        return ProjectRepository(
+            self._require_connection(),
+            clock=self._store.clock,
+            ids=self._store.ids,
+        )
+
+    @cached_property
+    def connections(self) -> ConnectionRepository:
+        return ConnectionRepository(
+            self._require_connection(),
+            clock=self._store.clock,
+            ids=self._store.ids,
+        )
+
+    @cached_property
+    def env_vars(self) -> EnvVarRepository:
+        return EnvVarRepository(
+            self._require_connection(),
+            self._store.keys,
+            clock=self._store.clock,
+            ids=self._store.ids,
+        )
+
+    @cached_property
+    def deployments(self) -> DeploymentRepository:
+        return DeploymentRepository(
+            self._require_connection(),
+            self._store.keys,
+            clock=self._store.clock,
+            ids=self._store.ids,
+        )
+
+    @cached_property
+    def ciphertexts(self) -> CiphertextRepository:
+        return CiphertextRepository(self._require_connection(), self._store.keys)
+
+    @cached_property
+    def ledger(self) -> LedgerRepository:
+        return LedgerRepository(self._require_connection())
+
+    @cached_property
+    def idempotency(self) -> IdempotencyRepository:
+        return IdempotencyRepository(
+            self._require_connection(),
+            self._store.keys,
+            clock=self._store.clock,
+            ids=self._store.ids,
+        )
+
+    @cached_property
+    def emulator(self) -> EmulatorRepository:
+        return EmulatorRepository(self._require_connection())
+
+    @cached_property
+    def overview(self) -> OverviewRepository:
+        return OverviewRepository(self._require_connection())
+
+    @cached_property
+    def webhooks(self) -> WebhookRepository:
+        return WebhookRepository(
+            self._require_connection(),
+            self._store.keys,
+            clock=self._store.clock,
+            ids=self._store.ids,
+        )
+
+    @cached_property
+    def deliveries(self) -> DeliveryRepository:
+        return DeliveryRepository(self._require_connection(), clock=self._store.clock)
 
     @property
     def clock(self) -> Clock:
