@@ -73,6 +73,35 @@ class SecretSetChange:
 
 def validate_secrets(secrets: Sequence[Secret]) -> None:
     """Raise the first 422 rule the request's secrets break, in the contract's order."""
+    # Nearly every request breaks no rule: one pass over each secret's checks tells so, and
+    # only a request that breaks one pays for finding the first in the contract's order.
+    if all(map(_breaks_no_rule, secrets)) and len({s.name for s in secrets}) == len(secrets):
+        return
+    check_rules_in_order(secrets)
+
+
+def _breaks_no_rule(secret: Secret) -> bool:
+    """Whether `secret` keeps every rule `check_rules_in_order` checks of one secret."""
+    name, prefix = secret.name, secret.prefix
+    key = derive_env_key(name, prefix)
+    return bool(
+        len(name) <= MAX_NAME_LENGTH
+        and SECRET_NAME.fullmatch(name)
+        and (prefix is None or SECRET_PREFIX.fullmatch(prefix))
+        and len(key) <= MAX_NAME_LENGTH
+        and SECRET_NAME.fullmatch(key)
+        and name not in RESERVED_NAMES
+        and key not in RESERVED_NAMES
+        and len(secret.value.encode()) <= MAX_VALUE_BYTES
+        and all(
+            len(override.encode()) <= MAX_VALUE_BYTES
+            for override in secret.environment_overrides.values()
+        )
+    )
+
+
+def check_rules_in_order(secrets: Sequence[Secret]) -> None:
+    """Each rule over every secret before the next rule: the error is the contract's first."""
     for index, secret in enumerate(secrets):
         _check_name(index, secret)
     for index, secret in enumerate(secrets):

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keyturn.domain.errors import RuleViolation
 from keyturn.domain.secrets import (
+    MAX_NAME_LENGTH,
     MAX_SECRETS,
+    MAX_VALUE_BYTES,
     Secret,
+    check_rules_in_order,
     check_secret_count,
     diff_secrets,
     merge_secrets,
@@ -86,3 +91,46 @@ def test_secret_count_over_limit_is_refused() -> None:
     with pytest.raises(RuleViolation) as raised:
         check_secret_count({str(i): Secret(f"S{i}", "v") for i in range(MAX_SECRETS + 1)})
     assert raised.value.code == "too_many_secrets"
+
+
+# Names, prefixes and values on both sides of every rule: mostly valid ones (a refusal the
+# fast path misses shows only when every other secret is valid), and ones that break the name,
+# prefix, derived key, reserved name and size rules (duplicates come from the small pool).
+VALID_NAMES = ["DB", "NEXT_PUBLIC_X", "A" * MAX_NAME_LENGTH, "_T", "SECRET_KEY"]
+INVALID_NAMES = ["", "9LIVES", "A-B", "A" * (MAX_NAME_LENGTH + 1), "TZ", "AWS_EXECUTION_ENV"]
+rule_names = st.one_of(st.sampled_from(VALID_NAMES), st.sampled_from(INVALID_NAMES))
+rule_prefixes = st.one_of(
+    st.sampled_from([None, "ACME", "AWS"]), st.sampled_from(["ACME_", "_X", "9X", "A" * 250])
+)
+rule_values = st.one_of(st.sampled_from(["", "v"]), st.just("ü" * (MAX_VALUE_BYTES // 2 + 1)))
+rule_secrets = st.lists(
+    st.builds(
+        Secret,
+        name=rule_names,
+        value=rule_values,
+        prefix=rule_prefixes,
+        environment_overrides=st.dictionaries(
+            st.sampled_from(["production", "preview"]), rule_values, max_size=2
+        ),
+    ),
+    max_size=4,
+)
+
+
+def _first_refusal(check: object, secrets: list[Secret]) -> tuple[str, str] | None:
+    assert callable(check)
+    try:
+        check(secrets)
+    except RuleViolation as refusal:
+        return refusal.code, str(refusal)
+    return None
+
+
+@settings(max_examples=500)
+@given(rule_secrets)
+def test_validation_refuses_exactly_what_the_rules_in_order_refuse_with_the_same_error(
+    secrets: list[Secret],
+) -> None:
+    assert _first_refusal(validate_secrets, secrets) == _first_refusal(
+        check_rules_in_order, secrets
+    )
