@@ -175,6 +175,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         oidc.router,
         admin.router,
         marketplace.router,
+        marketplace.secrets_put,
         credentials.router,
         connections.router,
         projects.router,

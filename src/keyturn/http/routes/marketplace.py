@@ -17,6 +17,7 @@ from keyturn.http.body import parse_body, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context, request_credentials
 from keyturn.http.idempotency import keeps_key_in_transaction, key_of, replayed
 from keyturn.http.openapi import answers, json_body, request_parameters
+from keyturn.http.request_route import RequestRoute
 from keyturn.http.responses import json_response
 from keyturn.http.threads import in_worker_thread
 from keyturn.http.wire import ResourceImportIn, ResourcePatchIn, RollbackIn, SecretsUpdateIn
@@ -35,6 +36,12 @@ from keyturn.services.idempotency import InlineKey, KeyedRequest, KeyTakenMeanwh
 from keyturn.services.resources import ResourceView
 
 router = APIRouter(prefix="/v1/installations/{integrationConfigurationId}", tags=["marketplace"])
+# The secrets PUT reads its own request (see below), so FastAPI calls it as it is.
+secrets_put = APIRouter(
+    prefix="/v1/installations/{integrationConfigurationId}",
+    tags=["marketplace"],
+    route_class=RequestRoute,
+)
 Body = Annotated[bytes, Depends(raw_body)]
 IF_MATCH_DESCRIPTION = (
     '`"<secretsVersion>"`, a comma-separated list of them, or `*`: '
@@ -57,7 +64,7 @@ PARTNER_PATH = ("integrationConfigurationId",)
 # The secrets PUT reads its request itself instead of through FastAPI's parameters and
 # dependencies: resolving seven of them cost more CPU than the rest of a no-op PUT's routing
 # (cProfile, docs/performance.md "Fourth pass"). What they did is here, in the same order.
-@router.put(
+@secrets_put.put(
     "/resources/{resourceId}/secrets",
     status_code=201,
     openapi_extra={
@@ -73,7 +80,7 @@ async def update_resource_secrets(request: Request) -> Response:
     return await _update_secrets_of(request, product_ref=None)
 
 
-@router.put(
+@secrets_put.put(
     "/products/{integrationProductIdOrSlug}/resources/{resourceId}/secrets",
     status_code=201,
     openapi_extra={
