@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from keyturn.domain.accounts import Installation, Principal, TokenKind
 from keyturn.domain.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from keyturn.domain.ids import TOKEN_SHAPE, hash_token
+from keyturn.storage.repositories.accounts import StoredToken
 from keyturn.storage.unit_of_work import UnitOfWork
 
 
@@ -76,10 +77,15 @@ def identify(uow: UnitOfWork, credentials: Credentials) -> Principal:
 
 
 def _token_principal(uow: UnitOfWork, digest: str) -> Principal:
-    row = uow.accounts.live_token_by_hash(digest)
+    return token_principal(uow.accounts.live_token_by_hash(digest), digest, uow.clock.now_ms())
+
+
+def token_principal(row: StoredToken | None, digest: str, now_ms: int) -> Principal:
+    """Whom the live token `row` (read by its digest `digest`) speaks for at `now_ms`; 401 when
+    there is none or it has expired."""
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         raise Unauthorized("the token is unknown or revoked", missing=False)
-    if row.expires_at is not None and row.expires_at <= uow.clock.now_ms():
+    if row.expires_at is not None and row.expires_at <= now_ms:
         raise Unauthorized(
             f"the token expired at {row.expires_at} (ms since the epoch); rotate the "
             "installation's credentials for a new one",

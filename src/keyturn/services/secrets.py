@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from keyturn.domain.conditions import NO_PRECONDITIONS, Preconditions
 from keyturn.domain.envkeys import derive_env_key
-from keyturn.domain.errors import Code, NotFound, RuleViolation
+from keyturn.domain.errors import Code, KeyturnError, NotFound, RuleViolation
 from keyturn.domain.event_payloads import rotation_event, secrets_updated_event
 from keyturn.domain.events import ROTATION_COMPLETED, ROTATION_FAILED
 from keyturn.domain.resources import INACTIVE_STATUS, Resource
@@ -26,7 +26,7 @@ from keyturn.domain.secrets import (
     merge_secrets,
     validate_secrets,
 )
-from keyturn.services.auth import Credentials, identify, require_installation
+from keyturn.services.auth import Credentials, identify, require_installation, token_principal
 from keyturn.services.context import ServiceContext
 from keyturn.services.idempotency import InlineKey
 from keyturn.services.namespace import key_conflict
@@ -98,6 +98,10 @@ def update_resource_secrets(
     (401/403), the Idempotency-Key (a replay, 422, 409), the resource (404), `If-Match` (412),
     the body (`update()` raises its 400), the rules (422); the key's answer is kept in it too.
     """
+    if key is None and product_ref is None:
+        unchanged = _unchanged_version(ctx, credentials, installation_id, partner_id, update)
+        if unchanged is not None and _holds(preconditions, unchanged):
+            return unchanged
     with ctx.store.write() as uow:
         principal = identify(uow, credentials)
         require_installation(principal, installation_id)
@@ -114,6 +118,59 @@ def update_resource_secrets(
             key.keep(uow, version)
         uow.commit()
     return version
+
+
+def _unchanged_version(
+    ctx: ServiceContext,
+    credentials: Credentials,
+    installation_id: str,
+    partner_id: str,
+    update: Callable[[], SecretsUpdate],
+) -> int | None:
+    """The resource's secrets version when the full replace `update` would change nothing and
+    the write would refuse nothing; None when it might (the write then decides, and refuses).
+
+    A partner's periodic sync sends the set the resource holds: such a request is answered by
+    one statement outside any transaction (the token and the resource together, and the set's
+    digest compared with the one recorded with the version), without the write's lock, `BEGIN`
+    and `COMMIT`. Nothing is written either way, so answering from that one consistent read is
+    answering as of that moment, before any write that commits later.
+    """
+    if credentials.admin or credentials.refusal is not None:
+        return None
+    try:
+        request = update()
+        if request.partial:
+            return None  # what it leaves depends on the values the resource holds
+        validate_secrets(request.secrets)
+        merged = merge_secrets({}, request.secrets, partial=False)
+        check_secret_count(merged)
+    except KeyturnError:
+        return None
+    with ctx.store.one_statement() as uow:
+        found = uow.resources.live_with_token(credentials.digest, installation_id, partner_id)
+        if found is None:
+            return None
+        token, resource = found
+        try:
+            require_installation(
+                token_principal(token, credentials.digest, uow.clock.now_ms()), installation_id
+            )
+        except KeyturnError:
+            return None
+        if resource is None or resource.status == INACTIVE_STATUS:
+            return None
+        if uow.secrets.digest(merged) != resource.secrets_digest:
+            return None
+    return resource.secrets_version
+
+
+def _holds(preconditions: Preconditions, version: int) -> bool:
+    try:
+        preconditions.check(version)
+    except KeyturnError:
+        return False
+    return True
 
 
 def roll_back_secrets(

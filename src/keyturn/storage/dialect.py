@@ -130,6 +130,19 @@ def snapshot_engine(engine: Engine) -> Engine:
     return engine.execution_options(isolation_level="REPEATABLE READ")
 
 
+def untransacted_engine(engine: Engine) -> Engine:
+    """`engine`, set so that a statement run on its driver's cursor is a transaction of its
+    own: no `BEGIN` and `COMMIT` round trips around a read that is one statement.
+
+    SQLite's connections are in the driver's autocommit mode already (engine.py: keyturn begins
+    its transactions itself). On PostgreSQL, psycopg's autocommit mode is a setting of the
+    connection, made and undone at checkout and checkin without a round trip.
+    """
+    if engine.dialect.name != POSTGRESQL:
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def process_writer_queue(engine: Engine) -> TicketLock | None:
     """The queue this process's writers wait in before they begin (SQLite); None when the
     database queues its writers itself (PostgreSQL's row locks)."""

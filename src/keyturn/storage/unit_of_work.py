@@ -33,7 +33,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from keyturn.domain.clock import Clock, SystemClock
 from keyturn.domain.errors import Code, Conflict, ServiceUnavailable
 from keyturn.domain.ids import IdSource
-from keyturn.storage.dialect import process_writer_queue, snapshot_engine
+from keyturn.storage.dialect import process_writer_queue, snapshot_engine, untransacted_engine
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.engine import WRITE_TRANSACTION
 from keyturn.storage.repositories.accounts import AccountRepository
@@ -87,6 +87,7 @@ class Store:
         # One engine per isolation level, sharing the pool: snapshot reads need no
         # per-transaction option on the connection (see dialect.py).
         self.snapshot_engine = snapshot_engine(engine)
+        self.untransacted_engine = untransacted_engine(engine)
         self.writer_queue: TicketLock | None = process_writer_queue(engine)
 
     def __repr__(self) -> str:
@@ -99,6 +100,12 @@ class Store:
     def write(self, *, snapshot: bool = False) -> UnitOfWork:
         """A write unit; with `snapshot`, its reads all see one moment (PostgreSQL)."""
         return UnitOfWork(self, write=True, snapshot=snapshot)
+
+    def one_statement(self) -> UnitOfWork:
+        """A read-only unit that begins no transaction: for a read that is one statement on
+        the driver's connection (storage/driver.py), which is then a transaction of its own
+        and costs no `BEGIN` and `COMMIT` (dialect.untransacted_engine)."""
+        return UnitOfWork(self, write=False, snapshot=False, transaction=False)
 
     def ping(self) -> bool:
         """Whether the database answers a trivial query."""
@@ -135,15 +142,23 @@ class UnitOfWork:
     # Every change's events go through this outbox at commit, so it is built with the unit.
     events: EventRepository
 
-    def __init__(self, store: Store, *, write: bool, snapshot: bool) -> None:
+    def __init__(
+        self, store: Store, *, write: bool, snapshot: bool, transaction: bool = True
+    ) -> None:
         self._store = store
         self._write = write
         self._snapshot = snapshot
+        self._transaction = transaction
         self._connection: Connection | None = None
         self._queue = store.writer_queue if write else None
 
     def __enter__(self) -> UnitOfWork:
-        engine = self._store.snapshot_engine if self._snapshot else self._store.engine
+        if not self._transaction:
+            engine = self._store.untransacted_engine
+        elif self._snapshot:
+            engine = self._store.snapshot_engine
+        else:
+            engine = self._store.engine
         if self._queue is not None:
             # Before the pool checkout: a writer waiting its turn holds no connection.
             self._queue.acquire()
@@ -311,7 +326,8 @@ class UnitOfWork:
         try:
             if self._write:
                 connection = connection.execution_options(**{WRITE_TRANSACTION: True})
-            connection.begin()
+            if self._transaction:
+                connection.begin()
         except DATABASE_UNAVAILABLE:
             connection.close()
             raise database_unavailable() from None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Row, Select, bindparam, insert, or_, select, update
 
@@ -34,16 +35,22 @@ class StoredToken:
 
 # Every authenticated request runs this query: built once and run on the driver's connection
 # (storage/driver.py), in `StoredToken`'s field order.
-LIVE_TOKEN_BY_HASH = DriverStatement(
-    select(
-        tokens.c.id,
-        tokens.c.kind,
-        tokens.c.token_hash,
-        tokens.c.team_id,
-        tokens.c.installation_id,
-        tokens.c.expires_at,
-    ).where(tokens.c.token_hash == bindparam("token_hash"), tokens.c.revoked_at.is_(None))
+TOKEN_COLUMNS = (
+    tokens.c.id,
+    tokens.c.kind,
+    tokens.c.token_hash,
+    tokens.c.team_id,
+    tokens.c.installation_id,
+    tokens.c.expires_at,
 )
+LIVE_TOKEN = (tokens.c.token_hash == bindparam("token_hash"), tokens.c.revoked_at.is_(None))
+LIVE_TOKEN_BY_HASH = DriverStatement(select(*TOKEN_COLUMNS).where(*LIVE_TOKEN))
+
+
+def stored_token(row: Sequence[Any]) -> StoredToken:
+    """A row of `TOKEN_COLUMNS`."""
+    token_id, kind, digest, team_id, installation_id, expires_at = row
+    return StoredToken(token_id, TokenKind(kind), digest, team_id, installation_id, expires_at)
 
 
 class AccountRepository:
@@ -220,10 +227,7 @@ class AccountRepository:
     def live_token_by_hash(self, token_hash: str) -> StoredToken | None:
         """The unrevoked token with this digest."""
         row = LIVE_TOKEN_BY_HASH.first(self._connection, {"token_hash": token_hash})
-        if row is None:
-            return None
-        token_id, kind, digest, team_id, installation_id, expires_at = row
-        return StoredToken(token_id, TokenKind(kind), digest, team_id, installation_id, expires_at)
+        return None if row is None else stored_token(row)
 
     def token_hash_taken(self, token_hash: str) -> bool:
         """Whether any token, revoked or not, has this digest."""

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from keyturn.domain.clock import Clock
 from keyturn.domain.ids import IdSource
@@ -19,7 +19,13 @@ from keyturn.domain.resources import Resource, ResourceFields
 from keyturn.domain.secrets import VersionProvenance
 from keyturn.storage.dialect import advisory_lock
 from keyturn.storage.driver import DriverStatement
-from keyturn.storage.tables import resources, secrets_versions
+from keyturn.storage.repositories.accounts import (
+    LIVE_TOKEN,
+    TOKEN_COLUMNS,
+    StoredToken,
+    stored_token,
+)
+from keyturn.storage.tables import resources, secrets_versions, tokens
 
 # A resource's columns in `Resource`'s field order: a row of them is `Resource(*row)`.
 RESOURCE_FIELDS = tuple(field.name for field in fields(Resource))
@@ -32,6 +38,22 @@ _LIVE_RESOURCE = select(*RESOURCE).where(
     resources.c.deleted_at.is_(None),
 )
 LIVE_RESOURCE = DriverStatement(_LIVE_RESOURCE)
+# A request's token and the live resource it names, in one statement (a row only when the
+# token is live; the resource's columns NULL when there is no such resource).
+TOKEN_AND_LIVE_RESOURCE = DriverStatement(
+    select(*TOKEN_COLUMNS, *RESOURCE)
+    .select_from(
+        tokens.outerjoin(
+            resources,
+            and_(
+                resources.c.installation_id == bindparam("installation_id"),
+                resources.c.partner_id == bindparam("partner_id"),
+                resources.c.deleted_at.is_(None),
+            ),
+        )
+    )
+    .where(*LIVE_TOKEN)
+)
 LIVE_RESOURCE_FOR_UPDATE = DriverStatement(_LIVE_RESOURCE.with_for_update())
 VERSION_RECORD = (
     "resource_id",
@@ -75,6 +97,24 @@ class ResourceRepository:
             self._connection, {"installation_id": installation_id, "partner_id": partner_id}
         )
         return _resource(row) if row else None
+
+    def live_with_token(
+        self, token_hash: str, installation_id: str, partner_id: str
+    ) -> tuple[StoredToken, Resource | None] | None:
+        """The live token with this digest and the resource `live` would find, read together;
+        None when the token is not live."""
+        row = TOKEN_AND_LIVE_RESOURCE.first(
+            self._connection,
+            {
+                "token_hash": token_hash,
+                "installation_id": installation_id,
+                "partner_id": partner_id,
+            },
+        )
+        if row is None:
+            return None
+        token, resource = row[: len(TOKEN_COLUMNS)], row[len(TOKEN_COLUMNS) :]
+        return stored_token(token), None if resource[0] is None else _resource(resource)
 
     def claim(self, installation_id: str, partner_id: str) -> Resource | None:
         """`live(..., for_update=True)` for a write that may create the resource (an import).
