@@ -111,7 +111,9 @@ class DriverStatement:
         try:
             cursor.execute(compiled.sql, arguments)
             rows = cursor.fetchall()
-            description = cursor.description
+            # Read for the type codes only until the readers are known: psycopg builds an
+            # object per column on every read of it.
+            description = cursor.description if compiled.readers is None else None
         except BaseException as error:
             connection._handle_dbapi_exception(error, compiled.sql, arguments, cursor, None)
         finally:
