@@ -52,6 +52,7 @@ PATH_CASES = {
     "team": ("user", "GET", "/v2/teams/t{bad}", "teamId"),
     "admin-team-tokens": ("admin", "POST", "/v1/admin/teams/t{bad}/tokens", "teamId"),
     "query-env-branch": ("user", "GET", "/v10/projects/{p}/env?gitBranch=a{bad}", "gitBranch"),
+    "query-pull-branch": ("user", "GET", "/v3/env/pull/{p}/preview?gitBranch=a{bad}", "gitBranch"),
     "query-env-target": ("user", "GET", "/v10/projects/{p}/env?target=a{bad}", "target"),
     "query-deployments": ("user", "GET", "/v6/deployments?projectId=p{bad}", "projectId"),
     "query-team-id": ("user", "GET", "/v9/projects?teamId=t{bad}", "teamId"),

@@ -214,3 +214,32 @@ def test_conditional_writes_document_their_header_and_412(spec: dict[str, Any]) 
         headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
         assert header in headers, (method, path)
         assert "412" in operation["responses"], (method, path)
+
+
+STRING = {"type": "string"}
+OPTIONAL_STRING = {"anyOf": [STRING, {"type": "null"}]}
+
+
+def test_env_pull_documents_its_path_and_branch_parameters(spec: dict[str, Any]) -> None:
+    pull = spec["paths"]["/v3/env/pull/{projectId}/{target}"]["get"]
+    by_branch = spec["paths"]["/v3/env/pull/{projectId}/{target}/{gitBranch}"]["get"]
+    path = [
+        {"name": name, "in": "path", "required": True, "schema": {**STRING, "title": title}}
+        for name, title in (("projectId", "Projectid"), ("target", "Target"))
+    ]
+    branch = {"schema": {**OPTIONAL_STRING, "title": "Gitbranch"}, "name": "gitBranch"}
+    assert pull["parameters"] == [*path, {**branch, "in": "query", "required": False}]
+    assert by_branch["parameters"] == [*path, {**branch, "in": "path", "required": True}]
+    assert pull["operationId"] != by_branch["operationId"]
+    assert {pull["summary"], by_branch["summary"]} == {"Pull Project Env"}
+    assert "`vercel env pull`" in pull["description"]
+
+
+def test_deployment_create_documents_its_body_and_no_parameter_but_the_key(
+    spec: dict[str, Any],
+) -> None:
+    create = spec["paths"]["/v13/deployments"]["post"]
+    assert [p["name"] for p in create["parameters"]] == ["Idempotency-Key"]
+    assert create["requestBody"]["required"] is True
+    assert create["summary"] == "Create Deployment"
+    assert "frozen now" in create["description"]

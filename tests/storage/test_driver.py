@@ -132,6 +132,23 @@ def test_a_driver_error_is_sqlalchemys_error_without_the_parameters(engine: Engi
     assert "hidden" in str(raised.value).lower()
 
 
+def test_after_a_driver_error_the_connection_answers_its_next_statements(engine: Engine) -> None:
+    """The failed statement's cursor is closed; the next ones (PostgreSQL keeps one cursor per
+    connection) run on a new one, in this checkout and the next."""
+    seed(engine)
+    add_team = DriverStatement(insert(teams), column_keys=list(TEAM))
+    expected = [("int_driver", "driver-db", INTEGRATION["events"], 2)]
+    with engine.connect() as connection:
+        assert INTEGRATION_BY_ID.rows(connection, {"id": "int_driver"}) == expected
+        with pytest.raises(IntegrityError):
+            add_team.run(connection, {**TEAM, "id": "team_other"})  # the slug is taken
+        connection.rollback()
+        assert INTEGRATION_BY_ID.rows(connection, {"id": "int_driver"}) == expected
+        assert INTEGRATION_BY_ID.first(connection, {"id": "int_missing"}) is None
+    with engine.connect() as connection:
+        assert INTEGRATION_BY_ID.rows(connection, {"id": "int_driver"}) == expected
+
+
 def test_an_expanding_in_is_refused_when_first_run(engine: Engine) -> None:
     statement = DriverStatement(
         select(teams.c.id).where(teams.c.id.in_(bindparam("ids", expanding=True)))

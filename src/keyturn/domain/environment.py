@@ -4,8 +4,8 @@ Nothing derived is stored, per project or per deployment. A project's connection
 deployment's references both have a `DerivationShape` (prefix, environments, sensitivity); with
 the secrets of one version it gives the env vars of CONTRACT.md 3.3:
 
-* `derive_target_env`: what `env pull` and a deployment need, (key, value, type) tuples for one
-  target, with no record ids;
+* `derive_target_env`: what a deployment needs, (key, value, type) tuples for one target, with
+  no record ids; `derive_target_pulled` the same as `env pull` writes it;
 * `derive_connection_vars`: the full records the env listing shows, with their stable ids.
 
 `resolve_entries` is the one rule for which of several variables with the same key a build
@@ -171,6 +171,23 @@ def derive_target_env(
         kind = env_var_type(key, target, make_sensitive=make_sensitive)
         derived.append((key, overrides.get(target, value), kind))
     return derived
+
+
+def derive_target_pulled(
+    shape: DerivationShape, secrets: Iterable[SecretValues], target: str
+) -> list[tuple[str, str, None]]:
+    """(key, what `env pull` writes, no branch) of each env var `derive_target_env` gives:
+    entries for `resolve_entries`, built in one step since a pull reads one per key."""
+    if target not in shape.environments:
+        return []
+    prefix = shape.env_var_prefix
+    make_sensitive = shape.make_sensitive
+    pulled = []
+    for name, secret_prefix, value, overrides in secrets:
+        key = derive_env_key(name, secret_prefix, prefix)
+        kind = env_var_type(key, target, make_sensitive=make_sensitive)
+        pulled.append((key, pulled_value(overrides.get(target, value), kind), None))
+    return pulled
 
 
 def derived_keys(

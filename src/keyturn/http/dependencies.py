@@ -88,15 +88,21 @@ def request_credentials(request: Request, context: ServiceContext) -> Credential
     return credentials
 
 
-async def caller(request: Request, context: Context) -> RequestCaller:
-    """The caller of this request; 401 at once when the header is missing or malformed."""
-    credentials = request_credentials(request, context)
-    team = TeamCaller(
-        credentials,
+def request_team_caller(request: Request, context: ServiceContext) -> TeamCaller:
+    """The request's credentials and the team its `?teamId=` or `?slug=` names, not yet looked
+    up; 401 at once when the header is missing or malformed. For `caller`, and for the user
+    routes that read their request themselves (env pull, deployment create)."""
+    return TeamCaller(
+        request_credentials(request, context),
         team_ref=request.query_params.get("teamId"),
         team_slug=request.query_params.get("slug"),
     )
-    return RequestCaller(context=context, credentials=credentials, team=team)
+
+
+async def caller(request: Request, context: Context) -> RequestCaller:
+    """The caller of this request; 401 at once when the header is missing or malformed."""
+    team = request_team_caller(request, context)
+    return RequestCaller(context=context, credentials=team.credentials, team=team)
 
 
 Caller = Annotated[RequestCaller, Depends(caller)]

@@ -51,14 +51,32 @@ def json_body(shape: Any, *, required: bool = True) -> dict[str, Any]:
 
 
 def request_parameters(
-    path: tuple[str, ...], headers: tuple[tuple[str, str], ...] = ()
+    path: tuple[str, ...],
+    headers: tuple[tuple[str, str], ...] = (),
+    *,
+    optional: tuple[tuple[str, str], ...] = (),
 ) -> dict[str, Any]:
     """`openapi_extra` documenting the path parameters and optional headers of a route that
     reads its request itself (FastAPI documents only the parameters of an endpoint's
-    signature), as FastAPI would document them; `headers` are (name, description) pairs."""
+    signature), as FastAPI would document them; `headers` are (name, description) pairs, and
+    `optional` (where, name) pairs of parameters a signature would type `str | None`, listed
+    after the path's."""
     parameters: list[dict[str, Any]] = [
         {"in": "path", "name": name, "required": True, "schema": _text(name.capitalize())}
         for name in path
+    ]
+    parameters += [
+        {
+            "in": where,
+            "name": name,
+            # A path parameter is required whatever its type; a query one is not.
+            "required": where == "path",
+            "schema": {
+                "anyOf": [{"type": "string"}, {"type": "null"}],
+                "title": name.capitalize(),
+            },
+        }
+        for where, name in optional
     ]
     parameters += [
         {

@@ -2,8 +2,8 @@
 
 A project's env is its users' variables plus what each connection derives from its resource's
 current secrets version: `project_variables` assembles the records the listing shows,
-`resolved_project_env` the map a pull or a build gets, from `derived_entries`, which a
-deployment's env uses too. Nothing derived is stored, so a secrets PUT is visible here the
+`pulled_project_env` what a pull writes, and `derived_entries` the entries a deployment's env
+is resolved from. Nothing derived is stored, so a secrets PUT is visible here the
 moment it commits.
 """
 
@@ -20,6 +20,7 @@ from keyturn.domain.environment import (
     UserEnvVar,
     derive_connection_vars,
     derive_target_env,
+    derive_target_pulled,
     pulled_value,
     resolve_entries,
 )
@@ -94,12 +95,13 @@ def project_variables(uow: UnitOfWork, project: Project) -> list[EnvVar]:
     return variables
 
 
-def resolved_project_env(
+def pulled_project_env(
     uow: UnitOfWork, project: Project, target: str, git_branch: str | None
-) -> dict[str, tuple[str, str]]:
-    """{key: (value, type)}: the env a build of the project for `target` gets now.
+) -> dict[str, str]:
+    """What `env pull` writes for a build of the project for `target` now: sorted by key,
+    sensitive values "" (`pulled_env` of the build's {key: (value, type)}).
 
-    Decrypts only what `target` holds, and builds no record or id per key.
+    Decrypts only what `target` holds, and builds one entry per key, no record or id.
     """
     links = [
         (connection, resource)
@@ -107,15 +109,13 @@ def resolved_project_env(
         if target in connection.environments
     ]
     secrets = uow.secrets.current_values_in_target(project.id, target)
-    entries: list[Entry] = [
-        (key, (value, kind), branch)
+    entries: list[tuple[str, str, str | None]] = [
+        (key, pulled_value(value, kind), branch)
         for key, value, kind, branch in uow.env_vars.in_target(project.id, target)
     ]
-    entries += derived_entries(
-        ((connection, secrets.get(resource.internal_id, ())) for connection, resource in links),
-        target,
-    )
-    return resolve_entries(entries, git_branch)
+    for connection, resource in links:
+        entries += derive_target_pulled(connection, secrets.get(resource.internal_id, ()), target)
+    return dict(sorted(resolve_entries(entries, git_branch).items()))
 
 
 def list_env(
@@ -157,15 +157,7 @@ def pull_env(
     with ctx.store.read() as uow:
         team_id = caller_team(uow, caller)
         check_target(target, ENVIRONMENTS)
-        resolved = _resolved_env(uow, team_id, project_ref, target, git_branch)
-    return pulled_env(resolved)
-
-
-def _resolved_env(
-    uow: UnitOfWork, team_id: str, project_ref: str, target: str, git_branch: str | None
-) -> dict[str, tuple[str, str]]:
-    project = find_project(uow, team_id, project_ref)
-    return resolved_project_env(uow, project, target, git_branch)
+        return pulled_project_env(uow, find_project(uow, team_id, project_ref), target, git_branch)
 
 
 def pulled_env(resolved: dict[str, tuple[str, str]]) -> dict[str, str]:

@@ -97,6 +97,19 @@ def test_git_branch_variable_applies_to_that_branch_only(
     assert workspace.pull(project, "preview", "other")["API_URL"] == "base"
 
 
+def test_pull_with_git_branch_as_a_query_parameter_answers_that_branch(
+    client: TestClient, workspace: Workspace, project: str
+) -> None:
+    workspace.add_var(project, _var("API_URL", "base", target=["preview"]))
+    workspace.add_var(project, _var("API_URL", "feat", target=["preview"], gitBranch="feat"))
+    pulled = client.get(
+        f"/v3/env/pull/{project}/preview", params={"gitBranch": "feat"}, headers=workspace.headers
+    )
+    assert pulled.status_code == 200
+    assert pulled.json()["env"] == workspace.pull(project, "preview", "feat")
+    assert pulled.json()["env"]["API_URL"] == "feat"
+
+
 def test_sensitive_user_variable_is_never_read_back(
     workspace: Workspace, project: str, client: TestClient
 ) -> None:

@@ -9,6 +9,7 @@ from keyturn.domain.environment import (
     Connection,
     derive_connection_vars,
     derive_target_env,
+    derive_target_pulled,
     derived_keys,
     first_conflict,
     resolve_entries,
@@ -143,3 +144,24 @@ def test_target_env_holds_what_the_records_show_in_that_target(
     values = [(s.name, s.prefix, s.value, s.environment_overrides) for s in secrets.values()]
     assert sorted(derive_target_env(shape, values, target)) == expected
     assert bool(expected) == (target in environments)
+
+
+@pytest.mark.parametrize("target", ["production", "preview", "development"])
+@pytest.mark.parametrize("make_sensitive", [False, True])
+def test_target_pulled_is_the_target_env_as_env_pull_writes_it(
+    target: str, make_sensitive: bool
+) -> None:
+    shape = connection(environments=("production", "preview"), sensitive=make_sensitive)
+    values = [
+        ("URL", None, "u", {"preview": "u-preview"}),
+        ("NEXT_PUBLIC_KEY", "ACME", "k", {}),
+    ]
+    expected = [
+        (key, "" if kind == "sensitive" else value, None)
+        for key, value, kind in derive_target_env(shape, values, target)
+    ]
+    assert derive_target_pulled(shape, values, target) == expected
+    # The sensitive rule spares development and `NEXT_PUBLIC_` keys (CONTRACT.md 3.3).
+    blanked = {key for key, value, _ in expected if value == ""}
+    assert blanked == ({"URL"} if make_sensitive and target != "development" else set())
+    assert bool(expected) == (target != "development")

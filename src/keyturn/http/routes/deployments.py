@@ -4,29 +4,40 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from keyturn.http.body import parse_body, parsed_when_asked, raw_body
-from keyturn.http.dependencies import Caller, Context
+from keyturn.http.body import parse_body, parsed_when_asked
+from keyturn.http.dependencies import Caller, Context, request_team_caller
 from keyturn.http.openapi import answers, json_body
 from keyturn.http.responses import json_response
 from keyturn.http.wire_out import DeletedDeploymentOut, DeploymentOut, DeploymentsOut
 from keyturn.http.wire_projects import DeploymentIn, deployment_record
 from keyturn.services import deployments
+from keyturn.services.context import ServiceContext
+from keyturn.services.projects import TeamCaller
 
 router = APIRouter(tags=["deployments"])
-Body = Annotated[bytes, Depends(raw_body)]
 
 
+# Deployment create reads its request itself instead of through FastAPI's parameters and
+# dependencies, as the secrets PUT does (docs/performance.md "Seventh pass"): `Caller`'s and
+# `Body`'s work, in their order, then the deployment and its answer in one thread-pool hop.
 @router.post(
     "/v13/deployments",
     openapi_extra=json_body(DeploymentIn),
     response_model=None,
     responses=answers(200, DeploymentOut, 400, 401, 403, 404, 409, 413, 503),
 )
-def create_deployment(context: Context, caller: Caller, body: Body) -> Response:
+async def create_deployment(request: Request) -> Response:
     """Deploy a project, or redeploy with `deploymentId`: the env is frozen now."""
+    context: ServiceContext = request.app.state.context
+    caller = request_team_caller(request, context)
+    body = await request.body()
+    return await run_in_threadpool(_created, context, caller, body)
 
+
+def _created(context: ServiceContext, caller: TeamCaller, body: bytes) -> Response:
     def parse() -> deployments.DeploymentRequest:
         request = parse_body(DeploymentIn, body)
         return deployments.DeploymentRequest(
@@ -37,7 +48,7 @@ def create_deployment(context: Context, caller: Caller, body: Body) -> Response:
             redeploy_of=request.deploymentId,
         )
 
-    view = deployments.create_deployment(context, caller.team, parsed_when_asked(parse))
+    view = deployments.create_deployment(context, caller, parsed_when_asked(parse))
     return json_response(deployment_record(view))
 
 
