@@ -114,9 +114,7 @@ def run_database(
             progress(f"{name}: measuring server CPU and deployment storage")
             service_cpu = measure_service_cpu(world, runtime, samples)
             storage[name] = measure_deployment_storage(world, runtime.store.engine)
-            progress(
-                f"{name}: measuring the usage ledger (100 and 10,000 deployments, shared and spread snapshots)"
-            )
+            progress(f"{name}: measuring the usage ledger (100 and 10,000 deployments, 3 cases)")
             usage, usage_cpu = measure_usage(world, runtime.store.engine, samples)
     finally:
         runtime.store.engine.dispose()
