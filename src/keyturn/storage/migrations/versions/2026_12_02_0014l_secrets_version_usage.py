@@ -9,7 +9,7 @@ creation times, per (resource, version), in the transaction of every change
 as the join counted them; the downgrade drops it.
 
 Revision ID: 0014l
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-02
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014l"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
