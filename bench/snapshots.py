@@ -1,7 +1,8 @@
 """Bulk-inserted deployments, written as `DeploymentRepository.add` writes them: each names
-the env snapshot with the same references, made once, and carries its own
-`serving` flag. The ledger's and dashboard's benchmarks seed thousands of deployments this
-way, because that many deployment requests would take longer than what they measure."""
+the env snapshot with the same references, made once, and carries its own `serving` flag, and
+the usage ledger's counts per version add them. The ledger's and dashboard's benchmarks seed
+thousands of deployments this way, because that many deployment requests would take longer
+than what they measure."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from keyturn.storage.repositories.deployments import (
     snapshot_digest,
     snapshot_entries,
 )
+from keyturn.storage.repositories.version_usage import add_counts
 from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots
 
 
@@ -28,8 +30,26 @@ def insert_deployments(
     snapshots of their `references` ({deployment id: what it used}), one per content."""
     addresses: dict[str, list[tuple[Any, ...]]] = {}
     address_of: dict[str, str] = {}
+    counts: dict[tuple[str, int], dict[str, Any]] = {}
     for row in rows:
         used = references.get(row["id"], ())
+        for reference in used:
+            key = (reference.resource_id, reference.secrets_version)
+            counted = counts.setdefault(
+                key,
+                {
+                    "resource_id": key[0],
+                    "secrets_version": key[1],
+                    "live": 0,
+                    "serving": 0,
+                    "newest_at": row["created_at"],
+                    "oldest_at": row["created_at"],
+                },
+            )
+            counted["live"] += 1
+            counted["serving"] += int(row["serving"])
+            counted["newest_at"] = max(counted["newest_at"], row["created_at"])
+            counted["oldest_at"] = min(counted["oldest_at"], row["created_at"])
         if used:
             entries = snapshot_entries(used)
             address = snapshot_digest(entries)
@@ -61,3 +81,4 @@ def insert_deployments(
             for row in rows
         ],
     )
+    add_counts(connection, counts.values())

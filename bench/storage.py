@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, select, text
+from sqlalchemy import Engine, Table, bindparam, select, text, tuple_
 
 from bench.measure import WARMUP_ROUNDS, Result, _turned
 from bench.world import World, expect, secret_values
@@ -36,7 +36,13 @@ from keyturn.services.deployments import (
 )
 from keyturn.services.env import pull_env
 from keyturn.services.projects import TeamCaller
-from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots, metadata
+from keyturn.storage.tables import (
+    deployments,
+    env_snapshot_versions,
+    env_snapshots,
+    metadata,
+    secrets_version_usage,
+)
 
 STORED_DEPLOYMENTS = 100
 USER_VARIABLES = 5
@@ -152,10 +158,10 @@ def _stored_per_deployment(
 
 
 def _deployment_tables() -> list[Table]:
-    """What deployments store: their rows, their env snapshots (shared), and every table that
-    names a deployment."""
+    """What deployments store: their rows, their env snapshots (shared), the ledger's counts
+    of the versions they use (shared), and every table that names a deployment."""
     named = [table for table in metadata.sorted_tables if "deployment_id" in table.columns]
-    return [deployments, env_snapshots, env_snapshot_versions, *named]
+    return [deployments, env_snapshots, env_snapshot_versions, secrets_version_usage, *named]
 
 
 def _value_bytes(value: Any) -> int:
@@ -171,7 +177,8 @@ def _value_bytes(value: Any) -> int:
 
 
 def _payload_bytes(engine: Engine, ids: list[str]) -> int:
-    """The values of the deployments' rows, and of each snapshot they name once."""
+    """The values of the deployments' rows, and of each snapshot they name and each version
+    count they add to, once."""
     total = 0
     with engine.connect() as connection:
         snapshots = select(deployments.c.env_snapshot_id).where(deployments.c.id.in_(ids))
@@ -182,6 +189,12 @@ def _payload_bytes(engine: Engine, ids: list[str]) -> int:
                 chosen = table.c.id.in_(snapshots)
             elif table is env_snapshot_versions:
                 chosen = table.c.snapshot_id.in_(snapshots)
+            elif table is secrets_version_usage:
+                chosen = tuple_(table.c.resource_id, table.c.secrets_version).in_(
+                    select(
+                        env_snapshot_versions.c.resource_id, env_snapshot_versions.c.secrets_version
+                    ).where(env_snapshot_versions.c.snapshot_id.in_(snapshots))
+                )
             else:
                 chosen = table.c.deployment_id.in_(ids)
             for row in connection.execute(select(table).where(chosen)):

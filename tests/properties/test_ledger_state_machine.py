@@ -2,9 +2,10 @@
 
 Rules: secrets PUTs (full, partial and no-op), rollbacks (5.4: to any version the resource
 had, the current one included, or to one it never had, which answers 404 and changes nothing),
-connects, disconnects, deploys, redeploys, redeploy-stale, deployment deletes, and resource
-deletes and re-imports. The model keeps every version's whole set, so that a rollback is
-`Model.write` of version n's set with `source: "rollback"`.
+connects (with or without a prefix of their own, so that one version's deployments spread over
+several env snapshots), disconnects, deploys, redeploys, redeploy-stale, deployment deletes,
+and resource deletes and re-imports. The model keeps every version's whole set, so that a
+rollback is `Model.write` of version n's set with `source: "rollback"`.
 
 Invariants after every step, for every live resource:
 * `usage` equals the model's answer for every value: its versions, `current`, counts,
@@ -14,7 +15,8 @@ Invariants after every step, for every live resource:
   removed names;
 * a deleted resource answers 404 on both;
 * the values announced by `resource.secrets.value-revocable` events (6.1) are exactly the
-  values `usage` ever answered `safeToRevoke: true` for, each announced once.
+  values `usage` ever answered `safeToRevoke: true` for, each announced once;
+* the ledger's kept counts per version equal a recount of the deployments.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from keyturn.app import Runtime
 from keyturn.domain.clock import SettableClock
 from tests.conftest import Partner, Workspace
+from tests.storage.test_version_usage import assert_counts_hold
 
 RESOURCES = ["r1", "r2"]
 # Disjoint names per resource: no key conflict can refuse a connect or a PUT.
@@ -46,6 +50,8 @@ TARGETS = ["production", "preview"]
 # Weighted towards no branch, so that groups repeat and deployments supersede each other.
 BRANCHES = [None, None, "feat"]
 ENVIRONMENT_CHOICES = [["production", "preview", "development"], ["production"], ["preview"]]
+# Names stay disjoint across resources whatever the prefix.
+PREFIXES = [None, None, "P1", "P2"]
 MAX_IDS = 100
 REVOCABLE = "resource.secrets.value-revocable"
 
@@ -191,8 +197,9 @@ class Model:
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    def __init__(self, partner: Partner, clock: SettableClock) -> None:
+    def __init__(self, partner: Partner, clock: SettableClock, runtime: Runtime) -> None:
         super().__init__()
+        self.runtime = runtime
         self.partner = partner
         self.clock = clock
         self.workspace = Workspace(partner)
@@ -336,12 +343,16 @@ class LedgerMachine(RuleBasedStateMachine):
         resource=st.sampled_from(RESOURCES),
         project=st.sampled_from(PROJECTS),
         environments=st.sampled_from(ENVIRONMENT_CHOICES),
+        prefix=st.sampled_from(PREFIXES),
     )
-    def connect(self, resource: str, project: str, environments: list[str]) -> None:
+    def connect(
+        self, resource: str, project: str, environments: list[str], prefix: str | None = None
+    ) -> None:
+        options: dict[str, Any] = {"envVarEnvironments": environments}
+        if prefix is not None:
+            options["envVarPrefix"] = prefix
         response = self.workspace.connect(
-            self.project_ids[project],
-            self.resource_ids[resource],
-            envVarEnvironments=environments,
+            self.project_ids[project], self.resource_ids[resource], **options
         )
         if not self.model.resources[resource].live:
             assert response.status_code == 404
@@ -485,6 +496,10 @@ class LedgerMachine(RuleBasedStateMachine):
             ] == self.model.usage(resource)
 
     @invariant()
+    def kept_counts_match_a_recount(self) -> None:
+        assert_counts_hold(self.runtime)
+
+    @invariant()
     def announcements_match_safe_to_revoke(self) -> None:
         for resource in RESOURCES:
             if not self.model.resources[resource].live:
@@ -505,9 +520,9 @@ class LedgerMachine(RuleBasedStateMachine):
         assert set(self.announced) == self.ever_revocable
 
 
-def test_ledger_follows_the_model(partner: Partner, clock: SettableClock) -> None:
+def test_ledger_follows_the_model(partner: Partner, clock: SettableClock, runtime: Runtime) -> None:
     run_state_machine_as_test(
-        lambda: LedgerMachine(partner, clock),
+        lambda: LedgerMachine(partner, clock, runtime),
         settings=settings(
             # A few seconds per database; `make fuzz`-style longer runs only raise these.
             max_examples=6,

@@ -3,7 +3,9 @@
 Storage hands over names and numbers only, never a value: the stored rows of a resource's
 secrets (each row is one *value*: a stretch of versions during which a name kept its value,
 overrides and prefix, `valid_to` exclusive), and per secrets version how many live deployments
-recorded it, how many of those still serve, and the creation times of its newest and oldest.
+recorded it, how many of those still serve, and bounds of the creation times of its newest and
+oldest (exact until a deployment is deleted, which leaves them: a bound is all `ids_wanted`
+needs).
 From those this module computes each version's added, changed and removed names, and each
 value's counts, without a loop over deployments: the work grows with versions and values.
 
@@ -78,7 +80,8 @@ class ValueSpan:
 @dataclass(frozen=True, slots=True)
 class VersionUsage:
     """The live deployments that recorded one version: how many, how many still serve, and
-    the creation times of the newest and the oldest of them."""
+    bounds of their creation times: `newest_at` is no older than the newest of them, and
+    `oldest_at` no newer than the oldest."""
 
     version: int
     live: int
@@ -156,7 +159,8 @@ def _plan(newest_first: Sequence[VersionUsage], limit: int) -> tuple[tuple[int, 
     by their newest deployment, newest first), and how many of each.
 
     A version's ids can only be pushed out by deployments certainly newer than its newest:
-    those of versions whose oldest is newer. Once those number `limit`, every later version
+    those of versions whose oldest is newer (with bounds: whose lower bound is above its upper
+    one, which is certain all the more). Once those number `limit`, every later version
     (its newest older still) has nothing to add. Until the versions seen hold `limit`
     deployments, none can be pushed out, so the exact count is only needed after that.
     """

@@ -305,6 +305,25 @@ deployments = Table(
     Index("ix_deployments_env_snapshot_id", "env_snapshot_id", "created_at", "id"),
 )
 
+# The usage ledger's counts per resource and secrets version (repositories/version_usage.py):
+# how many live deployments use it, how many of those serve, and bounds of their creation
+# times (`newest_at` no older than the newest, `oldest_at` no newer than the oldest; a delete
+# leaves them). Kept in the transaction of every change to a deployment's life or `serving`, so
+# that the ledger reads one row per version instead of joining each snapshot to its
+# deployments. A version no live deployment uses has no row.
+secrets_version_usage = Table(
+    "secrets_version_usage",
+    metadata,
+    Column("resource_id", String(ID), ForeignKey("resources.internal_id"), nullable=False),
+    Column("secrets_version", Integer, nullable=False),
+    Column("live", Integer, nullable=False),
+    Column("serving", Integer, nullable=False),
+    Column("newest_at", BigInteger, nullable=False),
+    Column("oldest_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("resource_id", "secrets_version"),
+    sqlite_with_rowid=False,
+)
+
 # Rotation requests (CONTRACT.md 5.3): `resource_id` is the internal id. At most one pending
 # per resource, by the partial unique index, so racing owners cannot both start one.
 rotations = Table(

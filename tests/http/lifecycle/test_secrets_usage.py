@@ -184,6 +184,35 @@ def test_at_most_100_deployment_ids_newest_first(ledger: Ledger) -> None:
     assert value["deploymentIds"] == newest
 
 
+def test_deployments_spread_over_many_snapshots_count_and_list_as_one_range(
+    ledger: Ledger,
+) -> None:
+    """A prefix per project gives each project's deployments their own env snapshot: a
+    version's counts and newest ids are still every live deployment of it, across them."""
+    ledger.put({"A": "one"})
+    projects = [_project(ledger, f"p{n}", envVarPrefix=f"P{n}") for n in range(12)]
+    ids = [
+        _deploy(ledger, project, target)
+        for target in ("production", "preview")
+        for project in projects
+    ]
+    ids += [
+        _deploy(ledger, project, "preview", gitBranch=f"b{n}")
+        for n in range(80)
+        for project in projects[:1]
+    ]
+    ledger.put({"A": "two"})
+    later = [_deploy(ledger, project) for project in projects[:3]]
+    _delete(ledger, ids[0])  # neither newest nor serving: p0's production of version 1
+    _delete(ledger, later[2])  # the newest of p2's production: version 1 serves there again
+    old, new = ledger.values()[("A", 1)], ledger.values()[("A", 2)]
+    kept = ids[1:]
+    assert (old["liveDeployments"], old["servingDeployments"]) == (len(kept), len(kept) - 1)
+    assert old["deploymentIds"] == _newest_first(ledger, kept)[:100]
+    assert (new["liveDeployments"], new["servingDeployments"]) == (2, 2)
+    assert new["deploymentIds"] == _newest_first(ledger, later[:2])
+
+
 def test_expires_at_follows_a_rotation_that_gave_a_delay(ledger: Ledger, runtime: Runtime) -> None:
     ledger.put({"A": "one", "B": "two"})
     with runtime.store.write() as uow:

@@ -11,7 +11,8 @@ after a rotation writes a new snapshot. A snapshot goes when its last deployment
 The one thing that changes is a deployment's `serving` flag, which the usage ledger counts:
 whether it is still the newest of its project, target and git branch (by `created_at`, then
 id). Creating a deployment and deleting one keep it true for exactly the newest of the group,
-updating at most one other deployment's row.
+updating at most one other deployment's row, and keep the ledger's counts per version
+(version_usage.py) in the same transaction: one statement per snapshot whose counts change.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, exists, func, insert, select, update
@@ -31,6 +33,11 @@ from keyturn.storage.driver import DriverStatement
 from keyturn.storage.encryption import KeyRing
 from keyturn.storage.repositories.batches import batches
 from keyturn.storage.repositories.columns import environment_columns, environments_of
+from keyturn.storage.repositories.version_usage import (
+    count_deployment,
+    count_serving,
+    uncount_deployment,
+)
 from keyturn.storage.tables import deployments, env_snapshot_versions, env_snapshots, resources
 
 entries = env_snapshot_versions
@@ -56,7 +63,7 @@ FIND_SNAPSHOT = DriverStatement(
 INSERT_SNAPSHOT = insert(env_snapshots).returning(env_snapshots.c.id)
 INSERT_ENTRIES = insert(entries)
 NEWEST_OF_GROUP = DriverStatement(
-    select(deployments.c.created_at, deployments.c.id)
+    select(deployments.c.created_at, deployments.c.id, deployments.c.env_snapshot_id)
     .where(
         deployments.c.project_id == bindparam("project_id"),
         deployments.c.target == bindparam("target"),
@@ -85,6 +92,19 @@ RECORD_COLUMNS = [column for column in deployments.c if column.name != "copied_e
 COPIED_ENV = select(deployments.c.copied_env_ciphertext).where(
     deployments.c.id == bindparam("deployment_id")
 )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupNewest:
+    """The newest deployment of a project, target and git branch: what `serving` follows."""
+
+    created_at: int
+    id: str
+    snapshot_id: int | None
+
+    @property
+    def order(self) -> tuple[int, str]:
+        return (self.created_at, self.id)
 
 
 class DeploymentRepository:
@@ -127,10 +147,21 @@ class DeploymentRepository:
             created_at=self._clock.now_ms(),
             secrets_versions=tuple(secrets_versions),
         )
-        serving = previous is None or (deployment.created_at, deployment.id) > previous
-        if serving and previous is not None:
-            self._set_serving(previous[1], serving=False)
+        serving = previous is None or (deployment.created_at, deployment.id) > previous.order
         snapshot_id = self._snapshot(secrets_versions) if secrets_versions else None
+        # The serving counts of the predecessor's versions lose one and this one's gain one:
+        # nothing to change in sum when both name the same snapshot (no change in between).
+        serving_added = int(serving)
+        if serving and previous is not None:
+            self._set_serving(previous.id, serving=False)
+            if previous.snapshot_id == snapshot_id:
+                serving_added = 0
+            elif previous.snapshot_id is not None:
+                count_serving(self._connection, previous.snapshot_id, -1)
+        if snapshot_id is not None:
+            count_deployment(
+                self._connection, snapshot_id, serving=serving_added, at=deployment.created_at
+            )
         INSERT_DEPLOYMENT.run(
             self._connection,
             {
@@ -209,29 +240,33 @@ class DeploymentRepository:
     def delete(self, deployment: Deployment) -> None:
         """Delete it; if it was the newest of its group, the next newest serves now."""
         group = (deployment.project_id, deployment.target, deployment.git_branch)
-        was_newest = self._newest_of_group(*group) == (deployment.created_at, deployment.id)
-        snapshot_id = self._connection.execute(
+        newest = self._newest_of_group(*group)
+        was_newest = newest is not None and newest.id == deployment.id
+        snapshot_id, serving = self._connection.execute(
             delete(deployments)
             .where(deployments.c.id == deployment.id)
-            .returning(deployments.c.env_snapshot_id)
-        ).scalar()
+            .returning(deployments.c.env_snapshot_id, deployments.c.serving)
+        ).one()
         if snapshot_id is not None:
+            uncount_deployment(self._connection, snapshot_id, serving=serving)
             self._connection.execute(DELETE_UNUSED_ENTRIES, {"snapshot": snapshot_id})
             self._connection.execute(DELETE_UNUSED_SNAPSHOT, {"snapshot": snapshot_id})
         if was_newest:
             successor = self._newest_of_group(*group)
             if successor is not None:
-                self._set_serving(successor[1], serving=True)
+                self._set_serving(successor.id, serving=True)
+                if successor.snapshot_id is not None:
+                    count_serving(self._connection, successor.snapshot_id, 1)
 
     def _newest_of_group(
         self, project_id: str, target: str, git_branch: str | None
-    ) -> tuple[int, str] | None:
-        """(created_at, id) of the group's newest deployment, if it has one."""
+    ) -> GroupNewest | None:
+        """The group's newest deployment, if it has one."""
         row = NEWEST_OF_GROUP.first(
             self._connection,
             {"project_id": project_id, "target": target, "git_branch": git_branch},
         )
-        return None if row is None else (row[0], row[1])
+        return None if row is None else GroupNewest(row[0], row[1], row[2])
 
     def _set_serving(self, deployment_id: str, *, serving: bool) -> None:
         SET_SERVING.run(self._connection, {"deployment": deployment_id, "now_serving": serving})

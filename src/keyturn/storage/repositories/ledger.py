@@ -1,11 +1,12 @@
 """The usage ledger's queries (CONTRACT.md 5.1, 5.2): names and numbers, never a value.
 
-Everything here starts from one resource's part of `ix_env_snapshot_versions_usage`: its
-env snapshots by secrets version. From a snapshot to its deployments is
-`ix_deployments_env_snapshot_id` (snapshot, creation time, id), so the counts per version are
-one aggregate over a join of two index ranges (plus each deployment's `serving` flag, which is
-in no index so that changing it stays cheap), and the newest ids of a version are the newest
-entries of its snapshots' ranges, read as far as `domain.ledger.ids_wanted` asks.
+The counts per version are rows of `secrets_version_usage`, one per version, kept as
+deployments change (version_usage.py): reading them costs the same however many snapshots a
+version's deployments name. Everything else starts from one resource's part of
+`ix_env_snapshot_versions_usage`: its env snapshots by secrets version. From a snapshot to its
+deployments is `ix_deployments_env_snapshot_id` (snapshot, creation time, id), so the newest
+ids of a version are the newest entries of its snapshots' ranges, read as far as
+`domain.ledger.ids_wanted` asks.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     func,
     insert,
     or_,
@@ -37,6 +37,7 @@ from keyturn.storage.tables import (
     env_snapshot_versions,
     resource_secrets,
     revocable_values,
+    secrets_version_usage,
     secrets_versions,
 )
 
@@ -45,17 +46,15 @@ used = env_snapshot_versions
 USES = used.join(deployments, deployments.c.env_snapshot_id == used.c.snapshot_id)
 NEWEST_PER_STATEMENT = 50
 
-USAGE_BY_VERSION = (
+counted = secrets_version_usage
+USAGE_BY_VERSION = DriverStatement(
     select(
-        used.c.secrets_version,
-        func.count(),
-        func.sum(case((deployments.c.serving, 1), else_=0)),
-        func.max(deployments.c.created_at),
-        func.min(deployments.c.created_at),
-    )
-    .select_from(USES)
-    .where(used.c.resource_id == bindparam("resource"))
-    .group_by(used.c.secrets_version)
+        counted.c.secrets_version,
+        counted.c.live,
+        counted.c.serving,
+        counted.c.newest_at,
+        counted.c.oldest_at,
+    ).where(counted.c.resource_id == bindparam("resource"))
 )
 
 
@@ -125,11 +124,10 @@ VALUE_SPANS = (
 
 def _live_between(resource: Any, low: Any, high: Any) -> Select[int]:
     """How many live deployments use a version of `resource` in low..high: the one definition,
-    asked alone (`live_between`) and per value ended by a version (`VALUES_ENDED_BY`)."""
-    return (
-        select(func.count())
-        .select_from(USES)
-        .where(used.c.resource_id == resource, used.c.secrets_version.between(low, high))
+    asked alone (`live_between`) and per value ended by a version (`VALUES_ENDED_BY`). A
+    deployment uses one version of a resource, so the versions' counts add up."""
+    return select(func.coalesce(func.sum(counted.c.live), 0)).where(
+        counted.c.resource_id == resource, counted.c.secrets_version.between(low, high)
     )
 
 
@@ -212,13 +210,13 @@ class LedgerRepository:
         ]
 
     def usage_by_version(self, resource_id: str) -> list[VersionUsage]:
-        """Per version the resource's live deployments recorded: counts and time range."""
-        rows = self._connection.execute(USAGE_BY_VERSION, {"resource": resource_id}).all()
+        """Per version the resource's live deployments recorded: counts and time bounds."""
+        rows = USAGE_BY_VERSION.rows(self._connection, {"resource": resource_id})
         return [
             VersionUsage(
                 version=version,
                 live=live,
-                serving=int(serving),
+                serving=serving,
                 newest_at=newest_at,
                 oldest_at=oldest_at,
             )

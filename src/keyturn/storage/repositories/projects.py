@@ -28,6 +28,7 @@ from keyturn.domain.ids import IdSource
 from keyturn.storage.dialect import advisory_locks, lock_rows
 from keyturn.storage.driver import DriverStatement
 from keyturn.storage.repositories.batches import batches
+from keyturn.storage.repositories.version_usage import uncount_project
 from keyturn.storage.tables import (
     connections,
     deployments,
@@ -123,6 +124,7 @@ class ProjectRepository:
                 .distinct()
             ).scalars()
         )
+        uncount_project(self._connection, project.id)
         for table in (deployments, connections, user_env_vars):
             self._connection.execute(delete(table).where(table.c.project_id == project.id))
         # The snapshots its deployments named, unless another project's deployments do.
