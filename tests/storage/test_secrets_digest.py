@@ -168,3 +168,34 @@ def test_after_a_master_key_rotation_a_repeat_changes_nothing_and_records_the_ne
         # A changed set is still a change under the new key.
         status, _ = restarted.put_secrets({"secrets": SECRETS[:2]})
         assert _version(restarted) == version + 1
+
+
+def test_a_repeat_of_the_set_is_answered_by_one_statement(
+    partner: Partner, runtime: Runtime
+) -> None:
+    partner.import_resource("db1", secrets=SECRETS)
+    version = _version(partner)
+    with statements_on(runtime) as statements:
+        status, _ = partner.put_secrets({"secrets": SECRETS})
+    assert status == 201
+    assert len(statements) == 1
+    assert "FOR UPDATE" not in statements[0]
+    assert _version(partner) == version
+
+
+def test_a_repeat_of_the_set_is_still_refused_as_the_write_would_refuse_it(
+    partner: Partner,
+) -> None:
+    partner.import_resource("db1", secrets=SECRETS)
+    path = partner.resource_path() + "/secrets"
+    stale = partner.client.put(
+        path, json={"secrets": SECRETS}, headers={**partner.auth(), "If-Match": '"999"'}
+    )
+    assert stale.status_code == 412
+    partner.import_resource("db1", status="uninstalled")
+    inactive = partner.client.put(path, json={"secrets": SECRETS}, headers=partner.auth())
+    assert (inactive.status_code, inactive.json()["error"]["code"]) == (422, "resource_not_active")
+    unknown = partner.client.put(
+        path, json={"secrets": SECRETS}, headers={"Authorization": "Bearer kt_integration_x"}
+    )
+    assert unknown.status_code == 401
