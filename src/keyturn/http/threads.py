@@ -3,8 +3,9 @@
 Starlette's `run_in_threadpool` goes through anyio's capacity limiter, cancel scope and
 run-variable look-ups on every call: about 50 µs of CPU per hop on this project's benchmark
 machine, against about 30 µs for asyncio's own `run_in_executor` (docs/performance.md, "Seventh
-pass"). The routes that run their work themselves (the secrets PUT) hop here instead, on a pool
-of the same size as anyio's default limiter, so as many requests wait on the database at once.
+pass"). The routes that read their own request (the secrets PUT, env pull, deployment create)
+hop here instead, on a pool of the same size as anyio's default limiter, so as many requests
+wait on the database at once.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from keyturn.services.context import ServiceContext
 from keyturn.services.idempotency import InlineKey
 from keyturn.services.namespace import key_conflict
 from keyturn.services.revocable import announce_superseded
+from keyturn.storage.repositories.secrets import secret_set_digest
 from keyturn.storage.unit_of_work import UnitOfWork
 
 UPDATE = VersionProvenance("update")
@@ -147,6 +148,8 @@ def _unchanged_version(
         check_secret_count(merged)
     except KeyturnError:
         return None
+    # Before the read, so that no pooled connection waits on the hash.
+    digest = secret_set_digest(ctx.store.keys, merged)
     with ctx.store.one_statement() as uow:
         found = uow.resources.live_with_token(credentials.digest, installation_id, partner_id)
         if found is None:
@@ -160,7 +163,7 @@ def _unchanged_version(
             return None
         if resource is None or resource.status == INACTIVE_STATUS:
             return None
-        if uow.secrets.digest(merged) != resource.secrets_digest:
+        if digest != resource.secrets_digest:
             return None
     return resource.secrets_version
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from keyturn.http.body import parse_body, parsed_when_asked
 from keyturn.http.dependencies import Caller, Context, request_team_caller
 from keyturn.http.openapi import answers, json_body
 from keyturn.http.responses import json_response
+from keyturn.http.threads import in_worker_thread
 from keyturn.http.wire_out import DeletedDeploymentOut, DeploymentOut, DeploymentsOut
 from keyturn.http.wire_projects import DeploymentIn, deployment_record
 from keyturn.services import deployments
@@ -34,7 +34,7 @@ async def create_deployment(request: Request) -> Response:
     context: ServiceContext = request.app.state.context
     caller = request_team_caller(request, context)
     body = await request.body()
-    return await run_in_threadpool(_created, context, caller, body)
+    return await in_worker_thread(_created, context, caller, body)
 
 
 def _created(context: ServiceContext, caller: TeamCaller, body: bytes) -> Response:

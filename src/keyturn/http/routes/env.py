@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import TypeAdapter
-from starlette.concurrency import run_in_threadpool
 
 from keyturn.http.body import parse_body, parse_body_as, parsed_when_asked, raw_body
 from keyturn.http.dependencies import Caller, Context, request_team_caller
 from keyturn.http.openapi import answers, json_body, request_parameters
 from keyturn.http.responses import json_response
+from keyturn.http.threads import in_worker_thread
 from keyturn.http.wire_out import (
     CreatedEnvVarsOut,
     DeploymentEnvOut,
@@ -159,7 +159,7 @@ async def pull_project_env(request: Request) -> Response:
     path = request.path_params
     # The branch is the path's on the longer route, else the query's (`?gitBranch=`).
     git_branch = path["gitBranch"] if "gitBranch" in path else request.query_params.get("gitBranch")
-    return await run_in_threadpool(
+    return await in_worker_thread(
         _pulled, context, caller, path["projectId"], path["target"], git_branch
     )
 
