@@ -99,8 +99,11 @@ def update_resource_secrets(
     (401/403), the Idempotency-Key (a replay, 422, 409), the resource (404), `If-Match` (412),
     the body (`update()` raises its 400), the rules (422); the key's answer is kept in it too.
     """
-    if key is None and product_ref is None:
-        unchanged = _unchanged_version(ctx, credentials, installation_id, partner_id, update)
+    checked = _check_early(ctx, update)
+    if key is None and product_ref is None and checked.full_set is not None:
+        unchanged = _unchanged_version(
+            ctx, credentials, installation_id, partner_id, checked.full_set.digest
+        )
         if unchanged is not None and _holds(preconditions, unchanged):
             return unchanged
     with ctx.store.write() as uow:
@@ -112,13 +115,61 @@ def update_resource_secrets(
             uow, installation_id, partner_id, product_ref=product_ref, for_update=True
         )
         preconditions.check(resource.secrets_version)
-        request = update()
-        validate_secrets(request.secrets)
-        version = apply_secrets(uow, resource, request.secrets, partial=request.partial)
+        request = checked.request()
+        version = apply_secrets(
+            uow, resource, request.secrets, partial=request.partial, full_set=checked.full_set
+        )
         if key is not None:
             key.keep(uow, version)
         uow.commit()
     return version
+
+
+@dataclass(frozen=True, slots=True)
+class FullSet:
+    """The set a full replace leaves, by name, with its `secret_set_digest`."""
+
+    secrets: Mapping[str, Secret]
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedUpdate:
+    """A secrets PUT's body, checked once before any transaction: the update, or the 400 or
+    422 the write raises in the contract's order, after the token and the resource; for a
+    full replace that breaks no rule, the set it leaves and its digest."""
+
+    outcome: SecretsUpdate | KeyturnError
+    full_set: FullSet | None = None
+
+    def request(self) -> SecretsUpdate:
+        """The update, or its 400 (body) or 422 (secret rules)."""
+        if isinstance(self.outcome, KeyturnError):
+            raise self.outcome
+        return self.outcome
+
+
+def _check_early(ctx: ServiceContext, update: Callable[[], SecretsUpdate]) -> _CheckedUpdate:
+    """Parse and check the body now, outside the transaction, without refusing it yet.
+
+    A rotation used to be checked twice, once here for the unchanged-set answer and again in
+    the write; the hash of the set is computed here too, before any pooled connection is
+    held, so that no connection waits on it.
+    """
+    try:
+        request = update()
+        validate_secrets(request.secrets)
+    except KeyturnError as refusal:
+        return _CheckedUpdate(refusal)
+    if request.partial:
+        return _CheckedUpdate(request)  # its set depends on the stored values
+    merged = merge_secrets({}, request.secrets, partial=False)
+    try:
+        check_secret_count(merged)
+    except KeyturnError:
+        # Refused by the write, under its lock, after the checks that come first.
+        return _CheckedUpdate(request)
+    return _CheckedUpdate(request, FullSet(merged, secret_set_digest(ctx.store.keys, merged)))
 
 
 def _unchanged_version(
@@ -126,10 +177,11 @@ def _unchanged_version(
     credentials: Credentials,
     installation_id: str,
     partner_id: str,
-    update: Callable[[], SecretsUpdate],
+    digest: str,
 ) -> int | None:
-    """The resource's secrets version when the full replace `update` would change nothing and
-    the write would refuse nothing; None when it might (the write then decides, and refuses).
+    """The resource's secrets version when a full replace leaving a set of `digest` would
+    change nothing and the write would refuse nothing; None when it might (the write then
+    decides, and refuses).
 
     A partner's periodic sync sends the set the resource holds: such a request is answered by
     one statement outside any transaction (the token and the resource together, and the set's
@@ -139,17 +191,6 @@ def _unchanged_version(
     """
     if credentials.admin or credentials.refusal is not None:
         return None
-    try:
-        request = update()
-        if request.partial:
-            return None  # what it leaves depends on the values the resource holds
-        validate_secrets(request.secrets)
-        merged = merge_secrets({}, request.secrets, partial=False)
-        check_secret_count(merged)
-    except KeyturnError:
-        return None
-    # Before the read, so that no pooled connection waits on the hash.
-    digest = secret_set_digest(ctx.store.keys, merged)
     with ctx.store.one_statement() as uow:
         found = uow.resources.live_with_token(credentials.digest, installation_id, partner_id)
         if found is None:
@@ -212,23 +253,32 @@ def apply_secrets(
     *,
     partial: bool,
     provenance: VersionProvenance = UPDATE,
+    full_set: FullSet | None = None,
 ) -> int:
     """Write a new secrets version if the update changes anything; the caller holds the lock.
 
     `secrets` must already have passed `validate_secrets`. `provenance` says what made the
-    version (5.1 `source`); a request that changes nothing records nothing.
+    version (5.1 `source`); a request that changes nothing records nothing. `full_set` is the
+    set a full replace of `secrets` leaves, when the caller has it already.
     """
     # A full replace needs no stored value to know the set it leaves: when that set's digest
     # is the one recorded with the current version, nothing changes, and no value is read.
     current = uow.secrets.current(resource) if partial else None
-    merged = merge_secrets(current or {}, secrets, partial=partial)
+    merged: Mapping[str, Secret]
+    digest: str | None
+    if partial or full_set is None:
+        merged = merge_secrets(current or {}, secrets, partial=partial)
+        digest = None
+    else:
+        merged, digest = full_set.secrets, full_set.digest
     check_secret_count(merged)
     if resource.status == INACTIVE_STATUS:
         raise RuleViolation(
             Code.RESOURCE_NOT_ACTIVE,
             f"resource {resource.partner_id!r} is uninstalled and takes no secrets",
         )
-    digest = uow.secrets.digest(merged)
+    if digest is None:
+        digest = uow.secrets.digest(merged)
     if digest == resource.secrets_digest:
         return resource.secrets_version
     if current is None:
