@@ -21,6 +21,7 @@ What the machinery did that matters is kept:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -49,15 +50,26 @@ class _Compiled:
     # each type with the driver's type code of its column (PostgreSQL's numeric types choose
     # by it), so they are known after the first execution.
     readers: tuple[_Processor | None, ...] | None = None
+    # For a positional driver: the parameters in order, taken in C (a rotation binds about 90
+    # rows, and a Python loop per value was a tenth of its CPU), and where a binder applies.
+    pick: Callable[[Mapping[str, Any]], Any] | None = None
+    bound_at: tuple[tuple[int, _Processor], ...] = ()
 
     def arguments(self, params: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
-        values = {**self.defaults, **params} if self.defaults else dict(params)
-        for name, bind in self.binders.items():
-            if name in values:
-                values[name] = bind(values[name])
-        if self.positions is None:
+        if self.defaults:
+            params = {**self.defaults, **params}
+        if self.pick is None:
+            values = dict(params)
+            for name, bind in self.binders.items():
+                if name in values:
+                    values[name] = bind(values[name])
             return values
-        return tuple(values[name] for name in self.positions)
+        if not self.bound_at:
+            return self.pick(params)  # type: ignore[no-any-return]  # itemgetter of 2 or more: a tuple
+        ordered = list(self.pick(params))
+        for index, bind in self.bound_at:
+            ordered[index] = bind(ordered[index])
+        return ordered
 
     def read(self, rows: Sequence[Row], description: Sequence[Sequence[Any]] | None) -> list[Row]:
         readers = self.readers
@@ -228,4 +240,18 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: list[str] | N
         binders=binders,
         dialect=dialect,
         column_types=tuple(column.type.dialect_impl(dialect) for column in columns),
+        pick=None if positions is None else _picker(tuple(positions)),
+        bound_at=()
+        if positions is None
+        else tuple(
+            (index, binders[name]) for index, name in enumerate(positions) if name in binders
+        ),
     )
+
+
+def _picker(positions: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of `positions` from a parameter mapping, as a tuple in that order."""
+    if len(positions) >= 2:
+        return operator.itemgetter(*positions)
+    # `itemgetter` of one name gives the value itself, and of none is not defined.
+    return lambda params: tuple(params[name] for name in positions)
