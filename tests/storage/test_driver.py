@@ -122,6 +122,40 @@ def test_run_counts_changed_rows_and_run_many_inserts_each_parameter_set(engine:
         ]
 
 
+def test_one_name_a_name_bound_twice_and_json_binders_each_take_their_place(
+    engine: Engine,
+) -> None:
+    """Parameters are picked by position (one name; a name in two places; a JSON column's
+    binder among plain columns in a batch) and read back as SQLAlchemy writes them."""
+    seed(engine)
+    by_slug = DriverStatement(select(teams.c.id).where(teams.c.slug == bindparam("slug")))
+    by_id_or_slug = DriverStatement(
+        select(teams.c.id).where(
+            (teams.c.id == bindparam("either")) | (teams.c.slug == bindparam("either"))
+        )
+    )
+    add_integration = DriverStatement(insert(integrations), column_keys=list(INTEGRATION))
+    added = [
+        {
+            **INTEGRATION,
+            "id": f"int_{n}",
+            "slug": f"driver-db-{n}",
+            # Non-ASCII text and a nested shape, through the JSON column's serializer.
+            "events": [f"évènement-{n}", {"n": n, "nested": [n, None, True]}],
+        }
+        for n in range(3)
+    ]
+    with engine.begin() as connection:
+        add_integration.run_many(connection, added)
+    with engine.connect() as connection:
+        assert by_slug.rows(connection, {"slug": "driver"}) == [("team_driver",)]
+        assert by_id_or_slug.rows(connection, {"either": "team_driver"}) == [("team_driver",)]
+        assert by_id_or_slug.rows(connection, {"either": "driver"}) == [("team_driver",)]
+        assert by_id_or_slug.rows(connection, {"either": "nobody"}) == []
+        read = [INTEGRATION_BY_ID.first(connection, {"id": f"int_{n}"}) for n in range(3)]
+    assert read == [(row["id"], row["slug"], row["events"], 2) for row in added]
+
+
 def test_a_driver_error_is_sqlalchemys_error_without_the_parameters(engine: Engine) -> None:
     seed(engine)
     add_team = DriverStatement(insert(teams), column_keys=list(TEAM))

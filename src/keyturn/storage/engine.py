@@ -9,9 +9,11 @@ which database it runs on.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -72,7 +74,22 @@ def create_database_engine(raw_url: str) -> Engine:
         return _sqlite_engine(url)
     # No pool_pre_ping: it cost a round trip per transaction. A connection found dead fails
     # its request (503) and the pool invalidates it, so the next checkout gets a fresh one.
-    return create_engine(url, pool_size=10, max_overflow=10, hide_parameters=True)
+    return create_engine(
+        url, pool_size=10, max_overflow=10, hide_parameters=True, json_serializer=json_text
+    )
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's text: orjson's, several times faster than json.dumps (a rotation writes
+    21 event bodies). Keys that are not strings become strings, as json.dumps makes them.
+
+    What orjson refuses (a lone surrogate, which request bodies cannot carry, or an integer
+    beyond 64 bits) is written by json.dumps, as before orjson was used.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 def is_embedded(engine: Engine) -> bool:
@@ -94,6 +111,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # Threads of the ASGI server share the pool; each connection is used by one at a time.
         connect_args={"check_same_thread": False},
         hide_parameters=True,
+        json_serializer=json_text,
     )
 
     @event.listens_for(engine, "connect")

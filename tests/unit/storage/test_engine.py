@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from keyturn.storage.engine import (
     SQLITE_BUSY_TIMEOUT_MS,
     UnsupportedDatabaseURL,
     create_database_engine,
+    json_text,
     normalize_database_url,
 )
 
@@ -60,3 +62,15 @@ def test_sqlite_connections_sync_every_commit_to_disk(tmp_path: Path) -> None:
         # 2 is FULL (0 OFF, 1 NORMAL, 3 EXTRA): a committed write survives a power cut.
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2
     engine.dispose()
+
+
+def test_json_columns_are_written_as_json_dumps_would_read_back() -> None:
+    value = {"name": "café ☕", "n": [1, 2.5, None, True], 7: "a key that is not a string"}
+    assert json.loads(json_text(value)) == json.loads(json.dumps(value))
+
+
+def test_what_orjson_refuses_is_written_by_json_dumps() -> None:
+    """A lone surrogate (request bodies refuse them; other writers may not) and an integer
+    beyond 64 bits: written as before orjson, not refused."""
+    for value in ({"text": "\ud800"}, {"big": 2**70}):
+        assert json_text(value) == json.dumps(value)
