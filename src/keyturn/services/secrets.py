@@ -97,7 +97,8 @@ def update_resource_secrets(
 
     One transaction does the contract's checks in their order, then the write: the token
     (401/403), the Idempotency-Key (a replay, 422, 409), the resource (404), `If-Match` (412),
-    the body (`update()` raises its 400), the rules (422); the key's answer is kept in it too.
+    the body's 400, the rules' 422 (both found before the transaction, by `_check_early`, and
+    raised in their turn); the key's answer is kept in it too.
     """
     checked = _check_early(ctx, update)
     if key is None and product_ref is None and checked.full_set is not None:
@@ -152,9 +153,8 @@ class _CheckedUpdate:
 def _check_early(ctx: ServiceContext, update: Callable[[], SecretsUpdate]) -> _CheckedUpdate:
     """Parse and check the body now, outside the transaction, without refusing it yet.
 
-    A rotation used to be checked twice, once here for the unchanged-set answer and again in
-    the write; the hash of the set is computed here too, before any pooled connection is
-    held, so that no connection waits on it.
+    Done once for both the unchanged-set answer and the write; the set's hash is computed here
+    too, before any pooled connection is held, so that no connection waits on it.
     """
     try:
         request = update()

@@ -37,9 +37,6 @@ _Processor = Callable[[Any], Any]
 @dataclass(slots=True)
 class _Compiled:
     sql: str
-    # The bound names in order for a positional driver (SQLite's `?`); None for a named one
-    # (psycopg's `%(name)s`), which takes the parameters as a mapping.
-    positions: tuple[str, ...] | None
     # Values bound in the statement itself (`column == 5`), used unless the caller gives one.
     defaults: Mapping[str, Any]
     binders: Mapping[str, _Processor]
@@ -50,8 +47,10 @@ class _Compiled:
     # each type with the driver's type code of its column (PostgreSQL's numeric types choose
     # by it), so they are known after the first execution.
     readers: tuple[_Processor | None, ...] | None = None
-    # For a positional driver: the parameters in order, taken in C (a rotation binds about 90
-    # rows, and a Python loop per value was a tenth of its CPU), and where a binder applies.
+    # For a positional driver (SQLite's `?`): the bound values in order, taken in C (a rotation
+    # binds about 90 rows, and a Python loop per value was a tenth of its CPU), and the
+    # positions that have a binder. None for a named one (psycopg's `%(name)s`), which takes
+    # the parameters as a mapping.
     pick: Callable[[Mapping[str, Any]], Any] | None = None
     bound_at: tuple[tuple[int, _Processor], ...] = ()
 
@@ -235,7 +234,6 @@ def _compile(statement: Executable, dialect: Dialect, column_keys: list[str] | N
     columns = list(statement.exported_columns) if isinstance(statement, ReturnsRows) else []
     return _Compiled(
         sql=compiled.string,
-        positions=None if positions is None else tuple(positions),
         defaults={name: bind.effective_value for name, bind in binds.items() if not bind.required},
         binders=binders,
         dialect=dialect,
